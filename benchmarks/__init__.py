@@ -1,0 +1,1 @@
+"""Reproducible benchmarks on synthetic cohorts (run ``python -m benchmarks --help``)."""

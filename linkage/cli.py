@@ -1,0 +1,118 @@
+"""The ``linkage`` command: a thin layer over the library.
+
+Each sub-command parses its arguments, calls the library, and turns a
+:class:`~linkage.errors.LinkageError` into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from linkage import __version__
+from linkage.errors import LinkageError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from linkage.synth import CohortConfig, generate_cohort, write_cohort
+
+    cohort = generate_cohort(CohortConfig(people=args.people, seed=args.seed))
+    paths = write_cohort(cohort, args.out, force=args.force)
+    for path in paths:
+        rows = len(cohort.truth) if path.stem == "truth" else len(cohort.extracts[path.stem])
+        print(f"wrote {path} ({rows:,} rows)")
+    return 0
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="generate a synthetic early-years cohort with ground truth",
+                       description="Write health.csv, education.csv, social_care.csv and "
+                                   "truth.csv for a synthetic cohort of children.")
+    p.add_argument("--people", type=_positive_int, default=20_000,
+                   help="number of children in the population (default 20000)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    p.set_defaults(handler=_cmd_synth)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from linkage.demo import run_demo
+
+    run_demo(out_dir=args.out, people=args.people, seed=args.seed)
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the whole flow on a built-in synthetic cohort",
+                       description="Generate a synthetic cohort and run the linkage flow on "
+                                   "it, ending in a quality summary.")
+    p.add_argument("--people", type=_positive_int, default=20_000,
+                   help="children in the cohort (default 20000)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: a new temporary folder)")
+    p.set_defaults(handler=_cmd_demo)
+
+
+#: Sub-command registrars, in help order.
+REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_synth,
+    _add_demo,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (used by ``main`` and by the docs tests)."""
+    parser = argparse.ArgumentParser(
+        prog="linkage",
+        description="Privacy-preserving record linkage for early-years services.")
+    parser.add_argument("--version", action="version", version=f"linkage {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for register in REGISTRARS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``linkage`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except LinkageError as error:
+        print(f"linkage {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        print("linkage: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
