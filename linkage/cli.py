@@ -79,9 +79,61 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_demo)
 
 
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from linkage.encoding import ProjectKey, write_key_file
+
+    path = write_key_file(ProjectKey.generate(), args.out)
+    print(f"wrote a new 256-bit project key to {path} (mode 0600). Share it with the data "
+          f"providers only, never with the linkage unit.")
+    return 0
+
+
+def _add_keygen(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("keygen", help="create a new project key (data providers only)",
+                       description="Write a new random 256-bit project key, file mode 0600. "
+                                   "Refuses to overwrite an existing file.")
+    p.add_argument("--out", type=Path, required=True, help="key file to create")
+    p.set_defaults(handler=_cmd_keygen)
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    from linkage.pipeline import encode_extract
+
+    result = encode_extract(agreement=args.agreement, partner=args.partner, key=args.key,
+                            input=args.input, output=args.output, audit_log=args.audit_log,
+                            progress=not args.quiet)
+    invalid = {f: c["invalid"] for f, c in result.counts.items() if c["invalid"]}
+    print(f"encoded {result.records:,} records -> {result.output}")
+    if invalid:
+        print("invalid values treated as missing: "
+              + ", ".join(f"{f} {n:,}" for f, n in invalid.items()))
+    return 0
+
+
+def _add_encode(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encode", help="encode a partner's extract as keyed Bloom filters",
+                       description="Encode the identifiers of a partner's CSV extract under "
+                                   "the agreement and the partner's protocol.")
+    p.add_argument("--agreement", type=Path, required=True, help="agreement YAML file")
+    p.add_argument("--partner", required=True, help="partner name in the agreement")
+    p.add_argument("--key", type=Path, required=True, help="project key file")
+    p.add_argument("--input", type=Path, required=True, help="the partner's extract (CSV)")
+    p.add_argument("--output", type=Path, required=True, help="encoding file to write (.npz)")
+    _add_audit(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_encode)
+
+
+def _add_audit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--audit-log", type=Path, default=None,
+                   help="audit log to append to (default: audit.jsonl beside the output)")
+
+
 #: Sub-command registrars, in help order.
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
+    _add_keygen,
+    _add_encode,
     _add_demo,
 ]
 

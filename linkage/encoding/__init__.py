@@ -1,0 +1,34 @@
+"""The data provider's stage: identifiers -> keyed Bloom-filter encodings.
+
+The key never leaves this stage: :mod:`linkage.matching` works on what
+:func:`write_encodings` writes, which holds no key and nothing derived from it.
+"""
+
+from linkage.encoding.encoder import BloomFilterEncoder, EncodedRecords
+from linkage.encoding.keys import ProjectKey, read_key_file, write_key_file
+from linkage.encoding.schema import (
+    BlockingPass,
+    EncodingSchema,
+    FieldSpec,
+    HardeningSpec,
+    IdentifierKind,
+    default_schema,
+)
+from linkage.encoding.store import EncodingFile, read_encodings, write_encodings
+
+__all__ = [
+    "BlockingPass",
+    "BloomFilterEncoder",
+    "EncodedRecords",
+    "EncodingFile",
+    "EncodingSchema",
+    "FieldSpec",
+    "HardeningSpec",
+    "IdentifierKind",
+    "ProjectKey",
+    "default_schema",
+    "read_encodings",
+    "read_key_file",
+    "write_encodings",
+    "write_key_file",
+]

@@ -1,0 +1,306 @@
+"""The vectorised encoder: a DataFrame of identifiers -> keyed Bloom-filter encodings.
+
+Each field's distinct raw values are normalised and tokenised once; each distinct token
+is hashed once; each distinct value becomes its packed filter once; records are then
+assembled with numpy gathers and ORs. No Python loop runs per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import jellyfish
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from linkage.encoding.bloom import pack_rows, token_positions
+from linkage.encoding.hardening import blip, harden_deterministic, hardened_bits
+from linkage.encoding.keys import ProjectKey
+from linkage.encoding.normalise import (
+    normalise_dates,
+    normalise_names,
+    normalise_nhs_numbers,
+    normalise_postcodes,
+    normalise_sexes,
+)
+from linkage.encoding.schema import EncodingSchema, FieldSpec, IdentifierKind
+from linkage.encoding.tokens import TokenTable, salt_values, tokenise_values
+from linkage.errors import InputDataError
+
+
+@dataclass(frozen=True)
+class EncodedRecords:
+    """Encodings of one partner's extract: everything the linkage unit needs, no key.
+
+    Arrays share the first dimension ``n`` (records).
+    """
+
+    record_ids: np.ndarray                 #: (n,) str
+    record_filters: np.ndarray             #: (n, W) uint64, record-level filters
+    field_filters: dict[str, np.ndarray]   #: field -> (n, w_f) uint64
+    missing: np.ndarray                    #: (n, F) bool, field missing/invalid, schema order
+    blocking_keys: np.ndarray              #: (n, P) uint64 keyed blocking tokens; 0 = none
+    field_names: tuple[str, ...]
+    blocking_names: tuple[str, ...]
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  #: per field: missing, invalid
+
+    def __len__(self) -> int:
+        return len(self.record_ids)
+
+
+@dataclass(frozen=True)
+class _FieldValues:
+    """A field's per-record codes into its distinct normalised values (-1 = missing)."""
+
+    codes: np.ndarray       # (n,) int64
+    values: np.ndarray      # (V,) object, normalised, non-empty
+    invalid: int            # records whose non-blank value failed normalisation
+
+
+def _normalise(kind: IdentifierKind, spec: FieldSpec, uniques: np.ndarray) -> np.ndarray:
+    if kind is IdentifierKind.NAME:
+        return normalise_names(uniques)
+    if kind is IdentifierKind.DATE:
+        return normalise_dates(uniques, spec.date_format)
+    if kind is IdentifierKind.POSTCODE:
+        return normalise_postcodes(uniques)
+    if kind is IdentifierKind.NHS_NUMBER:
+        return normalise_nhs_numbers(uniques)
+    return normalise_sexes(uniques)
+
+
+def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
+    """Normalise a column once per distinct raw value.
+
+    Codes index the distinct *raw* values; two raw spellings with the same normalised
+    value ("OLIVER", "Oliver") keep separate codes but get identical tokens, so their
+    filters are identical. This saves a second hashing pass over the column.
+    """
+    raw_codes, raw_uniques = pd.factorize(raw, sort=False)  # NaN/None -> code -1
+    uniques = np.asarray(raw_uniques, dtype=object)
+    if len(uniques) and not all(isinstance(u, str) for u in uniques[:100]):
+        uniques = uniques.astype(str).astype(object)
+    normalised = _normalise(spec.kind, spec, uniques)
+    empty = normalised == ""
+    invalid_unique = empty.copy()
+    invalid_unique[empty] = [bool(u.strip()) for u in uniques[empty]]  # non-blank yet invalid
+    invalid = int(np.bincount(raw_codes[raw_codes >= 0], minlength=len(uniques))[
+        invalid_unique].sum())
+    keep = ~empty
+    renumber = np.cumsum(keep) - 1
+    per_unique = np.where(keep, renumber, -1)
+    codes = np.where(raw_codes >= 0, per_unique[np.maximum(raw_codes, 0)], -1)
+    return _FieldValues(codes.astype(np.int64), normalised[keep], invalid)
+
+
+def _salted(values: _FieldValues, salt: _FieldValues, salt_spec: FieldSpec,
+            spec: FieldSpec) -> tuple[_FieldValues, TokenTable]:
+    """Distinct (value, salt) pairs and their tokens; a missing salt makes the value missing."""
+    ok = (values.codes >= 0) & (salt.codes >= 0)
+    pair = np.where(ok, values.codes * (len(salt.values) + 1) + salt.codes, -1)
+    pair_codes, pair_uniques = pd.factorize(pair[ok])
+    codes = np.full(len(pair), -1, dtype=np.int64)
+    codes[ok] = pair_codes
+    vi, si = np.divmod(np.asarray(pair_uniques, dtype=np.int64), len(salt.values) + 1)
+    salts = salt_values(salt.values, salt_spec)[si]
+    pair_values = values.values[vi]
+    return (_FieldValues(codes, pair_values, values.invalid),
+            tokenise_values(pair_values, spec, salts))
+
+
+def value_filters(table: TokenTable, n_values: int, key: bytes, bits_per_token: int,
+                  filter_bits: int) -> np.ndarray:
+    """One packed filter per distinct value: ``(n_values, filter_bits // 64)`` uint64.
+
+    Each distinct token is hashed once; its positions are scattered to every value that
+    holds it.
+    """
+    if len(table.owner) == n_values and np.array_equal(table.owner, np.arange(n_values)):
+        # one token per value (exact fields): hash each directly, no de-duplication
+        positions = token_positions(table.token, key, bits_per_token, filter_bits)
+        rows = np.repeat(table.owner, bits_per_token)
+        return pack_rows(rows, positions.ravel(), n_values, filter_bits)
+    order = np.argsort(table.owner, kind="stable")
+    owner, token = table.owner[order], table.token[order]
+    token_codes, distinct = pd.factorize(token, sort=False)
+    positions = token_positions(np.asarray(distinct, dtype=np.str_), key, bits_per_token,
+                                filter_bits)
+    rows = np.repeat(owner, bits_per_token)
+    return pack_rows(rows, positions[token_codes].ravel(), n_values, filter_bits)
+
+
+def _gather(filters: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Rows of ``filters`` by ``codes``, with code -1 giving an all-zero row."""
+    if len(filters) == 0:
+        return np.zeros((len(codes), filters.shape[1]), dtype=np.uint64)
+    out = filters[np.maximum(codes, 0)]
+    out[codes < 0] = 0
+    return out
+
+
+def _blocking_part(part: str, values: dict[str, _FieldValues]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-record codes of one blocking part (-1 = missing) and the label of each code."""
+    name, _, how = part.partition(".")
+    fv = values[name]
+    if not how:
+        return fv.codes, fv.values
+    derived = np.asarray([_derive_part(v, how) for v in fv.values], dtype=object)
+    codes, labels = pd.factorize(pd.Series(derived, dtype=object))
+    per_record = np.full(len(fv.codes), -1, dtype=np.int64)
+    present = fv.codes >= 0
+    per_record[present] = codes[fv.codes[present]]
+    return per_record, np.asarray(labels, dtype=object)
+
+
+def _derive_part(value: str, how: str) -> str:
+    if how == "soundex":
+        return jellyfish.soundex(value.replace(" ", ""))
+    if how == "year":
+        return value[:4]
+    if how == "outward":
+        return value[:-3]
+    return value[:2]  # first2
+
+
+class BloomFilterEncoder:
+    """Encode identifiers under an :class:`EncodingSchema` and a :class:`ProjectKey`.
+
+    >>> from linkage.encoding import BloomFilterEncoder, ProjectKey, default_schema
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"record_id": ["r1"], "given_name": ["Oisín"],
+    ...     "family_name": ["O'Brien"], "date_of_birth": ["2021-03-07"], "sex": ["M"],
+    ...     "postcode": ["LS6 2AB"], "nhs_number": ["9434765919"]})
+    >>> enc = BloomFilterEncoder(default_schema(), ProjectKey.generate()).encode(frame)
+    >>> enc.record_filters.shape
+    (1, 16)
+    """
+
+    def __init__(self, schema: EncodingSchema, key: ProjectKey) -> None:
+        self.schema = schema
+        self._key = key
+
+    def __repr__(self) -> str:
+        return f"BloomFilterEncoder(schema digest {self.schema.digest()[:12]}, key <redacted>)"
+
+    def encode(self, frame: pd.DataFrame, columns: Mapping[str, str | None] | None = None, *,
+               record_id_column: str = "record_id", progress: bool = False,
+               source: str = "input") -> EncodedRecords:
+        """Encode ``frame``.
+
+        ``columns`` maps a schema field to its column (default: the field's own name); a
+        field mapped to ``None`` is not held by this partner and is missing on every record.
+        ``source`` names the input in error messages. Raises :class:`InputDataError` for
+        missing columns or bad record ids, naming the column or row, never a value.
+        """
+        schema = self.schema
+        columns = dict(columns) if columns is not None else {}
+        mapping = {f.name: columns.get(f.name, f.name) for f in schema.fields}
+        wanted = [record_id_column, *(c for c in mapping.values() if c is not None)]
+        absent = [c for c in wanted if c not in frame.columns]
+        if absent:
+            raise InputDataError(f"{source}: missing column(s) {', '.join(absent)} "
+                                 f"(needed by the encoding schema).")
+        record_ids = frame[record_id_column].fillna("").astype(str).to_numpy()
+        _check_record_ids(record_ids, source, record_id_column)
+        n = len(frame)
+        steps = tqdm(schema.fields, desc="encoding fields", unit="field", disable=not progress)
+        empty = pd.Series([""] * n, dtype=object)
+        values = {spec.name: field_values(_column(frame, mapping[spec.name], empty), spec)
+                  for spec in schema.fields}
+        record_bits = schema.record_filter_bits
+        record = np.zeros((n, record_bits // 64), dtype=np.uint64)
+        field_filters: dict[str, np.ndarray] = {}
+        counts: dict[str, dict[str, int]] = {}
+        hard = schema.hardening
+        for spec in steps:
+            fv = values[spec.name]
+            if spec.salt_with:
+                fv, tokens = _salted(fv, values[spec.salt_with], schema.field(spec.salt_with),
+                                     spec)
+            else:
+                tokens = tokenise_values(fv.values, spec)
+            filters = value_filters(tokens, len(fv.values), self._key.derive(f"field:{spec.name}"),
+                                    spec.bits_per_token, spec.filter_bits)
+            if "field" in hard.applies_to:
+                filters = harden_deterministic(filters, hard,
+                                               self._step_keys(f"hardening:field:{spec.name}"))
+            gathered = _gather(filters, fv.codes)
+            if "field" in hard.applies_to and hard.blip_epsilon is not None:
+                gathered = blip(gathered, hard.blip_epsilon)
+            field_filters[spec.name] = gathered
+            if spec.record_bits_per_token:
+                contrib = value_filters(tokens, len(fv.values),
+                                        self._key.derive(f"record:{spec.name}"),
+                                        spec.record_bits_per_token, record_bits)
+                record |= _gather(contrib, fv.codes)
+            counts[spec.name] = {"missing": int((fv.codes < 0).sum()), "invalid": fv.invalid}
+        if "record" in hard.applies_to:
+            record = harden_deterministic(record, hard, self._step_keys("hardening:record"))
+            if hard.blip_epsilon is not None:
+                record = blip(record, hard.blip_epsilon)
+        missing = np.stack([values[f.name].codes < 0 for f in schema.fields], axis=1)
+        blocking = self._blocking_keys(values, n)
+        return EncodedRecords(
+            record_ids=record_ids, record_filters=record, field_filters=field_filters,
+            missing=missing, blocking_keys=blocking,
+            field_names=tuple(f.name for f in schema.fields),
+            blocking_names=tuple(p.name for p in schema.blocking), counts=counts)
+
+    def _step_keys(self, prefix: str) -> Callable[[str], bytes]:
+        """Key derivation for the hardening steps of one filter."""
+        return lambda step: self._key.derive(f"{prefix}:{step}")
+
+    def _blocking_keys(self, values: dict[str, _FieldValues], n: int) -> np.ndarray:
+        """Keyed blocking tokens: HMAC of the joined part values, one uint64 per pass."""
+        out = np.zeros((n, len(self.schema.blocking)), dtype=np.uint64)
+        for j, blocking_pass in enumerate(self.schema.blocking):
+            parts = [_blocking_part(p, values) for p in blocking_pass.parts]
+            codes = np.stack([c for c, _ in parts], axis=1)
+            ok = (codes >= 0).all(axis=1)
+            if not ok.any():
+                continue
+            radix = np.cumprod([1] + [len(labels) + 1 for _, labels in parts[:-1]])
+            inverse, combo_ids = pd.factorize(codes[ok] @ radix)
+            combos = np.stack([(np.asarray(combo_ids) // r) % (len(labels) + 1)
+                               for r, (_, labels) in zip(radix, parts, strict=True)], axis=1)
+            joined = combos_as_text(combos, [labels for _, labels in parts])
+            words = token_positions(joined, self._key.derive(f"blocking:{blocking_pass.name}"),
+                                    4, 65536).astype(np.uint64)
+            tokens = (words[:, 0] << 48) | (words[:, 1] << 32) | (words[:, 2] << 16) | words[:, 3]
+            tokens[tokens == 0] = 1
+            out[ok, j] = tokens[inverse]
+        return out
+
+
+def _column(frame: pd.DataFrame, name: str | None, empty: pd.Series) -> pd.Series:
+    return empty if name is None else frame[name]
+
+
+def combos_as_text(combos: np.ndarray, labels: list[np.ndarray]) -> list[str]:
+    """Join the labels of each row of ``combos`` (codes into ``labels``) with ``|``."""
+    columns = [labels[p][combos[:, p]] for p in range(combos.shape[1])]
+    joined = columns[0].astype(object)
+    for column in columns[1:]:
+        joined = joined + "|" + column
+    return list(joined)
+
+
+def _check_record_ids(record_ids: np.ndarray, source: str, column: str) -> None:
+    if len(record_ids) == 0:
+        raise InputDataError(f"{source}: has no records.")
+    blank = np.flatnonzero(np.char.str_len(record_ids.astype(str)) == 0)
+    if len(blank):
+        raise InputDataError(f"{source}: row {int(blank[0]) + 2}: column '{column}' is empty "
+                             f"({len(blank)} row(s) in all).")
+    repeated = np.flatnonzero(pd.Series(record_ids).duplicated().to_numpy())
+    if len(repeated):
+        raise InputDataError(f"{source}: row {int(repeated[0]) + 2}: column '{column}' repeats "
+                             f"an earlier record id ({len(repeated)} repeated row(s) in all).")
+
+
+def encoded_field_bits(spec: FieldSpec, schema: EncodingSchema) -> int:
+    """Length of a field's filter after hardening."""
+    applies = "field" in schema.hardening.applies_to
+    return hardened_bits(spec.filter_bits, schema.hardening) if applies else spec.filter_bits

@@ -1,0 +1,153 @@
+"""The encoding schema: what each identifier becomes, declared for a reviewer.
+
+A schema is a pydantic model, loaded from the agreement file (``encoding:``) or built in
+Python, validated at the edge and then used as a plain, frozen object. Field names are
+meant to be read by an information-governance lead: ``bits_per_token`` (how many bit
+positions each token sets, i.e. hashing strength), ``filter_bits`` (the filter length).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+
+class IdentifierKind(StrEnum):
+    """What an identifier is; decides its normalisation and tokenisation."""
+
+    NAME = "name"
+    DATE = "date"
+    SEX = "sex"
+    POSTCODE = "postcode"
+    NHS_NUMBER = "nhs_number"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Frozen):
+    """How one identifier is normalised, tokenised and hashed."""
+
+    name: str = Field(description="Identifier name, e.g. 'given_name'. Matched across partners.",
+                      pattern=r"^[a-z][a-z0-9_]*$")
+    kind: IdentifierKind = Field(description="name, date, sex, postcode or nhs_number.")
+    qgram_length: int = Field(2, ge=1, le=4, description=(
+        "Length of the q-grams for names and postcodes (2 = bigrams)."))
+    padded: bool = Field(True, description="Pad names with a start/end marker before q-grams.")
+    date_format: str = Field("%Y-%m-%d", description="strptime format of dates in the extract.")
+    filter_bits: int = Field(256, ge=64, le=65536, description=(
+        "Length in bits of this field's own filter; a multiple of 64."))
+    bits_per_token: int = Field(10, ge=1, le=64, description=(
+        "Bit positions each token sets in the field's filter (hashing strength)."))
+    record_bits_per_token: int = Field(0, ge=0, le=64, description=(
+        "Bit positions each token sets in the record-level filter; 0 leaves it out."))
+    salt_with: str | None = Field(None, description=(
+        "Another field whose value salts this one's tokens (a date salts with its year)."))
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> FieldSpec:
+        if self.filter_bits % 64:
+            raise ValueError(f"filter_bits of field '{self.name}' must be a multiple of 64 "
+                             f"(got {self.filter_bits})")
+        return self
+
+
+class HardeningSpec(_Frozen):
+    """Defences applied to the filters after hashing (see docs/threat-model.md)."""
+
+    balance: bool = Field(False, description=(
+        "Append each filter's complement and permute (keyed): every filter half full."))
+    xor_fold: bool = Field(False, description="Fold each filter in half with XOR.")
+    blip_epsilon: float | None = Field(None, gt=0, description=(
+        "Randomised response: flip each bit with probability 1/(1+e^epsilon)."))
+    diffusion_taps: int | None = Field(None, ge=2, le=32, description=(
+        "Diffusion layer: each output bit is the XOR of this many keyed-random input bits."))
+    applies_to: tuple[Literal["record", "field"], ...] = Field(("record", "field"), description=(
+        "Which filters are hardened."))
+
+
+class BlockingPass(_Frozen):
+    """A keyed blocking token built by the data provider from parts of identifiers."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    parts: tuple[str, ...] = Field(min_length=1, description=(
+        "Parts joined into the token: 'FIELD' (the whole normalised value), "
+        "'FIELD.soundex', 'FIELD.year', 'FIELD.outward', 'FIELD.first2'."))
+
+
+class EncodingSchema(_Frozen):
+    """Everything needed to turn identifiers into filters, except the key."""
+
+    version: int = Field(SCHEMA_VERSION, description="Version of this schema format.")
+    record_filter_bits: int = Field(1024, ge=64, le=65536, description=(
+        "Length in bits of the record-level filter (all fields together)."))
+    fields: tuple[FieldSpec, ...] = Field(min_length=1)
+    hardening: HardeningSpec = Field(default_factory=HardeningSpec)
+    blocking: tuple[BlockingPass, ...] = Field(default=())
+
+    @model_validator(mode="after")
+    def _check_references(self) -> EncodingSchema:
+        names = [f.name for f in self.fields]
+        problems = []
+        if len(set(names)) != len(names):
+            problems.append("field names must be unique")
+        if self.record_filter_bits % 64:
+            problems.append("record_filter_bits must be a multiple of 64")
+        for f in self.fields:
+            if f.salt_with is not None and (f.salt_with not in names or f.salt_with == f.name):
+                problems.append(f"field '{f.name}' salts with unknown field '{f.salt_with}'")
+        for p in self.blocking:
+            for part in p.parts:
+                field, _, how = part.partition(".")
+                if field not in names:
+                    problems.append(f"blocking pass '{p.name}' uses unknown field '{field}'")
+                if how not in ("", "soundex", "year", "outward", "first2"):
+                    problems.append(f"blocking pass '{p.name}' uses unknown part '.{how}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def field(self, name: str) -> FieldSpec:
+        """The spec of field ``name``."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of the schema: equal digests, comparable filters."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True,
+                               separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def default_schema() -> EncodingSchema:
+    """The shipped default for the early-years identifiers (see docs/encoding.md)."""
+    return EncodingSchema(
+        fields=(
+            FieldSpec(name="given_name", kind=IdentifierKind.NAME, filter_bits=256,
+                      bits_per_token=12, record_bits_per_token=10),
+            FieldSpec(name="family_name", kind=IdentifierKind.NAME, filter_bits=256,
+                      bits_per_token=12, record_bits_per_token=10),
+            FieldSpec(name="date_of_birth", kind=IdentifierKind.DATE, filter_bits=128,
+                      bits_per_token=16, record_bits_per_token=12),
+            FieldSpec(name="sex", kind=IdentifierKind.SEX, filter_bits=64, bits_per_token=8,
+                      record_bits_per_token=4),
+            FieldSpec(name="postcode", kind=IdentifierKind.POSTCODE, filter_bits=256,
+                      bits_per_token=10, record_bits_per_token=6),
+            FieldSpec(name="nhs_number", kind=IdentifierKind.NHS_NUMBER, filter_bits=128,
+                      bits_per_token=16, record_bits_per_token=0),
+        ),
+        blocking=(
+            BlockingPass(name="family_soundex_year",
+                         parts=("family_name.soundex", "date_of_birth.year")),
+            BlockingPass(name="given_soundex_dob", parts=("given_name.soundex", "date_of_birth")),
+        ),
+    )

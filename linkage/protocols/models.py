@@ -1,0 +1,183 @@
+"""Agreement and partner protocol models: what the IG lead reviewed, as typed objects.
+
+Unknown keys are rejected, names read well to a reviewer, and every file carries
+``version:`` (the reviewed document's version) and ``format_version:`` (the file format,
+for migrations). The JSON Schema for editors is generated from these models
+(``linkage protocol schema``); nothing outside the files overrides them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from linkage.encoding.schema import EncodingSchema
+
+_SLUG = r"^[a-z][a-z0-9_-]*$"
+
+
+class _Clause(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(StrEnum):
+    DATA_PROVIDER = "data_provider"
+    LINKAGE_UNIT = "linkage_unit"
+    ANALYST_RECIPIENT = "analyst_recipient"
+
+
+class OrganisationType(StrEnum):
+    NHS_TRUST = "nhs_trust"
+    LOCAL_AUTHORITY = "local_authority"
+    SCHOOL = "school"
+    LINKAGE_UNIT = "linkage_unit"
+    ANALYST = "analyst"
+
+
+class Purpose(_Clause):
+    id: str = Field(pattern=_SLUG, description=(
+        "Short name used by releases, e.g. 'school_readiness'."))
+    description: str = Field(min_length=1, description="The purpose in plain words.")
+
+
+class PartyReference(_Clause):
+    name: str = Field(pattern=_SLUG, description="Partner name, e.g. 'health'.")
+    protocol: str = Field(description=(
+        "Path of the partner's protocol file, relative to the agreement."))
+
+
+class EncodingRequirements(_Clause):
+    """The weakest encoding the agreement accepts."""
+
+    minimum_record_filter_bits: int = Field(512, ge=64)
+    minimum_field_filter_bits: int = Field(64, ge=64)
+    maximum_bits_per_token: int = Field(30, ge=1, description=(
+        "Upper bound on hashing strength: more bits per token make frequency attacks easier."))
+    require_keyed_hashing: Literal[True] = True
+    required_hardening: tuple[Literal["balance", "xor_fold", "blip", "diffusion"], ...] = ()
+    maximum_reidentification_rate: float | None = Field(None, ge=0, le=1, description=(
+        "Largest share of records a privacy check may re-identify on the reference cohort."))
+
+
+class DisclosureControl(_Clause):
+    """Output statistical disclosure control for aggregate outputs."""
+
+    minimum_cell_count: int = Field(10, ge=1, description=(
+        "Counts below this are suppressed in any aggregate output."))
+    rounding_base: int = Field(5, ge=1, description="Counts are rounded to a multiple of this.")
+
+
+class AuditRequirements(_Clause):
+    required: bool = Field(True, description="Every step appends to a tamper-evident audit log.")
+    signed: bool = Field(False, description="Entries are signed with the actor's Ed25519 key.")
+
+
+class Agreement(_Clause):
+    """A linkage project: who takes part, why, under which law, until when, and how."""
+
+    format_version: Literal[1] = 1
+    id: str = Field(pattern=_SLUG)
+    version: str = Field(min_length=1, description="Version of this reviewed document.")
+    title: str = Field(min_length=1)
+    purposes: tuple[Purpose, ...] = Field(min_length=1)
+    controllers: Literal["joint", "separate"] = Field(description=(
+        "Joint controllers, or separate controllers sharing data."))
+    legal_powers: tuple[str, ...] = Field(min_length=1, description=(
+        "Statutory powers relied on, e.g. 'Digital Economy Act 2017 s.35'."))
+    dpia_reference: str = Field(min_length=1, description=(
+        "Reference of the DPIA covering this linkage."))
+    start_date: dt.date
+    review_date: dt.date
+    expiry_date: dt.date
+    parties: tuple[PartyReference, ...] = Field(min_length=2)
+    linkage_unit: str = Field(pattern=_SLUG, description="The party that links, holding no key.")
+    encoding: EncodingSchema
+    encoding_requirements: EncodingRequirements = Field(default_factory=EncodingRequirements)
+    disclosure_control: DisclosureControl = Field(default_factory=DisclosureControl)
+    audit: AuditRequirements = Field(default_factory=AuditRequirements)
+
+    @model_validator(mode="after")
+    def _check(self) -> Agreement:
+        problems = []
+        if not self.start_date <= self.review_date <= self.expiry_date:
+            problems.append("dates must satisfy start_date <= review_date <= expiry_date")
+        names = [p.name for p in self.parties]
+        if len(set(names)) != len(names):
+            problems.append("party names must be unique")
+        if self.linkage_unit not in names:
+            problems.append(f"linkage_unit '{self.linkage_unit}' is not one of the parties")
+        purposes = [p.id for p in self.purposes]
+        if len(set(purposes)) != len(purposes):
+            problems.append("purpose ids must be unique")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class LawfulBasis(_Clause):
+    """UK GDPR Article 6 basis and, separately, the Article 9 condition."""
+
+    article_6: Literal["a_consent", "b_contract", "c_legal_obligation", "d_vital_interests",
+                       "e_public_task", "f_legitimate_interests"]
+    article_9: Literal["a_explicit_consent", "b_employment_social_security", "c_vital_interests",
+                       "g_substantial_public_interest", "h_health_or_social_care",
+                       "i_public_health", "j_archiving_research_statistics"] | None = None
+    dpa_2018_schedule_1_paragraph: int | None = Field(None, ge=1, le=37, description=(
+        "DPA 2018 Schedule 1 paragraph, e.g. 2 (health or social care), 18 (safeguarding)."))
+    appropriate_policy_document: bool = Field(False, description=(
+        "Whether an appropriate policy document is in place (needed for most Schedule 1 "
+        "Part 2 conditions)."))
+
+
+class Contacts(_Clause):
+    caldicott_guardian: str | None = None
+    data_protection_officer: str = Field(min_length=1)
+
+
+class Release(_Clause):
+    """Attributes this partner may release, to whom, for which purpose."""
+
+    attributes: tuple[str, ...] = Field(min_length=1)
+    recipient: str = Field(pattern=_SLUG)
+    purpose: str = Field(pattern=_SLUG)
+
+
+class Retention(_Clause):
+    encodings_days: int = Field(ge=1, description="Encodings are deleted after this many days.")
+    links_days: int = Field(ge=1, description="Link keys are deleted after this many days.")
+    deletion_method: str = Field(min_length=1)
+
+
+class PartnerProtocol(_Clause):
+    """One partner's part in the agreement, reviewed by its own IG lead."""
+
+    format_version: Literal[1] = 1
+    version: str = Field(min_length=1)
+    partner: str = Field(pattern=_SLUG)
+    organisation: str = Field(min_length=1)
+    organisation_type: OrganisationType
+    roles: tuple[Role, ...] = Field(min_length=1)
+    lawful_basis: LawfulBasis
+    contacts: Contacts
+    record_id_column: str | None = Field(None, description="Column holding the record id.")
+    identifiers: dict[str, str] = Field(default_factory=dict, description=(
+        "Identifier (encoding field) -> column of this partner's extract it may encode."))
+    releases: tuple[Release, ...] = ()
+    retention: Retention
+    onward_sharing: bool = Field(False, description="Whether received data may be shared onward.")
+
+    @model_validator(mode="after")
+    def _check(self) -> PartnerProtocol:
+        if Role.DATA_PROVIDER in self.roles and (not self.identifiers
+                                                 or not self.record_id_column):
+            raise ValueError("a data_provider must declare record_id_column and identifiers")
+        if self.lawful_basis.article_9 is not None and \
+                self.lawful_basis.dpa_2018_schedule_1_paragraph is None and \
+                self.lawful_basis.article_9 in ("g_substantial_public_interest",
+                                                "h_health_or_social_care", "i_public_health",
+                                                "j_archiving_research_statistics"):
+            raise ValueError("this Article 9 condition needs dpa_2018_schedule_1_paragraph")
+        return self

@@ -1,0 +1,140 @@
+"""A slow, plain-Python reference encoder: one record at a time, no numpy tricks.
+
+It re-implements normalisation, tokenising and hashing from their definitions so that
+the vectorised encoder can be checked bit for bit against it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+
+import jellyfish
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from linkage.encoding import EncodingSchema, FieldSpec, ProjectKey
+
+TITLES = {"mr", "mrs", "miss", "ms", "mx", "dr", "master", "baby", "infant"}
+
+
+def ref_normalise(spec: FieldSpec, raw: str) -> str:
+    kind = spec.kind.value
+    if kind == "name":
+        text = "".join(c for c in unicodedata.normalize("NFKD", raw)
+                       if not unicodedata.combining(c)).casefold()
+        text = text.replace("'", "").replace("’", "").replace("-", " ")
+        text = "".join(c if "a" <= c <= "z" else " " for c in text)
+        return " ".join(w for w in text.split() if w not in TITLES)
+    if kind == "date":
+        try:
+            d = dt.datetime.strptime(raw.strip(), spec.date_format)
+        except ValueError:
+            return ""
+        return "%04d-%02d-%02d" % (d.year, d.month, d.day)
+    if kind == "postcode":
+        compact = "".join(c for c in raw if c.isalnum()).upper()
+        return compact if re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}", compact) else ""
+    if kind == "nhs_number":
+        digits = "".join(c for c in raw if c not in " -")
+        if len(digits) != 10 or not all("0" <= c <= "9" for c in digits):
+            return ""
+        total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
+        check = (11 - total % 11) % 11
+        return digits if check != 10 and check == int(digits[9]) else ""
+    return {"m": "m", "male": "m", "1": "m", "boy": "m", "f": "f", "female": "f", "2": "f",
+            "girl": "f"}.get(raw.strip().casefold(), "")
+
+
+def ref_tokens(spec: FieldSpec, value: str, salt: str | None) -> list[str]:
+    kind = spec.kind.value
+    if kind == "name":
+        text = f"_{value}_" if spec.padded else value
+        q = spec.qgram_length
+        toks = [text] if len(text) < q else [text[i:i + q] for i in range(len(text) - q + 1)]
+    elif kind == "date":
+        toks = ["d:" + value[8:10], "m:" + value[5:7], "y:" + value[0:4]]
+    elif kind == "postcode":
+        q = spec.qgram_length
+        toks = [value] if len(value) < q else [value[i:i + q] for i in range(len(value) - q + 1)]
+        toks += ["out:" + value[:-3], "sector:" + value[:-2]]
+    else:
+        toks = [kind[0] + ":" + value]
+    return [t + "|" + salt for t in toks] if salt is not None else toks
+
+
+def ref_positions(token: str, key: bytes, k: int, m: int) -> list[int]:
+    data = token.encode("utf-8")
+    block = (bytes([len(data)]) + data.ljust(14, b"\0") if len(data) <= 14
+             else b"\xff" + hashlib.sha256(data).digest()[:14])
+    out: list[int] = []
+    counter = 0
+    while len(out) < k:
+        enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        cipher = enc.update(block + bytes([counter])) + enc.finalize()
+        out += [int.from_bytes(cipher[i:i + 2], "little") % m for i in range(0, 16, 2)]
+        counter += 1
+    return out[:k]
+
+
+def ref_bits(tokens: list[str], key: bytes, k: int, m: int) -> int:
+    bits = 0
+    for token in tokens:
+        for p in ref_positions(token, key, k, m):
+            bits |= 1 << p
+    return bits
+
+
+def to_words(bits: int, m: int) -> list[int]:
+    return [(bits >> (64 * w)) & (2**64 - 1) for w in range(m // 64)]
+
+
+def ref_encode_record(row: dict[str, str], schema: EncodingSchema,
+                      key: ProjectKey) -> dict[str, object]:
+    """Field filters, record filter (as lists of uint64 words) and blocking keys of one row."""
+    normal = {f.name: ref_normalise(f, row.get(f.name, "")) for f in schema.fields}
+    fields: dict[str, list[int]] = {}
+    record = 0
+    for spec in schema.fields:
+        value = normal[spec.name]
+        salt = None
+        if spec.salt_with:
+            other = schema.field(spec.salt_with)
+            s = normal[spec.salt_with]
+            salt = (s[:4] if other.kind.value == "date" else s) if s else None
+            if salt is None:
+                value = ""
+        if not value:
+            fields[spec.name] = [0] * (spec.filter_bits // 64)
+            continue
+        toks = ref_tokens(spec, value, salt)
+        fields[spec.name] = to_words(ref_bits(toks, key.derive(f"field:{spec.name}"),
+                                              spec.bits_per_token, spec.filter_bits),
+                                     spec.filter_bits)
+        if spec.record_bits_per_token:
+            record |= ref_bits(toks, key.derive(f"record:{spec.name}"),
+                               spec.record_bits_per_token, schema.record_filter_bits)
+    blocking = []
+    for p in schema.blocking:
+        parts = []
+        for part in p.parts:
+            name, _, how = part.partition(".")
+            v = normal[name]
+            if v and how == "soundex":
+                v = jellyfish.soundex(v.replace(" ", ""))
+            elif v and how == "year":
+                v = v[:4]
+            elif v and how == "outward":
+                v = v[:-3]
+            elif v and how == "first2":
+                v = v[:2]
+            parts.append(v)
+        if all(parts):
+            w = ref_positions("|".join(parts), key.derive(f"blocking:{p.name}"), 4, 65536)
+            token = (w[0] << 48) | (w[1] << 32) | (w[2] << 16) | w[3]
+            blocking.append(token or 1)
+        else:
+            blocking.append(0)
+    return {"fields": fields, "record": to_words(record, schema.record_filter_bits),
+            "blocking": blocking}

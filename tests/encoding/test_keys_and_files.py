@@ -1,0 +1,148 @@
+"""Key files, encoding files, hardening, and the promise that the key never leaks."""
+
+import base64
+import logging
+import os
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.encoding import (
+    BloomFilterEncoder,
+    HardeningSpec,
+    ProjectKey,
+    default_schema,
+    read_encodings,
+    read_key_file,
+    write_encodings,
+    write_key_file,
+)
+from linkage.encoding.bloom import packbits_rows, unpackbits_rows
+from linkage.encoding.hardening import balance, blip, blip_flip_probability, diffuse, xor_fold
+from linkage.errors import EncodingError, InputDataError, KeyFileError
+from linkage.synth import Cohort
+
+SECRET = bytes.fromhex("7e" * 16 + "c3" * 16)
+
+
+def _forms(secret: bytes) -> list[bytes]:
+    return [secret, secret.hex().encode(), secret.hex().upper().encode(),
+            base64.b64encode(secret), base64.urlsafe_b64encode(secret)]
+
+
+def test_keygen_file_mode_and_no_overwrite(tmp_path) -> None:
+    path = write_key_file(ProjectKey.generate(), tmp_path / "k.key")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(KeyFileError, match="never overwritten"):
+        write_key_file(ProjectKey.generate(), path)
+    assert isinstance(read_key_file(path), ProjectKey)
+
+
+def test_key_file_refused_when_open_to_others(tmp_path) -> None:
+    path = write_key_file(ProjectKey.generate(), tmp_path / "k.key")
+    os.chmod(path, 0o644)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        read_key_file(path)
+
+
+@pytest.mark.parametrize("content", ["", "linkage-project-key v1\nnot base64!!\n",
+                                     "linkage-project-key v1\nAAAA\n", "something else\n"])
+def test_malformed_key_files(tmp_path, content: str) -> None:
+    path = tmp_path / "bad.key"
+    path.write_text(content)
+    os.chmod(path, 0o600)
+    with pytest.raises(KeyFileError):
+        read_key_file(path)
+
+
+def test_key_never_printed() -> None:
+    key = ProjectKey(SECRET)
+    text = repr(key) + str(key) + repr(BloomFilterEncoder(default_schema(), key))
+    assert all(form.decode("latin-1") not in text for form in _forms(SECRET))
+    with pytest.raises(TypeError):
+        import pickle
+        pickle.dumps(key)
+
+
+def test_key_absent_from_outputs_logs_and_errors(tmp_path, small_cohort: Cohort,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = ProjectKey(SECRET)
+    encoder = BloomFilterEncoder(default_schema(), key)
+    enc = encoder.encode(small_cohort.extracts["health"].head(300))
+    path = write_encodings(tmp_path / "h.npz", enc, schema=default_schema(), partner="health",
+                           agreement_id="a", agreement_version="1")
+    blob = path.read_bytes()
+    messages = []
+    for bad in (small_cohort.extracts["health"].drop(columns=["postcode"]),
+                small_cohort.extracts["health"].head(0)):
+        with pytest.raises(InputDataError) as info:
+            encoder.encode(bad)
+        messages.append(str(info.value))
+    derived = [key.derive(f"field:{f}") for f in enc.field_names]
+    for form in _forms(SECRET) + derived:
+        assert form not in blob
+        assert form.decode("latin-1") not in "".join(messages) + caplog.text
+
+
+def test_encoding_file_round_trip_and_refusals(tmp_path, small_cohort: Cohort) -> None:
+    enc = BloomFilterEncoder(default_schema(), ProjectKey(SECRET)).encode(
+        small_cohort.extracts["education"].head(200), {"nhs_number": None})
+    assert enc.missing[:, enc.field_names.index("nhs_number")].all()
+    path = write_encodings(tmp_path / "e", enc, schema=default_schema(), partner="education",
+                           agreement_id="first-1000-days", agreement_version="1.0")
+    assert path.suffix == ".npz" and not list(tmp_path.glob("*.tmp"))
+    back = read_encodings(path)
+    assert back.partner == "education" and back.agreement_version == "1.0"
+    assert np.array_equal(back.encodings.record_filters, enc.record_filters)
+    assert list(back.encodings.record_ids) == list(enc.record_ids)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(EncodingError, match="not a linkage encoding file"):
+        read_encodings(tmp_path / "junk.npz")
+    arrays = dict(np.load(path))
+    arrays["record_filters"] = arrays["record_filters"][:10]
+    np.savez(tmp_path / "cut.npz", **arrays)
+    with pytest.raises(EncodingError, match="record_filters"):
+        read_encodings(tmp_path / "cut.npz")
+
+
+def test_bad_record_ids_named_by_row() -> None:
+    frame = pd.DataFrame({"record_id": ["a", "b", "a"], "given_name": ["x", "y", "z"],
+                          "family_name": "f", "sex": "M", "date_of_birth": "2020-01-01",
+                          "postcode": "", "nhs_number": ""})
+    with pytest.raises(InputDataError, match="row 4: column 'record_id' repeats"):
+        BloomFilterEncoder(default_schema(), ProjectKey(SECRET)).encode(frame)
+
+
+def test_packing_round_trip() -> None:
+    bits = (np.random.default_rng(1).random((5, 192)) < 0.3).astype(np.uint8)
+    packed = packbits_rows(bits)
+    assert packed.shape == (5, 3) and packed.dtype == np.uint64
+    assert np.array_equal(unpackbits_rows(packed), bits)
+    assert packbits_rows(np.eye(1, 64, 3, dtype=np.uint8))[0, 0] == 1 << 3
+
+
+def test_hardening_steps() -> None:
+    rng = np.random.default_rng(2)
+    bits = (rng.random((50, 256)) < 0.3).astype(np.uint8)
+    filters = packbits_rows(bits)
+    balanced = unpackbits_rows(balance(filters, b"k" * 32))
+    assert balanced.shape == (50, 512) and (balanced.sum(axis=1) == 256).all()
+    folded = unpackbits_rows(xor_fold(filters))
+    assert np.array_equal(folded, bits[:, :128] ^ bits[:, 128:])
+    diffused = diffuse(filters, b"d" * 32, 3)
+    assert np.array_equal(diffused, diffuse(filters, b"d" * 32, 3))
+    assert not np.array_equal(diffused, diffuse(filters, b"e" * 32, 3))
+    noisy = unpackbits_rows(blip(filters, 2.0, np.random.default_rng(0)))
+    assert abs((noisy != bits).mean() - blip_flip_probability(2.0)) < 0.02
+
+
+def test_hardened_encoding_shapes(small_cohort: Cohort) -> None:
+    schema = default_schema().model_copy(update={"hardening": HardeningSpec(
+        balance=True, diffusion_taps=4, applies_to=("record",))})
+    enc = BloomFilterEncoder(schema, ProjectKey(SECRET)).encode(
+        small_cohort.extracts["social_care"])
+    assert enc.record_filters.shape[1] == 32
+    assert (np.bitwise_count(enc.record_filters).sum(axis=1) > 0).all()
