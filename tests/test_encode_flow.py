@@ -84,7 +84,7 @@ def test_refuses_weaker_schema(workspace: Path) -> None:
 
     loaded = load_agreement(copy_protocols(workspace))
     weak = loaded.agreement.encoding.model_copy(update={"record_filter_bits": 256})
-    with pytest.raises(ProtocolError, match="record_filter_bits: the schema is weaker"):
+    with pytest.raises(ProtocolError, match=r"record_filter_bits: the schema is weaker"):
         authorise_encode(loaded, "health", schema=weak)
 
 

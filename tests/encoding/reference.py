@@ -32,7 +32,7 @@ def ref_normalise(spec: FieldSpec, raw: str) -> str:
             d = dt.datetime.strptime(raw.strip(), spec.date_format)
         except ValueError:
             return ""
-        return "%04d-%02d-%02d" % (d.year, d.month, d.day)
+        return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
     if kind == "postcode":
         compact = "".join(c for c in raw if c.isalnum()).upper()
         return compact if re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}", compact) else ""

@@ -1,5 +1,7 @@
 """Property tests of the encoder: determinism, key separation, similarity, normalisation."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -68,7 +70,7 @@ def test_similarity_falls_as_edits_grow(small_cohort: Cohort) -> None:
         edited = [typo(n, rng) for n in edited]
         filters = encoder.encode(_names(edited)).field_filters["family_name"]
         means.append(dice(base, filters).mean())
-    assert all(later < earlier for earlier, later in zip(means, means[1:], strict=False))
+    assert all(later < earlier for earlier, later in itertools.pairwise(means))
     assert means[0] > 0.6 and means[-1] < means[0] - 0.15
 
 
