@@ -74,7 +74,7 @@ def test_refuses_column_not_permitted(workspace: Path) -> None:
     from linkage.protocols.enforcement import authorise_encode
 
     loaded = load_agreement(copy_protocols(workspace))
-    with pytest.raises(ProtocolError, match="identifiers.given_name: column 'preferred_name'"):
+    with pytest.raises(ProtocolError, match=r"identifiers\.given_name: column 'preferred_name'"):
         authorise_encode(loaded, "education", columns={"given_name": "preferred_name"})
 
 
