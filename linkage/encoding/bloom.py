@@ -13,6 +13,8 @@ import hashlib
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from linkage.bits import packbits_rows, unpackbits_rows
+
 _ROW_CHUNK = 1 << 15
 
 
@@ -94,13 +96,4 @@ def pack_rows(rows: np.ndarray, positions: np.ndarray, n_rows: int,
     return out
 
 
-def packbits_rows(bits: np.ndarray) -> np.ndarray:
-    """``(n, m)`` 0/1 uint8 -> ``(n, m // 64)`` uint64, bit ``i`` at word ``i//64`` bit ``i%64``."""
-    packed = np.packbits(bits, axis=1, bitorder="little")
-    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64, copy=False)
-
-
-def unpackbits_rows(filters: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`packbits_rows`: ``(n, w)`` uint64 -> ``(n, 64 w)`` 0/1 uint8."""
-    as_bytes = np.ascontiguousarray(filters.astype("<u8", copy=False)).view(np.uint8)
-    return np.unpackbits(as_bytes, axis=1, bitorder="little")
+__all__ = ["pack_rows", "packbits_rows", "token_blocks", "token_positions", "unpackbits_rows"]

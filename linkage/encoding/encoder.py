@@ -159,6 +159,8 @@ def _derive_part(value: str, how: str) -> str:
         return jellyfish.soundex(value.replace(" ", ""))
     if how == "year":
         return value[:4]
+    if how == "month":
+        return value[5:7]
     if how == "outward":
         return value[:-3]
     return value[:2]  # first2

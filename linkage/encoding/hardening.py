@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from linkage.encoding.bloom import packbits_rows, token_positions, unpackbits_rows
+from linkage.bits import packbits_rows, unpackbits_rows
+from linkage.encoding.bloom import token_positions
 from linkage.encoding.schema import HardeningSpec
 
 _CHUNK = 1 << 15

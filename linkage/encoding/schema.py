@@ -79,7 +79,7 @@ class BlockingPass(_Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     parts: tuple[str, ...] = Field(min_length=1, description=(
         "Parts joined into the token: 'FIELD' (the whole normalised value), "
-        "'FIELD.soundex', 'FIELD.year', 'FIELD.outward', 'FIELD.first2'."))
+        "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2'."))
 
 
 class EncodingSchema(_Frozen):
@@ -108,7 +108,7 @@ class EncodingSchema(_Frozen):
                 field, _, how = part.partition(".")
                 if field not in names:
                     problems.append(f"blocking pass '{p.name}' uses unknown field '{field}'")
-                if how not in ("", "soundex", "year", "outward", "first2"):
+                if how not in ("", "soundex", "year", "month", "outward", "first2"):
                     problems.append(f"blocking pass '{p.name}' uses unknown part '.{how}'")
         if problems:
             raise ValueError("; ".join(problems))
@@ -149,5 +149,10 @@ def default_schema() -> EncodingSchema:
             BlockingPass(name="family_soundex_year",
                          parts=("family_name.soundex", "date_of_birth.year")),
             BlockingPass(name="given_soundex_dob", parts=("given_name.soundex", "date_of_birth")),
+            BlockingPass(name="names_soundex_month",
+                         parts=("given_name.soundex", "family_name.soundex",
+                                "date_of_birth.month")),
+            BlockingPass(name="postcode_dob", parts=("postcode", "date_of_birth")),
+            BlockingPass(name="nhs_number", parts=("nhs_number",)),
         ),
     )

@@ -125,6 +125,8 @@ def ref_encode_record(row: dict[str, str], schema: EncodingSchema,
                 v = jellyfish.soundex(v.replace(" ", ""))
             elif v and how == "year":
                 v = v[:4]
+            elif v and how == "month":
+                v = v[5:7]
             elif v and how == "outward":
                 v = v[:-3]
             elif v and how == "first2":

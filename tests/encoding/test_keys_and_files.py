@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from linkage.bits import packbits_rows, unpackbits_rows
 from linkage.encoding import (
     BloomFilterEncoder,
     HardeningSpec,
@@ -19,7 +20,6 @@ from linkage.encoding import (
     write_encodings,
     write_key_file,
 )
-from linkage.encoding.bloom import packbits_rows, unpackbits_rows
 from linkage.encoding.hardening import balance, blip, blip_flip_probability, diffuse, xor_fold
 from linkage.errors import EncodingError, InputDataError, KeyFileError
 from linkage.synth import Cohort

@@ -7,8 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linkage.bits import unpackbits_rows
 from linkage.encoding import BloomFilterEncoder, ProjectKey, default_schema
-from linkage.encoding.bloom import unpackbits_rows
 from linkage.encoding.normalise import normalise_name
 from linkage.synth import Cohort
 from linkage.synth.corruption import typo

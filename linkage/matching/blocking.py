@@ -1,0 +1,137 @@
+"""Blocking without the key: candidate pairs from keyed tokens and from LSH on filters.
+
+Both kinds of pass give each record a ``uint64`` key per pass (0 = no key); records of
+the two sources with equal keys in any pass become candidate pairs. Keyed tokens are made
+by the data providers at encoding time; LSH keys are computed here from the record-level
+filters (bit-sampling Hamming LSH over several bands), so the linkage unit never needs a
+key. Blocks larger than ``max_block_pairs`` are skipped and counted, so a frequent key
+cannot blow up the candidate set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.bits import unpackbits_rows
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class BlockingResult:
+    """Candidate pairs between sources A and B, and what each pass contributed."""
+
+    left: np.ndarray                  #: (P,) int64 rows of A, sorted with ``right``
+    right: np.ndarray                 #: (P,) int64 rows of B
+    pairs_per_pass: dict[str, int]    #: pairs each pass produced (before the union)
+    skipped_blocks: dict[str, int]    #: blocks skipped for being too large, per pass
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def reduction_ratio(self, n_left: int, n_right: int) -> float:
+        """1 - candidates / all pairs."""
+        return 1.0 - len(self) / max(n_left * n_right, 1)
+
+
+@dataclass(frozen=True)
+class LshParameters:
+    """Bit-sampling LSH over record-level filters: ``bands`` keys of ``bits_per_band`` bits."""
+
+    bands: int = 24
+    bits_per_band: int = 24
+    seed: int = 20261122
+
+
+def lsh_keys(filters: np.ndarray, params: LshParameters) -> np.ndarray:
+    """``(n, w)`` uint64 filters -> ``(n, bands)`` uint64 keys (0 reserved for "none").
+
+    Bits are sampled only from positions that are set in some filter so that empty regions
+    (e.g. after XOR-folding) are not wasted. The sample is public: it needs no key.
+    """
+    rng = np.random.default_rng(params.seed)
+    m = filters.shape[1] * 64
+    sample = rng.choice(m, size=(params.bands, params.bits_per_band), replace=True)
+    out = np.empty((len(filters), params.bands), dtype=np.uint64)
+    weights = (np.uint64(1) << np.arange(params.bits_per_band, dtype=np.uint64))
+    for lo in range(0, len(filters), 1 << 15):
+        bits = unpackbits_rows(filters[lo:lo + (1 << 15)]).astype(np.uint64)
+        for band in range(params.bands):
+            value = bits[:, sample[band]] @ weights
+            out[lo:lo + len(bits), band] = _mix(value, band)
+    return out
+
+
+def _mix(values: np.ndarray, salt: int) -> np.ndarray:
+    """A cheap 64-bit mix so that keys of different passes never collide by accident."""
+    x = values.astype(np.uint64) ^ np.uint64(((salt + 1) * int(_MIX)) % 2**64)
+    x ^= x >> np.uint64(31)
+    with np.errstate(over="ignore"):
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(29)
+    x[x == 0] = 1
+    return x
+
+
+def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray,
+                 max_block_pairs: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """All ``(i, j)`` with ``keys_a[i] == keys_b[j] != 0``: a vectorised sort-merge join.
+
+    ``keys_a`` (n_a,), ``keys_b`` (n_b,) uint64. Returns rows of A, rows of B (int64) and
+    the number of blocks skipped because ``|A_block| * |B_block| > max_block_pairs``.
+    """
+    ia = np.flatnonzero(keys_a)
+    ib = np.flatnonzero(keys_b)
+    ia = ia[np.argsort(keys_a[ia], kind="stable")]
+    ib = ib[np.argsort(keys_b[ib], kind="stable")]
+    ka, kb = keys_a[ia], keys_b[ib]
+    ua, sa, ca = np.unique(ka, return_index=True, return_counts=True)
+    ub, sb, cb = np.unique(kb, return_index=True, return_counts=True)
+    _common, pa, pb = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
+    size_a, size_b = ca[pa].astype(np.int64), cb[pb].astype(np.int64)
+    sizes = size_a * size_b
+    keep = sizes <= max_block_pairs
+    skipped = int((~keep).sum())
+    start_a, start_b = sa[pa][keep], sb[pb][keep]
+    size_a, size_b, sizes = size_a[keep], size_b[keep], sizes[keep]
+    total = int(sizes.sum())
+    if total == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, skipped
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    local_a, local_b = np.divmod(offset, size_b[group])
+    return ia[start_a[group] + local_a], ib[start_b[group] + local_b], skipped
+
+
+def union_pairs(lefts: list[np.ndarray], rights: list[np.ndarray],
+                n_right: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs of several passes, sorted by (left, right)."""
+    if not lefts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    codes = np.unique(np.concatenate([l_ * n_right + r for l_, r in zip(lefts, rights,
+                                                                        strict=True)]))
+    return codes // n_right, codes % n_right
+
+
+def block(keys_a: np.ndarray, keys_b: np.ndarray, names: tuple[str, ...], *,
+          max_block_pairs: int = 250_000, self_join: bool = False) -> BlockingResult:
+    """Candidate pairs from every pass: ``keys_*`` are ``(n, passes)`` uint64, one column a pass.
+
+    With ``self_join`` (deduplication within one source) only pairs ``i < j`` are kept.
+    """
+    lefts, rights, per_pass, skipped = [], [], {}, {}
+    for p, name in enumerate(names):
+        left, right, skip = join_on_keys(keys_a[:, p], keys_b[:, p], max_block_pairs)
+        if self_join:
+            keep = left < right
+            left, right = left[keep], right[keep]
+        lefts.append(left)
+        rights.append(right)
+        per_pass[name] = len(left)
+        skipped[name] = skip
+    left, right = union_pairs(lefts, rights, max(len(keys_b), 1))
+    return BlockingResult(left, right, per_pass, skipped)

@@ -1,0 +1,60 @@
+"""Field similarities -> comparison levels, the input of the Fellegi-Sunter model.
+
+Each field's Dice similarity on a candidate pair falls into a level: level 0 is the
+closest agreement, the last level is disagreement, and ``-1`` marks a pair where either
+record lacks the field (the model treats it as neutral).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.errors import MatchingError
+
+#: Default Dice thresholds by identifier kind (descending; below the last = disagree).
+#: Dates: 3 positional tokens, so 2 of 3 agree ~ 0.67 and 1 of 3 ~ 0.33.
+DEFAULT_THRESHOLDS: dict[str, tuple[float, ...]] = {
+    "name": (0.95, 0.85, 0.7, 0.5),
+    "date": (0.99, 0.6, 0.3),
+    "sex": (0.99,),
+    "postcode": (0.95, 0.6, 0.35),
+    "nhs_number": (0.95,),
+}
+
+
+@dataclass(frozen=True)
+class FieldComparison:
+    """How one field's similarity is cut into levels."""
+
+    name: str
+    thresholds: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        t = self.thresholds
+        if not t or any(b >= a for a, b in itertools.pairwise(t)) or \
+                not all(0 < x <= 1 for x in t):
+            raise MatchingError(f"The thresholds of field '{self.name}' must be decreasing "
+                                f"values in (0, 1]. Got {t} instead.")
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.thresholds) + 1
+
+    def levels(self, similarity: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """(P,) float similarity, (P,) bool missing -> (P,) int8 levels (-1 = missing)."""
+        cuts = -np.asarray(self.thresholds, dtype=np.float32)
+        level = np.searchsorted(cuts, -similarity.astype(np.float32), side="right")
+        return np.where(missing, -1, level).astype(np.int8)
+
+
+def comparisons_for(kinds: Mapping[str, str],
+                    overrides: Mapping[str, tuple[float, ...]] | None = None
+                    ) -> tuple[FieldComparison, ...]:
+    """One :class:`FieldComparison` per field, by kind, with optional per-field overrides."""
+    overrides = overrides or {}
+    return tuple(FieldComparison(name, tuple(overrides.get(name, DEFAULT_THRESHOLDS[kind])))
+                 for name, kind in kinds.items())

@@ -1,0 +1,106 @@
+"""Quality of links against ground truth: pairwise precision, recall and F1.
+
+A link set says two records are the same child when they share a cluster; the truth says
+so when they share a person id. Counts are over record pairs, overall and per pair of
+partners (within-partner pairs, i.e. duplicates, count under ``(p, p)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from linkage.errors import InputDataError
+
+
+@dataclass(frozen=True)
+class PairQuality:
+    """Pairwise counts and rates for one slice of pairs."""
+
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        real = self.true_positives + self.false_negatives
+        return self.true_positives / real if real else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    overall: PairQuality
+    by_partner_pair: dict[tuple[str, str], PairQuality]
+
+    def table(self) -> pd.DataFrame:
+        """One row per partner pair plus ``all``: precision, recall, F1 and counts."""
+        rows = [("all", self.overall), *((f"{a}~{b}", q) for (a, b), q in
+                                         sorted(self.by_partner_pair.items()))]
+        return pd.DataFrame([{"pair": name, "precision": q.precision, "recall": q.recall,
+                              "f1": q.f1, "true_pos": q.true_positives,
+                              "false_pos": q.false_positives, "false_neg": q.false_negatives}
+                             for name, q in rows])
+
+
+def _pairs(frame: pd.DataFrame, group: str) -> pd.DataFrame:
+    """All unordered record pairs within each group: columns rec_x, rec_y (rec_x < rec_y)."""
+    slim = frame[[group, "rec"]]
+    sizes = slim.groupby(group)["rec"].transform("size")
+    slim = slim[sizes > 1]
+    pairs = slim.merge(slim, on=group)
+    return pairs.loc[pairs.rec_x < pairs.rec_y, ["rec_x", "rec_y"]]
+
+
+def pairwise_quality(links: pd.DataFrame, truth: pd.DataFrame) -> QualityReport:
+    """Compare ``links`` (cluster_id, partner, record_id) with ``truth`` (partner, record_id,
+    person_id). Records absent from ``links`` are unlinked."""
+    for frame, columns, name in ((links, ("cluster_id", "partner", "record_id"), "links"),
+                                 (truth, ("partner", "record_id", "person_id"), "truth")):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise InputDataError(f"{name}: missing column(s) {', '.join(missing)}.")
+    keys = pd.concat([truth[["partner", "record_id"]], links[["partner", "record_id"]]])
+    codes = pd.MultiIndex.from_frame(keys.astype(str)).drop_duplicates()
+    def rec(frame: pd.DataFrame) -> np.ndarray:
+        return codes.get_indexer(pd.MultiIndex.from_frame(frame[["partner", "record_id"]]
+                                                          .astype(str)))
+    predicted = _pairs(links.assign(rec=rec(links)), "cluster_id")
+    actual = _pairs(truth.assign(rec=rec(truth)), "person_id")
+    partner_of = np.asarray(codes.get_level_values(0))
+    both = predicted.merge(actual, how="outer", on=["rec_x", "rec_y"], indicator=True)
+    pa, pb = partner_of[both.rec_x.to_numpy()], partner_of[both.rec_y.to_numpy()]
+    first = np.where(pa <= pb, pa, pb)
+    second = np.where(pa <= pb, pb, pa)
+    tally = pd.DataFrame({"a": first, "b": second, "kind": both["_merge"].astype(str)})
+    counts = tally.groupby(["a", "b", "kind"]).size()
+
+    def quality(sub: pd.Series) -> PairQuality:
+        get = lambda k: int(sub.get(k, 0))  # noqa: E731
+        return PairQuality(get("both"), get("left_only"), get("right_only"))
+
+    overall = quality(tally.groupby("kind").size())
+    by_pair = {(str(a), str(b)): quality(counts.loc[(a, b)])
+               for a, b in {(a, b) for a, b, _ in counts.index}}
+    return QualityReport(overall, by_pair)
+
+
+def pairs_completeness(candidate_left: np.ndarray, candidate_right: np.ndarray,
+                       true_left: np.ndarray, true_right: np.ndarray, n_right: int) -> float:
+    """Share of true pairs ``(true_left, true_right)`` present among the candidates."""
+    if len(true_left) == 0:
+        return 1.0
+    cand = np.unique(candidate_left.astype(np.int64) * n_right + candidate_right)
+    real = true_left.astype(np.int64) * n_right + true_right
+    return float(np.isin(real, cand).mean())

@@ -1,0 +1,237 @@
+"""The linkage unit's job: encodings of several partners in, clusters of records out.
+
+:class:`Linker` blocks each pair of sources (keyed tokens + LSH), compares the candidate
+pairs field by field, fits a Fellegi-Sunter model per pair of sources (and per source for
+deduplication), keeps pairs whose calibrated match probability reaches the threshold, and
+clusters them greedily with at most one record per source per cluster.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from linkage.errors import MatchingError
+from linkage.matching.blocking import BlockingResult, LshParameters, block, lsh_keys
+from linkage.matching.clustering import greedy_clusters
+from linkage.matching.comparison import FieldComparison, comparisons_for
+from linkage.matching.scoring import FellegiSunter
+from linkage.matching.similarity import dice_similarity
+
+
+@dataclass(frozen=True)
+class Source:
+    """One partner's encodings as the linkage unit sees them (no key, no identifiers)."""
+
+    name: str
+    record_ids: np.ndarray                 #: (n,) str
+    record_filters: np.ndarray             #: (n, W) uint64
+    field_filters: dict[str, np.ndarray]   #: field -> (n, w) uint64
+    missing: np.ndarray                    #: (n, F) bool, in ``field_names`` order
+    field_names: tuple[str, ...]
+    field_kinds: dict[str, str]            #: field -> identifier kind
+    blocking_keys: np.ndarray              #: (n, P) uint64
+    blocking_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.record_ids)
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """What was learnt and found for one pair of sources (or one source with itself)."""
+
+    left: str
+    right: str
+    model: FellegiSunter
+    blocking: BlockingResult
+    left_rows: np.ndarray      #: (E,) rows in ``left`` of pairs at or above the threshold
+    right_rows: np.ndarray     #: (E,) rows in ``right``
+    probability: np.ndarray    #: (E,) calibrated match probability
+    weight: np.ndarray         #: (E,) match weight (log2 Bayes factor with prior)
+    candidate_weights: np.ndarray  #: (P,) match weight of every candidate pair
+
+
+@dataclass(frozen=True)
+class LinkageResult:
+    """Links (one row per linked record) and the models behind them."""
+
+    links: pd.DataFrame                  #: cluster_id, partner, record_id, probability
+    pair_models: list[PairModel] = field(default_factory=list)
+
+
+DEFAULT_LSH = LshParameters()
+
+
+class Linker:
+    """Link three or more partners' encodings.
+
+    Parameters
+    ----------
+    threshold : match probability at or above which a pair may link (0.5 is the model's
+        own decision boundary).
+    lsh : LSH parameters, or None to block on keyed tokens only.
+    deduplicate : also link duplicate records within each source.
+    max_block_pairs : blocks larger than this are skipped (and reported).
+    random_pairs : random record pairs per model used to estimate u.
+    dedup_must_agree : fields that must agree (similarity >= ``dedup_min_similarity``) for
+        two records of the same source to link. Twins share a family name, date of birth,
+        sex and postcode; only the given name tells them apart, and they are far more
+        common than duplicate records, so a within-source link needs the given name.
+    """
+
+    def __init__(self, *, threshold: float = 0.5, lsh: LshParameters | None = DEFAULT_LSH,
+                 deduplicate: bool = True, max_block_pairs: int = 250_000,
+                 random_pairs: int = 200_000, seed: int = 0,
+                 comparison_overrides: dict[str, tuple[float, ...]] | None = None,
+                 dedup_must_agree: tuple[str, ...] = ("given_name",),
+                 dedup_min_similarity: float = 0.85, progress: bool = False) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise MatchingError(f"The 'threshold' parameter of Linker must be a float in "
+                                f"(0, 1). Got {threshold} instead.")
+        self.threshold = threshold
+        self.lsh = lsh
+        self.deduplicate = deduplicate
+        self.max_block_pairs = max_block_pairs
+        self.random_pairs = random_pairs
+        self.seed = seed
+        self.comparison_overrides = comparison_overrides
+        self.dedup_must_agree = dedup_must_agree
+        self.dedup_min_similarity = dedup_min_similarity
+        self.progress = progress
+
+    def link(self, sources: Sequence[Source]) -> LinkageResult:
+        """Link ``sources`` (two or more, with the same fields and filter lengths)."""
+        self._check(sources)
+        comparisons = comparisons_for(sources[0].field_kinds, self.comparison_overrides)
+        keys = [self._keys(s) for s in sources]
+        pairs = list(itertools.combinations(range(len(sources)), 2))
+        dedup = list(range(len(sources))) if self.deduplicate else []
+        bar = tqdm(total=len(pairs) + len(dedup), desc="linking source pairs",
+                   disable=not self.progress)
+        models: list[PairModel] = []
+        for i, j in pairs:
+            models.append(self._link_pair(sources[i], sources[j], keys[i], keys[j],
+                                          comparisons))
+            bar.update()
+        for i in dedup:
+            # m from the cross-source model with the most candidate pairs involving source i
+            donor = max((pm for pm in models if sources[i].name in (pm.left, pm.right)),
+                        key=lambda pm: len(pm.blocking))
+            models.append(self._link_pair(sources[i], sources[i], keys[i], keys[i],
+                                          comparisons, fixed_m=donor.model.m_))
+            bar.update()
+        bar.close()
+        return LinkageResult(self._cluster(sources, models), models)
+
+    @staticmethod
+    def _check(sources: Sequence[Source]) -> None:
+        if len(sources) < 2:
+            raise MatchingError("Linking needs at least two sources.")
+        names = [s.name for s in sources]
+        if len(set(names)) != len(names):
+            raise MatchingError(f"Source names must be unique; got {', '.join(names)}.")
+        first = sources[0]
+        for s in sources[1:]:
+            if s.field_names != first.field_names or s.blocking_names != first.blocking_names:
+                raise MatchingError(f"Source '{s.name}' was encoded with other fields or "
+                                    f"blocking passes than '{first.name}'.")
+            if s.record_filters.shape[1] != first.record_filters.shape[1]:
+                raise MatchingError(f"Source '{s.name}' has record filters of another length.")
+
+    def _keys(self, source: Source) -> np.ndarray:
+        if self.lsh is None:
+            return source.blocking_keys
+        return np.hstack([source.blocking_keys, lsh_keys(source.record_filters, self.lsh)])
+
+    def _pass_names(self, source: Source) -> tuple[str, ...]:
+        lsh = tuple(f"lsh_{b}" for b in range(self.lsh.bands)) if self.lsh else ()
+        return source.blocking_names + lsh
+
+    def _levels(self, a: Source, b: Source, left: np.ndarray, right: np.ndarray,
+                comparisons: tuple[FieldComparison, ...]) -> np.ndarray:
+        out = np.empty((len(left), len(comparisons)), dtype=np.int8)
+        for f, comp in enumerate(comparisons):
+            fa, fb = a.field_filters[comp.name], b.field_filters[comp.name]
+            sim = dice_similarity(fa, fb, left, right)
+            k = a.field_names.index(comp.name)
+            missing = a.missing[left, k] | b.missing[right, k]
+            out[:, f] = comp.levels(sim, missing)
+        return out
+
+    def _link_pair(self, a: Source, b: Source, keys_a: np.ndarray, keys_b: np.ndarray,
+                   comparisons: tuple[FieldComparison, ...],
+                   fixed_m: list[np.ndarray] | None = None) -> PairModel:
+        same = a is b
+        blocking = block(keys_a, keys_b, self._pass_names(a),
+                         max_block_pairs=self.max_block_pairs, self_join=same)
+        levels = self._levels(a, b, blocking.left, blocking.right, comparisons)
+        rng = np.random.default_rng(self.seed)
+        ra = rng.integers(0, len(a), self.random_pairs)
+        rb = rng.integers(0, len(b), self.random_pairs)
+        keep = ra != rb if same else np.ones(len(ra), bool)
+        random_levels = self._levels(a, b, ra[keep], rb[keep], comparisons)
+        model = FellegiSunter(tuple(c.n_levels for c in comparisons))
+        if len(levels) == 0:
+            empty = np.zeros(0, np.int64)
+            return PairModel(a.name, b.name, model, blocking, empty, empty,
+                             np.zeros(0), np.zeros(0), np.zeros(0))
+        total = len(a) * (len(a) - 1) // 2 if same else len(a) * len(b)
+        model.fit(levels, random_levels, total_pairs=max(total, len(levels)), fixed_m=fixed_m)
+        weights = model.match_weights(levels)
+        probability = 1.0 / (1.0 + np.exp2(-np.clip(weights, -1000, 1000)))
+        chosen = probability >= self.threshold
+        if same:
+            for name in self.dedup_must_agree:
+                sim = dice_similarity(a.field_filters[name], b.field_filters[name],
+                                      blocking.left, blocking.right)
+                chosen &= sim >= self.dedup_min_similarity
+        return PairModel(a.name, b.name, model, blocking, blocking.left[chosen],
+                         blocking.right[chosen], probability[chosen], weights[chosen], weights)
+
+    def _cluster(self, sources: Sequence[Source], models: list[PairModel]) -> pd.DataFrame:
+        offsets = np.cumsum([0] + [len(s) for s in sources])
+        index = {s.name: k for k, s in enumerate(sources)}
+        source_of = np.repeat(np.arange(len(sources)), [len(s) for s in sources])
+        a = np.concatenate([pm.left_rows + offsets[index[pm.left]] for pm in models])
+        b = np.concatenate([pm.right_rows + offsets[index[pm.right]] for pm in models])
+        weight = np.concatenate([pm.weight for pm in models])
+        prob = np.concatenate([pm.probability for pm in models])
+        within = np.concatenate([np.full(len(pm.weight), pm.left == pm.right) for pm in models])
+        clusters = greedy_clusters(source_of, a.astype(np.int64), b.astype(np.int64), weight,
+                                   prob, within_source=within)
+        sizes = np.bincount(clusters.label, minlength=len(source_of))
+        linked = sizes[clusters.label] > 1
+        _, cluster_ids = np.unique(clusters.label[linked], return_inverse=True)
+        partner = np.asarray([s.name for s in sources], dtype=object)[source_of[linked]]
+        record_ids = np.concatenate([s.record_ids for s in sources])[linked]
+        return pd.DataFrame({"cluster_id": cluster_ids.astype(np.int64), "partner": partner,
+                             "record_id": record_ids,
+                             "probability": np.round(clusters.probability[linked], 6)}
+                            ).sort_values(["cluster_id", "partner"], ignore_index=True)
+
+
+class EncodingsLike(Protocol):
+    """What :func:`source_from_encodings` reads (``EncodedRecords`` has it)."""
+
+    record_ids: np.ndarray
+    record_filters: np.ndarray
+    field_filters: dict[str, np.ndarray]
+    missing: np.ndarray
+    field_names: tuple[str, ...]
+    blocking_keys: np.ndarray
+    blocking_names: tuple[str, ...]
+
+
+def source_from_encodings(name: str, enc: EncodingsLike, kinds: dict[str, str]) -> Source:
+    """A :class:`Source` from a partner's encodings and the kind of each field."""
+    return Source(name=name, record_ids=np.asarray(enc.record_ids),
+                  record_filters=enc.record_filters, field_filters=dict(enc.field_filters),
+                  missing=enc.missing, field_names=tuple(enc.field_names), field_kinds=kinds,
+                  blocking_keys=enc.blocking_keys, blocking_names=tuple(enc.blocking_names))

@@ -1,0 +1,151 @@
+"""Fellegi-Sunter scoring with m and u estimated by EM, giving calibrated probabilities.
+
+Under conditional independence, a candidate pair with comparison levels ``l_f`` has
+Bayes factor ``prod_f m_f[l_f] / u_f[l_f]``; with the prior ``lambda`` (the share of
+candidate pairs that match) the match probability is
+``lambda * prod m / (lambda * prod m + (1 - lambda) * prod u)``. Missing fields (level -1)
+contribute nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from linkage.errors import MatchingError, NotFittedError
+
+_FLOOR = 1e-6
+
+
+def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of ``levels`` with their counts and each row's pattern index."""
+    patterns, inverse, counts = np.unique(levels, axis=0, return_inverse=True,
+                                          return_counts=True)
+    return patterns, counts.astype(np.float64), inverse.ravel()
+
+
+def _level_probabilities(patterns: np.ndarray, weights: np.ndarray,
+                         n_levels: tuple[int, ...], smoothing: float) -> list[np.ndarray]:
+    """Per field, the weighted share of each level among non-missing patterns."""
+    out = []
+    for f, n in enumerate(n_levels):
+        col = patterns[:, f]
+        present = col >= 0
+        sums = np.bincount(col[present], weights=weights[present], minlength=n)[:n] + smoothing
+        out.append(np.maximum(sums / sums.sum(), _FLOOR))
+    return out
+
+
+class FellegiSunter:
+    """Fellegi-Sunter model; ``fit`` learns ``m_``, ``u_`` and ``lambda_`` without labels.
+
+    Parameters
+    ----------
+    n_levels : number of comparison levels of each field (level 0 = closest agreement).
+    max_iter, tol : EM stopping rule (largest change of any parameter).
+    """
+
+    def __init__(self, n_levels: tuple[int, ...], *, max_iter: int = 200,
+                 tol: float = 1e-6) -> None:
+        self.n_levels = tuple(n_levels)
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def __repr__(self) -> str:
+        return f"FellegiSunter(n_levels={self.n_levels}, max_iter={self.max_iter})"
+
+    def _check(self, levels: np.ndarray, what: str) -> np.ndarray:
+        levels = np.asarray(levels)
+        if levels.ndim != 2 or levels.shape[1] != len(self.n_levels):
+            raise MatchingError(f"{what} must be (pairs, {len(self.n_levels)}) levels; got "
+                                f"shape {levels.shape}.")
+        if len(levels) and (levels.max(axis=0) >= np.asarray(self.n_levels)).any():
+            raise MatchingError(f"{what} holds a level beyond a field's number of levels.")
+        return levels
+
+    def fit(self, levels: np.ndarray, random_levels: np.ndarray, *, total_pairs: int,
+            fixed_m: list[np.ndarray] | None = None) -> FellegiSunter:
+        """Learn ``m_``, ``u_`` and ``lambda_`` without labels.
+
+        ``levels`` (P, F) int8: the candidate pairs from blocking. ``random_levels`` (Q, F):
+        random record pairs, almost all non-matches, which give ``u_`` (held fixed).
+        ``total_pairs``: the number of all possible pairs (e.g. ``n_a * n_b``).
+
+        EM runs over the whole pair space: pairs that blocking did not propose count as
+        non-matches, so ``lambda_`` is the share of *all* pairs that match. Estimating it on
+        the candidates alone would be biased, because blocking makes candidate non-matches
+        agree on the blocked fields far more often than ``u_`` says.
+
+        ``fixed_m``: known m probabilities (e.g. from a model of another pair of sources);
+        then only ``lambda_`` is estimated. Deduplication uses this: duplicates are too rare
+        within a source for EM to find them among namesakes and twins.
+        """
+        levels = self._check(levels, "levels")
+        if len(levels) == 0:
+            raise MatchingError("Cannot fit the model: there are no candidate pairs.")
+        if total_pairs < len(levels):
+            raise MatchingError("total_pairs must be at least the number of candidate pairs.")
+        patterns, counts, _ = _patterns(levels)
+        rp, rc, _ = _patterns(self._check(random_levels, "random_levels"))
+        u = _level_probabilities(rp, rc, self.n_levels, smoothing=1.0)
+        m = ([np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in self.n_levels]
+             if fixed_m is None else [np.asarray(x, dtype=np.float64) for x in fixed_m])
+        lam = min(0.5, len(levels) / total_pairs / 10)
+        self.n_iter_ = 0
+        for iteration in range(1, self.max_iter + 1):
+            g = self._posterior(patterns, m, u, lam)
+            new_m = (_level_probabilities(patterns, counts * g, self.n_levels, smoothing=1e-3)
+                     if fixed_m is None else m)
+            new_lam = float(np.clip((counts * g).sum() / total_pairs, 1e-12, 0.5))
+            change = max(abs(new_lam - lam) / lam,
+                         max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True)))
+            m, lam = new_m, new_lam
+            self.n_iter_ = iteration
+            if change < self.tol:
+                break
+        self.m_, self.u_, self.lambda_ = m, u, lam
+        return self
+
+    def _posterior(self, patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray],
+                   lam: float) -> np.ndarray:
+        log_ratio = np.log(lam / (1 - lam)) + self._log_bayes(patterns, m, u)
+        return 1.0 / (1.0 + np.exp(-np.clip(log_ratio, -700, 700)))
+
+    @staticmethod
+    def _log_bayes(levels: np.ndarray, m: list[np.ndarray], u: list[np.ndarray]) -> np.ndarray:
+        total = np.zeros(len(levels))
+        for f in range(levels.shape[1]):
+            col = levels[:, f]
+            present = col >= 0
+            ratio = np.log(m[f]) - np.log(u[f])
+            total[present] += ratio[col[present]]
+        return total
+
+    def _fitted(self) -> None:
+        if not hasattr(self, "m_"):
+            raise NotFittedError("This FellegiSunter model is not fitted yet; call fit first.")
+
+    def contributions(self, levels: np.ndarray) -> np.ndarray:
+        """Per-field match weights ``log2(m/u)`` of each pair: (P, F) float64 (0 if missing)."""
+        self._fitted()
+        levels = self._check(levels, "levels")
+        out = np.zeros(levels.shape)
+        for f in range(levels.shape[1]):
+            col = levels[:, f]
+            present = col >= 0
+            out[present, f] = np.log2(self.m_[f] / self.u_[f])[col[present]]
+        return out
+
+    def match_weights(self, levels: np.ndarray) -> np.ndarray:
+        """Total match weight ``log2`` Bayes factor of each pair, prior included: (P,)."""
+        return self.contributions(levels).sum(axis=1) + self.prior_weight
+
+    @property
+    def prior_weight(self) -> float:
+        """``log2(lambda / (1 - lambda))``: the weight of the prior alone."""
+        self._fitted()
+        return float(np.log2(self.lambda_ / (1 - self.lambda_)))
+
+    def predict_proba(self, levels: np.ndarray) -> np.ndarray:
+        """Calibrated match probability of each pair: (P,) float64 in [0, 1]."""
+        weights = self.match_weights(levels)
+        return 1.0 / (1.0 + np.exp2(-np.clip(weights, -1000, 1000)))
