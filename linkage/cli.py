@@ -124,6 +124,71 @@ def _add_encode(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_encode)
 
 
+def _cmd_match(args: argparse.Namespace) -> int:
+    from linkage.matching import Linker, LshParameters
+    from linkage.pipeline import match_encodings
+
+    linker = Linker(threshold=args.threshold, deduplicate=not args.no_dedup,
+                    lsh=LshParameters() if args.lsh else None, progress=not args.quiet)
+    result = match_encodings(agreement=args.agreement, encodings=args.encodings,
+                             output=args.output, audit_log=args.audit_log, linker=linker,
+                             save_candidates=args.save_candidates)
+    links = result.result.links
+    print(f"linked {len(links):,} records into {links.cluster_id.nunique():,} clusters "
+          f"-> {result.output}")
+    return 0
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _add_match(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("match", help="link encoding files (linkage unit; no key needed)",
+                       description="Link the encodings of two or more data providers and "
+                                   "write cluster_id,partner,record_id,probability.")
+    p.add_argument("--agreement", type=Path, required=True, help="agreement YAML file")
+    p.add_argument("--output", type=Path, required=True, help="links CSV to write")
+    p.add_argument("encodings", type=Path, nargs="+", help="encoding files (.npz)")
+    p.add_argument("--threshold", type=_probability, default=0.5,
+                   help="match probability needed to link (default 0.5)")
+    p.add_argument("--lsh", action="store_true",
+                   help="add LSH blocking on record-level filters to the keyed passes")
+    p.add_argument("--no-dedup", action="store_true",
+                   help="do not link duplicate records within a source")
+    p.add_argument("--save-candidates", action="store_true",
+                   help="also write the candidate pairs (for pairs completeness)")
+    _add_audit(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_match)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from linkage.pipeline import evaluate_links
+
+    evaluation = evaluate_links(links=args.links, truth=args.truth)
+    print(evaluation.quality.table().to_string(index=False, float_format="%.4f"))
+    if evaluation.blocking is not None:
+        print()
+        print(evaluation.blocking.to_string(index=False, float_format="%.4f"))
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="pairwise precision, recall and F1 against the truth",
+                       description="Compare a links file with ground truth "
+                                   "(partner,record_id,person_id).")
+    p.add_argument("--links", type=Path, required=True, help="links CSV from linkage match")
+    p.add_argument("--truth", type=Path, required=True, help="truth CSV")
+    p.set_defaults(handler=_cmd_evaluate)
+
+
 def _add_audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audit-log", type=Path, default=None,
                    help="audit log to append to (default: audit.jsonl beside the output)")
@@ -134,6 +199,8 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
     _add_keygen,
     _add_encode,
+    _add_match,
+    _add_evaluate,
     _add_demo,
 ]
 

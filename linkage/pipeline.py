@@ -7,15 +7,30 @@ protocols do not permit, writes its output atomically and appends to the audit l
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from linkage.encoding import BloomFilterEncoder, read_key_file, write_encodings
-from linkage.errors import LinkageError
-from linkage.files import sha256_file
+import numpy as np
+import pandas as pd
+
+from linkage.encoding import BloomFilterEncoder, read_encodings, read_key_file, write_encodings
+from linkage.errors import InputDataError, LinkageError
+from linkage.files import atomic_output, sha256_file
+from linkage.matching import (
+    LinkageResult,
+    Linker,
+    QualityReport,
+    Source,
+    pairwise_quality,
+    source_from_encodings,
+)
+from linkage.matching.evaluation import pairs_completeness
 from linkage.protocols import load_agreement
 from linkage.protocols.audit import append_entry
+from linkage.protocols.checks import authorise_match
 from linkage.protocols.enforcement import authorise_encode, record_id_column
 from linkage.tables import read_table
 
@@ -70,3 +85,133 @@ def _audit_refusal(log: Path, action: str, actor: str, loaded: object, error: Ex
     append_entry(log, action=action, actor=actor,
                  agreement=(agreement.id, agreement.version) if agreement else None,
                  inputs=digests, outcome="refused", detail=type(error).__name__)
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    output: Path
+    result: LinkageResult
+    records: dict[str, int]
+
+
+def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: PathLike,
+                    audit_log: PathLike | None = None, linker: Linker | None = None,
+                    save_candidates: bool = False, today: dt.date | None = None) -> MatchResult:
+    """Link encoding files under the agreement (as the linkage unit; no key needed).
+
+    Writes ``output`` (cluster_id, partner, record_id, probability), ``output`` +
+    ``.model.json`` (the fitted models and blocking counts) and, with ``save_candidates``,
+    ``output`` + ``.candidates.npz`` (candidate pairs, for pairs completeness).
+    """
+    log = Path(audit_log) if audit_log else default_audit_log(output)
+    loaded = None
+    actor = "linkage_unit"
+    try:
+        loaded = load_agreement(agreement)
+        actor = loaded.agreement.linkage_unit
+        loaded.check_in_force(today)
+        files = [read_encodings(p) for p in encodings]
+        authorise_match(loaded, files)
+        kinds = {f.name: f.kind.value for f in loaded.agreement.encoding.fields}
+        sources = [source_from_encodings(f.partner, f.encodings, kinds) for f in files]
+        result = (linker or Linker()).link(sources)
+    except LinkageError as error:
+        _audit_refusal(log, "match", actor, loaded, error,
+                       {f"encodings[{i}]": p for i, p in enumerate(encodings)})
+        raise
+    out = Path(output)
+    with atomic_output(out) as handle:
+        result.links.to_csv(handle, index=False, lineterminator="\n")
+    _write_model_summary(out, result, {s.name: len(s) for s in sources})
+    if save_candidates:
+        _write_candidates(out, result, sources)
+    records = {s.name: len(s) for s in sources}
+    counts = {"records": records, "linked_records": len(result.links),
+              "clusters": int(result.links.cluster_id.nunique()) if len(result.links) else 0}
+    append_entry(log, action="match", actor=actor,
+                 agreement=(loaded.agreement.id, loaded.agreement.version),
+                 inputs={f.partner: sha256_file(p) for f, p in zip(files, encodings, strict=True)},
+                 outputs={"links": sha256_file(out)}, counts=counts)
+    return MatchResult(out, result, records)
+
+
+def _write_model_summary(out: Path, result: LinkageResult, sizes: dict[str, int]) -> None:
+    summary = {"sizes": sizes, "pairs": [{
+        "left": pm.left, "right": pm.right, "lambda": pm.model.lambda_,
+        "m": [x.tolist() for x in pm.model.m_], "u": [x.tolist() for x in pm.model.u_],
+        "candidates": len(pm.blocking), "links_above_threshold": len(pm.weight),
+        "pairs_per_pass": pm.blocking.pairs_per_pass,
+        "skipped_blocks": pm.blocking.skipped_blocks,
+        "weight_histogram": np.histogram(pm.candidate_weights, bins=60,
+                                         range=(-40, 40))[0].tolist(),
+    } for pm in result.pair_models]}
+    with atomic_output(out.with_name(out.name + ".model.json")) as handle:
+        json.dump(summary, handle, indent=1)
+
+
+def _write_candidates(out: Path, result: LinkageResult, sources: list[Source]) -> None:
+    ids = {s.name: s.record_ids for s in sources}
+    arrays: dict[str, Any] = {}
+    for k, pm in enumerate(result.pair_models):
+        arrays[f"pair{k}_names"] = np.asarray([pm.left, pm.right])
+        arrays[f"pair{k}_left"] = ids[pm.left][pm.blocking.left].astype(str)
+        arrays[f"pair{k}_right"] = ids[pm.right][pm.blocking.right].astype(str)
+    with atomic_output(out.with_name(out.name + ".candidates.npz"), "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    quality: QualityReport
+    blocking: pd.DataFrame | None  #: per partner pair: candidates, pairs completeness, RR
+
+
+def evaluate_links(*, links: PathLike, truth: PathLike,
+                   candidates: PathLike | None = None) -> Evaluation:
+    """Pairwise quality of a links file against ground truth (and blocking, if saved)."""
+    link_frame = read_table(links, ["cluster_id", "partner", "record_id"], what="links")
+    truth_frame = read_table(truth, ["partner", "record_id", "person_id"], what="truth")
+    link_frame = link_frame.astype({"cluster_id": str, "partner": str, "record_id": str})
+    truth_frame = truth_frame.astype(str)
+    quality = pairwise_quality(link_frame, truth_frame)
+    cand_path = Path(candidates) if candidates else Path(str(links) + ".candidates.npz")
+    blocking = _blocking_quality(cand_path, truth_frame) if cand_path.exists() else None
+    return Evaluation(quality, blocking)
+
+
+def _blocking_quality(path: Path, truth: pd.DataFrame) -> pd.DataFrame:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        raise InputDataError(f"{path}: not a candidates file.") from None
+    rows = []
+    sizes = truth.groupby("partner").size()
+    person = truth.set_index(["partner", "record_id"]).person_id
+    k = 0
+    while f"pair{k}_names" in archive.files:
+        left_name, right_name = archive[f"pair{k}_names"].tolist()
+        a = person.loc[left_name]
+        b = person.loc[right_name]
+        pairs = a.rename("p").reset_index().merge(b.rename("p").reset_index(), on="p")
+        if left_name == right_name:
+            pairs = pairs[pairs.record_id_x < pairs.record_id_y]
+        index_a = pd.Index(a.index)
+        index_b = pd.Index(b.index)
+        n_b = len(index_b)
+        cand_l = index_a.get_indexer(archive[f"pair{k}_left"])
+        cand_r = index_b.get_indexer(archive[f"pair{k}_right"])
+        true_l = index_a.get_indexer(pairs.record_id_x)
+        true_r = index_b.get_indexer(pairs.record_id_y)
+        if left_name == right_name:  # unordered pairs: compare both orientations
+            cand_l, cand_r = np.minimum(cand_l, cand_r), np.maximum(cand_l, cand_r)
+            true_l, true_r = np.minimum(true_l, true_r), np.maximum(true_l, true_r)
+            total = len(index_a) * (len(index_a) - 1) // 2
+        else:
+            total = len(index_a) * n_b
+        rows.append({"pair": f"{left_name}~{right_name}", "candidates": len(cand_l),
+                     "pairs_completeness": pairs_completeness(cand_l, cand_r, true_l, true_r,
+                                                              n_b),
+                     "reduction_ratio": 1 - len(cand_l) / max(total, 1),
+                     "records": f"{sizes.get(left_name, 0)} x {sizes.get(right_name, 0)}"})
+        k += 1
+    return pd.DataFrame(rows)

@@ -47,7 +47,7 @@ class FieldComparison:
     def levels(self, similarity: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(P,) float similarity, (P,) bool missing -> (P,) int8 levels (-1 = missing)."""
         cuts = -np.asarray(self.thresholds, dtype=np.float32)
-        level = np.searchsorted(cuts, -similarity.astype(np.float32), side="right")
+        level = np.searchsorted(cuts, -similarity.astype(np.float32), side="left")
         return np.where(missing, -1, level).astype(np.int8)
 
 

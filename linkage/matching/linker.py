@@ -220,13 +220,20 @@ class Linker:
 class EncodingsLike(Protocol):
     """What :func:`source_from_encodings` reads (``EncodedRecords`` has it)."""
 
-    record_ids: np.ndarray
-    record_filters: np.ndarray
-    field_filters: dict[str, np.ndarray]
-    missing: np.ndarray
-    field_names: tuple[str, ...]
-    blocking_keys: np.ndarray
-    blocking_names: tuple[str, ...]
+    @property
+    def record_ids(self) -> np.ndarray: ...
+    @property
+    def record_filters(self) -> np.ndarray: ...
+    @property
+    def field_filters(self) -> dict[str, np.ndarray]: ...
+    @property
+    def missing(self) -> np.ndarray: ...
+    @property
+    def field_names(self) -> tuple[str, ...]: ...
+    @property
+    def blocking_keys(self) -> np.ndarray: ...
+    @property
+    def blocking_names(self) -> tuple[str, ...]: ...
 
 
 def source_from_encodings(name: str, enc: EncodingsLike, kinds: dict[str, str]) -> Source:

@@ -1,0 +1,36 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage.matching.blocking import LshParameters, block, join_on_keys, lsh_keys
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=40), st.lists(st.integers(0, 6), max_size=40),
+       st.integers(1, 30))
+def test_join_matches_brute_force(ka: list[int], kb: list[int], cap: int) -> None:
+    a = np.asarray(ka, dtype=np.uint64)
+    b = np.asarray(kb, dtype=np.uint64)
+    left, right, skipped = join_on_keys(a, b, cap)
+    got = set(zip(left.tolist(), right.tolist(), strict=True))
+    sizes = {k: (ka.count(k), kb.count(k)) for k in set(ka) & set(kb) if k}
+    big = {k for k, (x, y) in sizes.items() if x * y > cap}
+    want = {(i, j) for i, x in enumerate(ka) for j, y in enumerate(kb)
+            if x == y and x != 0 and x not in big}
+    assert got == want and skipped == len(big)
+
+
+def test_union_of_passes_and_self_join() -> None:
+    keys = np.array([[1, 5], [1, 6], [2, 6], [0, 0]], dtype=np.uint64)
+    result = block(keys, keys, ("a", "b"), self_join=True)
+    assert set(zip(result.left.tolist(), result.right.tolist(), strict=True)) == {(0, 1), (1, 2)}
+    assert result.pairs_per_pass == {"a": 1, "b": 1}
+
+
+def test_lsh_keys_equal_for_equal_filters_and_differ_otherwise() -> None:
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 2**63, size=(50, 16), dtype=np.uint64)
+    keys = lsh_keys(np.vstack([f, f]), LshParameters(bands=4, bits_per_band=16))
+    assert np.array_equal(keys[:50], keys[50:])
+    assert (keys != 0).all()
+    assert len(np.unique(keys[:50, 0])) > 40

@@ -1,0 +1,57 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage.matching import greedy_clusters, greedy_one_to_one, pairwise_quality
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 4).flatmap(lambda s: st.tuples(
+    st.just(s), st.lists(st.integers(0, s - 1), min_size=2, max_size=25),
+    st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24), st.floats(-5, 30)),
+             max_size=60))))
+def test_clusters_hold_at_most_one_record_per_source(case) -> None:  # type: ignore[no-untyped-def]
+    _, source, edges = case
+    n = len(source)
+    edges = [(a % n, b % n, w) for a, b, w in edges if a % n != b % n]
+    src = np.asarray(source)
+    a = np.asarray([e[0] for e in edges], dtype=np.int64)
+    b = np.asarray([e[1] for e in edges], dtype=np.int64)
+    w = np.asarray([e[2] for e in edges], dtype=float)
+    clusters = greedy_clusters(src, a, b, w, np.ones(len(a)))
+    frame = pd.DataFrame({"label": clusters.label, "source": src})
+    assert not frame.duplicated().any()
+    # every accepted edge joins records of one cluster
+    assert (clusters.label[a[clusters.accepted]] == clusters.label[b[clusters.accepted]]).all()
+
+
+def test_greedy_prefers_heavier_edges() -> None:
+    # a0-b0 (9), a0-b1 (5), a1-b0 (4): greedy keeps a0-b0 only, then a1, b1 are free
+    accepted = greedy_one_to_one(np.array([0, 0, 1]), np.array([0, 1, 0]),
+                                 np.array([9.0, 5.0, 4.0]))
+    assert accepted.tolist() == [True, False, False]
+
+
+def test_within_source_edges_may_join_records_of_one_source() -> None:
+    source = np.array([0, 0, 1])
+    clusters = greedy_clusters(source, np.array([0, 0]), np.array([1, 2]), np.array([3.0, 9.0]),
+                               np.array([0.9, 0.99]), within_source=np.array([True, False]))
+    assert len(set(clusters.label.tolist())) == 1
+    assert clusters.probability.tolist() == [0.99, 0.9, 0.99]
+
+
+def test_pairwise_quality_counts() -> None:
+    truth = pd.DataFrame({"partner": ["h", "h", "e", "e", "s"],
+                          "record_id": ["h1", "h2", "e1", "e2", "s1"],
+                          "person_id": ["p1", "p2", "p1", "p2", "p1"]})
+    links = pd.DataFrame({"cluster_id": [0, 0, 1, 1],
+                          "partner": ["h", "e", "h", "s"],
+                          "record_id": ["h1", "e1", "h2", "s1"]})
+    q = pairwise_quality(links, truth)
+    # true pairs: h1-e1, h1-s1, e1-s1, h2-e2; predicted: h1-e1 (tp), h2-s1 (fp)
+    assert (q.overall.true_positives, q.overall.false_positives,
+            q.overall.false_negatives) == (1, 1, 3)
+    assert q.overall.precision == 0.5 and q.overall.recall == pytest.approx(0.25)
+    assert q.by_partner_pair[("e", "h")].f1 == pytest.approx(2 / 3)

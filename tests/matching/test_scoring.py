@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from linkage.errors import MatchingError, NotFittedError
+from linkage.matching import FellegiSunter
+from linkage.matching.comparison import FieldComparison
+
+
+def simulate(rng: np.random.Generator, n_match: int, n_non: int,
+             m: list[list[float]], u: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    rows, labels = [], []
+    for count, probs, label in ((n_match, m, 1), (n_non, u, 0)):
+        cols = [rng.choice(len(p), size=count, p=p) for p in probs]
+        rows.append(np.stack(cols, axis=1))
+        labels.append(np.full(count, label))
+    return np.vstack(rows).astype(np.int8), np.concatenate(labels)
+
+
+M = [[0.9, 0.07, 0.03], [0.85, 0.1, 0.05], [0.95, 0.05], [0.8, 0.15, 0.05]]
+U = [[0.02, 0.08, 0.9], [0.05, 0.15, 0.8], [0.5, 0.5], [0.01, 0.09, 0.9]]
+
+
+def test_em_recovers_m_and_lambda_and_is_calibrated() -> None:
+    rng = np.random.default_rng(1)
+    total = 4_000_000
+    everything, all_labels = simulate(rng, 3_000, total - 3_000, M, U)
+    # blocking as in practice: candidates agree (at least partly) on a blocked field
+    candidate = (everything[:, 0] <= 1) | (everything[:, 3] == 0)
+    levels, labels = everything[candidate], all_labels[candidate]
+    random_levels = everything[rng.integers(0, total, 100_000)]
+    model = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=total)
+    for f in (1, 2):  # fields not used for blocking: m recovered directly
+        assert np.allclose(model.m_[f], M[f], atol=0.03)
+    # a few matches with weak evidence look like non-matches, so lambda is a little low
+    assert model.lambda_ == pytest.approx(3_000 / total, rel=0.15)
+    # calibration: among pairs given probability in a bin, the share of matches agrees
+    p = model.predict_proba(levels)
+    for lo, hi in ((0.0, 0.2), (0.8, 1.01)):
+        sel = (p >= lo) & (p < hi)
+        assert abs(labels[sel].mean() - p[sel].mean()) < 0.05
+
+
+def test_missing_levels_are_neutral() -> None:
+    rng = np.random.default_rng(2)
+    levels, _ = simulate(rng, 500, 5_000, M, U)
+    random_levels, _ = simulate(rng, 0, 20_000, M, U)
+    model = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=100_000)
+    row = np.array([[0, 0, -1, 0]], dtype=np.int8)
+    contributions = model.contributions(row)
+    assert contributions[0, 2] == 0.0
+    assert model.match_weights(row)[0] == pytest.approx(
+        contributions.sum() + model.prior_weight)
+
+
+def test_not_fitted_and_bad_shapes() -> None:
+    model = FellegiSunter((3, 2))
+    with pytest.raises(NotFittedError):
+        model.predict_proba(np.zeros((1, 2), np.int8))
+    with pytest.raises(MatchingError, match="levels must be"):
+        model.fit(np.zeros((3, 3), np.int8), np.zeros((3, 3), np.int8), total_pairs=10)
+
+
+def test_comparison_levels() -> None:
+    comp = FieldComparison("given_name", (0.95, 0.8, 0.5))
+    sim = np.array([1.0, 0.95, 0.9, 0.6, 0.1, 0.99], dtype=np.float32)
+    missing = np.array([False] * 5 + [True])
+    assert comp.levels(sim, missing).tolist() == [0, 0, 1, 2, 3, -1]
+    with pytest.raises(MatchingError, match="decreasing"):
+        FieldComparison("x", (0.5, 0.8))

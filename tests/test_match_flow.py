@@ -1,0 +1,104 @@
+"""End to end: synth -> keygen -> encode -> match -> evaluate, and the match refusals."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from linkage.cli import main
+from linkage.encoding import BloomFilterEncoder, ProjectKey, read_encodings, write_encodings
+from linkage.errors import ProtocolError
+from linkage.matching import Linker, pairwise_quality, source_from_encodings
+from linkage.pipeline import evaluate_links, match_encodings
+from linkage.protocols import load_agreement
+from linkage.synth import Cohort, write_cohort
+
+from .helpers import copy_protocols, edit_yaml
+
+PARTNERS = ("health", "education", "social_care")
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory: pytest.TempPathFactory, small_cohort: Cohort) -> Path:
+    ws = tmp_path_factory.mktemp("flow")
+    write_cohort(small_cohort, ws / "cohort")
+    agreement = copy_protocols(ws)
+    assert main(["keygen", "--out", str(ws / "project.key")]) == 0
+    for partner in PARTNERS:
+        assert main(["encode", "--agreement", str(agreement), "--partner", partner,
+                     "--key", str(ws / "project.key"), "--input",
+                     str(ws / "cohort" / f"{partner}.csv"), "--output",
+                     str(ws / "enc" / f"{partner}.npz"), "--quiet"]) == 0
+    return ws
+
+
+def test_whole_flow_links_well(encoded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = encoded
+    args = ["match", "--agreement", str(ws / "protocols" / "agreement.yaml"), "--output",
+            str(ws / "links.csv"), "--save-candidates", "--quiet",
+            *(str(ws / "enc" / f"{p}.npz") for p in PARTNERS)]
+    assert main(args) == 0
+    header = (ws / "links.csv").read_text().splitlines()[0]
+    assert header == "cluster_id,partner,record_id,probability"
+    evaluation = evaluate_links(links=ws / "links.csv", truth=ws / "cohort" / "truth.csv")
+    quality = evaluation.quality
+    for pair in (("education", "health"), ("health", "social_care"),
+                 ("education", "social_care")):
+        assert quality.by_partner_pair[pair].f1 > 0.95, pair
+    assert evaluation.blocking is not None
+    assert (evaluation.blocking.pairs_completeness > 0.97).all()
+    assert (evaluation.blocking.reduction_ratio > 0.95).all()
+    assert main(["evaluate", "--links", str(ws / "links.csv"), "--truth",
+                 str(ws / "cohort" / "truth.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "precision" in out and "pairs_completeness" in out
+    assert "no key" not in out
+
+
+def test_encodings_under_different_keys_do_not_link(encoded: Path,
+                                                    small_cohort: Cohort) -> None:
+    loaded = load_agreement(encoded / "protocols" / "agreement.yaml")
+    schema = loaded.agreement.encoding
+    kinds = {f.name: f.kind.value for f in schema.fields}
+    sources = []
+    for partner, key in (("health", ProjectKey.generate()), ("education", ProjectKey.generate())):
+        mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name) for f in schema.fields}
+        enc = BloomFilterEncoder(schema, key).encode(small_cohort.extracts[partner], mapping)
+        sources.append(source_from_encodings(partner, enc, kinds))
+    result = Linker().link(sources)
+    truth = small_cohort.truth
+    f1 = pairwise_quality(result.links, truth).by_partner_pair.get(
+        ("education", "health"))
+    assert f1 is None or f1.f1 < 0.02
+
+
+def _refuse(ws: Path, agreement: Path, files: list[Path], match: str) -> None:
+    with pytest.raises(ProtocolError, match=match):
+        match_encodings(agreement=agreement, encodings=files, output=ws / "refused.csv")
+    assert not (ws / "refused.csv").exists()
+
+
+def test_refuses_other_agreement_version(encoded: Path, tmp_path: Path) -> None:
+    agreement = copy_protocols(tmp_path)
+    edit_yaml(agreement, lambda d: d.update(version="2.0"))
+    _refuse(tmp_path, agreement, [encoded / "enc" / f"{p}.npz" for p in PARTNERS],
+            "not version 2.0")
+
+
+def test_refuses_other_parameters(encoded: Path, tmp_path: Path) -> None:
+    agreement = copy_protocols(tmp_path)
+    edit_yaml(agreement, lambda d: d["encoding"]["fields"][0].update(bits_per_token=11))
+    _refuse(tmp_path, agreement, [encoded / "enc" / f"{p}.npz" for p in PARTNERS],
+            "encoding parameters differ")
+
+
+def test_refuses_non_provider_and_duplicates(encoded: Path, tmp_path: Path) -> None:
+    agreement = encoded / "protocols" / "agreement.yaml"
+    health = read_encodings(encoded / "enc" / "health.npz")
+    fake = write_encodings(tmp_path / "analysts.npz", health.encodings, schema=health.schema,
+                           partner="analysts", agreement_id=health.agreement_id,
+                           agreement_version=health.agreement_version)
+    _refuse(tmp_path, agreement, [encoded / "enc" / "health.npz", fake], "not a data_provider")
+    _refuse(tmp_path, agreement, [encoded / "enc" / "health.npz"] * 2, "second encoding file")
+    assert np.all(health.encodings.record_filters == read_encodings(
+        encoded / "enc" / "health.npz").encodings.record_filters)
