@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from linkage import __version__
+from linkage.cli_governance import add_audit, add_protocol, add_release
 from linkage.errors import LinkageError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -201,6 +202,9 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_encode,
     _add_match,
     _add_evaluate,
+    add_release,
+    add_protocol,
+    add_audit,
     _add_demo,
 ]
 

@@ -32,6 +32,7 @@ from linkage.protocols import load_agreement
 from linkage.protocols.audit import append_entry
 from linkage.protocols.checks import authorise_match
 from linkage.protocols.enforcement import authorise_encode, record_id_column
+from linkage.protocols.release import authorise_release
 from linkage.tables import read_table
 
 PathLike = str | os.PathLike[str]
@@ -215,3 +216,47 @@ def _blocking_quality(path: Path, truth: pd.DataFrame) -> pd.DataFrame:
                      "records": f"{sizes.get(left_name, 0)} x {sizes.get(right_name, 0)}"})
         k += 1
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    output: Path
+    rows: int
+    attributes: list[str]
+    purpose: str
+
+
+def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, input: PathLike,
+                       recipient: str, output: PathLike, purpose: str | None = None,
+                       attributes: list[str] | None = None, audit_log: PathLike | None = None,
+                       today: dt.date | None = None) -> ReleaseResult:
+    """Write ``link_key`` plus the permitted attributes of ``partner``'s linked records."""
+    log = Path(audit_log) if audit_log else default_audit_log(output)
+    loaded = None
+    try:
+        loaded = load_agreement(agreement)
+        loaded.check_in_force(today)
+        chosen_purpose, columns = authorise_release(loaded, partner, recipient, purpose,
+                                                    attributes)
+        id_column = record_id_column(loaded, partner)
+        link_frame = read_table(links, ["cluster_id", "partner", "record_id"], what="links")
+        extract = read_table(input, [id_column, *columns])
+        mine = link_frame[link_frame["partner"] == partner]
+        joined = mine.merge(extract[[id_column, *columns]], left_on="record_id",
+                            right_on=id_column, how="inner")
+        released = pd.DataFrame({"link_key": joined["cluster_id"].astype(str)})
+        for column in columns:
+            released[column] = joined[column].to_numpy()
+    except LinkageError as error:
+        _audit_refusal(log, "release", partner, loaded, error, {"links": links, "input": input})
+        raise
+    out = Path(output)
+    with atomic_output(out) as handle:
+        released.to_csv(handle, index=False, lineterminator="\n")
+    append_entry(log, action="release", actor=partner,
+                 agreement=(loaded.agreement.id, loaded.agreement.version),
+                 inputs={"links": sha256_file(links), "input": sha256_file(input)},
+                 outputs={"release": sha256_file(out)},
+                 counts={"rows": len(released), "recipient": recipient,
+                         "purpose": chosen_purpose, "attributes": columns})
+    return ReleaseResult(out, len(released), columns, chosen_purpose)

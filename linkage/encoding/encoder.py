@@ -20,10 +20,12 @@ from linkage.encoding.hardening import blip, harden_deterministic, hardened_bits
 from linkage.encoding.keys import ProjectKey
 from linkage.encoding.normalise import (
     normalise_dates,
+    normalise_exact,
     normalise_names,
     normalise_nhs_numbers,
     normalise_postcodes,
     normalise_sexes,
+    normalise_texts,
 )
 from linkage.encoding.schema import EncodingSchema, FieldSpec, IdentifierKind
 from linkage.encoding.tokens import TokenTable, salt_values, tokenise_values
@@ -68,6 +70,10 @@ def _normalise(kind: IdentifierKind, spec: FieldSpec, uniques: np.ndarray) -> np
         return normalise_postcodes(uniques)
     if kind is IdentifierKind.NHS_NUMBER:
         return normalise_nhs_numbers(uniques)
+    if kind is IdentifierKind.TEXT:
+        return normalise_texts(uniques)
+    if kind is IdentifierKind.EXACT:
+        return normalise_exact(uniques)
     return normalise_sexes(uniques)
 
 

@@ -18,6 +18,7 @@ from linkage.identifiers import nhs_check_digit
 
 _TITLES = frozenset({"mr", "mrs", "miss", "ms", "mx", "dr", "master", "baby", "infant"})
 _NON_NAME = re.compile(r"[^a-z ]+")
+_NON_TEXT = re.compile(r"[^a-z0-9 ]+")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
 _SEX = {"m": "m", "male": "m", "1": "m", "boy": "m", "f": "f", "female": "f", "2": "f",
         "girl": "f"}
@@ -33,6 +34,24 @@ def normalise_name(value: str) -> str:
     folded = folded.replace("'", "").replace("’", "").replace("-", " ")
     words = [w for w in _NON_NAME.sub(" ", folded).split() if w not in _TITLES]
     return " ".join(words)
+
+
+def normalise_text(value: str) -> str:
+    """Like :func:`normalise_name` but digits are kept and titles are not special."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    folded = folded.replace("'", "").replace("’", "")
+    return " ".join(_NON_TEXT.sub(" ", folded).split())
+
+
+def normalise_texts(values: np.ndarray) -> np.ndarray:
+    """:func:`normalise_text` over an object array of distinct values."""
+    return np.asarray([normalise_text(v) for v in values], dtype=object)
+
+
+def normalise_exact(values: np.ndarray) -> np.ndarray:
+    """Codes compared exactly: surrounding space removed, case folded."""
+    return np.asarray([v.strip().casefold() for v in values], dtype=object)
 
 
 def normalise_names(values: np.ndarray) -> np.ndarray:

@@ -26,6 +26,8 @@ class IdentifierKind(StrEnum):
     SEX = "sex"
     POSTCODE = "postcode"
     NHS_NUMBER = "nhs_number"
+    TEXT = "text"    #: any other free text (addresses, other identifiers): q-grams
+    EXACT = "exact"  #: any other code compared exactly (one token)
 
 
 class _Frozen(BaseModel):
@@ -37,7 +39,8 @@ class FieldSpec(_Frozen):
 
     name: str = Field(description="Identifier name, e.g. 'given_name'. Matched across partners.",
                       pattern=r"^[a-z][a-z0-9_]*$")
-    kind: IdentifierKind = Field(description="name, date, sex, postcode or nhs_number.")
+    kind: IdentifierKind = Field(description=(
+        "name, date, sex, postcode, nhs_number, text (other free text) or exact (other codes)."))
     qgram_length: int = Field(2, ge=1, le=4, description=(
         "Length of the q-grams for names and postcodes (2 = bigrams)."))
     padded: bool = Field(True, description="Pad names with a start/end marker before q-grams.")

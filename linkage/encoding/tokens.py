@@ -5,7 +5,8 @@
   and an off-by-one day still shares month and year.
 - postcodes: q-grams of the compact form plus ``out:LS12`` and ``sector:LS123`` tokens, so a
   move within a sector or district keeps some similarity.
-- sex and NHS number: one exact token (``s:f``, ``n:9434765919``).
+- sex, NHS number and other exact codes: one token (``s:f``, ``n:9434765919``, ``e:...``).
+- other free text: padded q-grams, as names.
 
 A repeated q-gram within one value is kept: it sets the same bits twice, which changes
 nothing in a Bloom filter.
@@ -60,7 +61,7 @@ def tokenise_values(values: np.ndarray, spec: FieldSpec,
     """
     text = _as_str(values)
     kind = spec.kind
-    if kind is IdentifierKind.NAME:
+    if kind in (IdentifierKind.NAME, IdentifierKind.TEXT):
         table = qgram_table(np.strings.add(np.strings.add("_", text), "_") if spec.padded
                             else text, spec.qgram_length)
     elif kind is IdentifierKind.DATE:

@@ -23,6 +23,8 @@ DEFAULT_THRESHOLDS: dict[str, tuple[float, ...]] = {
     "sex": (0.99,),
     "postcode": (0.95, 0.6, 0.35),
     "nhs_number": (0.95,),
+    "text": (0.95, 0.8, 0.6),
+    "exact": (0.95,),
 }
 
 

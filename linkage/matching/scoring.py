@@ -17,10 +17,18 @@ _FLOOR = 1e-6
 
 
 def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct rows of ``levels`` with their counts and each row's pattern index."""
-    patterns, inverse, counts = np.unique(levels, axis=0, return_inverse=True,
-                                          return_counts=True)
-    return patterns, counts.astype(np.float64), inverse.ravel()
+    """Distinct rows of ``levels`` with their counts and each row's pattern index.
+
+    Rows are packed into one integer each (mixed radix, level + 1 per field) so the
+    de-duplication is a fast 1-D ``np.unique`` even for tens of millions of pairs.
+    """
+    shifted = levels.astype(np.int64) + 1
+    radix = int(shifted.max(initial=0)) + 1
+    weights = radix ** np.arange(levels.shape[1], dtype=np.int64)
+    codes, inverse, counts = np.unique(shifted @ weights, return_inverse=True,
+                                       return_counts=True)
+    patterns = (codes[:, None] // weights[None, :]) % radix - 1
+    return patterns.astype(levels.dtype), counts.astype(np.float64), inverse.ravel()
 
 
 def _level_probabilities(patterns: np.ndarray, weights: np.ndarray,

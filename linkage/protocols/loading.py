@@ -136,33 +136,60 @@ def load_model(path: str | os.PathLike[str], model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as error:
         problems = []
-        for item in error.errors():
+        items = error.errors()
+        failed = [tuple(item["loc"]) for item in items]
+        for item in items:
             loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith(
                 ("function-", "tagged-union")))]
+            inner = any(len(o) > len(item["loc"]) and o[:len(item["loc"])] == tuple(item["loc"])
+                        for o in failed)
+            if item["type"] == "too_short" and inner:
+                continue  # a list emptied by its own failing items: those are reported
             for message in _message(dict(item)).split("; "):
                 problems.append(Problem(source, _line(marks, loc), _clause(loc), message))
         raise ProtocolProblems(problems) from None
 
 
 def load_agreement(path: str | os.PathLike[str]) -> LoadedAgreement:
-    """Load an agreement and every party's protocol, and check them against each other."""
+    """Load an agreement and every party's protocol, and check them against each other.
+
+    Problems in the agreement and in every protocol file are reported together.
+    """
     source = Path(path)
-    agreement = load_model(source, Agreement)
+    problems: list[Problem] = []
+    agreement: Agreement | None = None
+    try:
+        agreement = load_model(source, Agreement)
+        parties = [(p.name, p.protocol) for p in agreement.parties]
+    except ProtocolProblems as error:
+        problems.extend(error.problems)
+        parties = _raw_parties(source)
     protocols: dict[str, PartnerProtocol] = {}
     paths: dict[str, Path] = {}
-    problems: list[Problem] = []
-    for party in agreement.parties:
-        protocol_path = (source.parent / party.protocol).resolve()
-        paths[party.name] = protocol_path
+    for name, relative in parties:
+        protocol_path = (source.parent / relative).resolve()
+        paths[name] = protocol_path
         try:
-            protocols[party.name] = load_model(protocol_path, PartnerProtocol)
+            protocols[name] = load_model(protocol_path, PartnerProtocol)
         except ProtocolProblems as error:
             problems.extend(error.problems)
+    if agreement is None or problems:
+        raise ProtocolProblems(problems)
     loaded = LoadedAgreement(agreement, source, protocols, paths)
     problems.extend(cross_check(loaded))
     if problems:
         raise ProtocolProblems(problems)
     return loaded
+
+
+def _raw_parties(source: Path) -> list[tuple[str, str]]:
+    """Party names and protocol paths read leniently from an agreement that failed."""
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        return [(str(p["name"]), str(p["protocol"])) for p in data.get("parties", [])
+                if isinstance(p, dict) and "name" in p and "protocol" in p]
+    except (OSError, yaml.YAMLError, AttributeError, TypeError):
+        return []
 
 
 def cross_check(loaded: LoadedAgreement) -> list[Problem]:
@@ -179,7 +206,15 @@ def cross_check(loaded: LoadedAgreement) -> list[Problem]:
             if identifier not in fields:
                 problems.append(Problem(where, None, f"identifiers.{identifier}",
                                         "is not a field of the agreement's encoding schema"))
+        identifier_columns = set(protocol.identifiers.values())
+        if protocol.record_id_column:
+            identifier_columns.add(protocol.record_id_column)
         for i, release in enumerate(protocol.releases):
+            for attribute in release.attributes:
+                if attribute in identifier_columns:
+                    problems.append(Problem(where, None, f"releases[{i}].attributes",
+                                            f"'{attribute}' is an identifier or record id "
+                                            f"and may never be released"))
             if release.recipient not in loaded.protocols:
                 problems.append(Problem(where, None, f"releases[{i}].recipient",
                                         f"'{release.recipient}' is not a party"))

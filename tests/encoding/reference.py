@@ -27,6 +27,14 @@ def ref_normalise(spec: FieldSpec, raw: str) -> str:
         text = text.replace("'", "").replace("’", "").replace("-", " ")
         text = "".join(c if "a" <= c <= "z" else " " for c in text)
         return " ".join(w for w in text.split() if w not in TITLES)
+    if kind == "text":
+        text = "".join(c for c in unicodedata.normalize("NFKD", raw)
+                       if not unicodedata.combining(c)).casefold()
+        text = text.replace("'", "").replace("’", "")
+        text = "".join(c if ("a" <= c <= "z" or "0" <= c <= "9") else " " for c in text)
+        return " ".join(text.split())
+    if kind == "exact":
+        return raw.strip().casefold()
     if kind == "date":
         try:
             d = dt.datetime.strptime(raw.strip(), spec.date_format)
@@ -49,7 +57,7 @@ def ref_normalise(spec: FieldSpec, raw: str) -> str:
 
 def ref_tokens(spec: FieldSpec, value: str, salt: str | None) -> list[str]:
     kind = spec.kind.value
-    if kind == "name":
+    if kind in ("name", "text"):
         text = f"_{value}_" if spec.padded else value
         q = spec.qgram_length
         toks = [text] if len(text) < q else [text[i:i + q] for i in range(len(text) - q + 1)]

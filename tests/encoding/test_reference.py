@@ -77,3 +77,17 @@ def test_missing_values_leave_fields_empty_and_flagged() -> None:
     assert enc.counts["postcode"]["invalid"] == 1
     assert enc.counts["given_name"]["invalid"] == 0  # blank is missing, not invalid
     assert np.all(enc.blocking_keys[0] == 0)
+
+
+def test_agrees_on_text_and_exact_fields() -> None:
+    schema = EncodingSchema(fields=(
+        FieldSpec(name="address", kind=IdentifierKind.TEXT, record_bits_per_token=6),
+        FieldSpec(name="state", kind=IdentifierKind.EXACT, filter_bits=64, bits_per_token=8),
+    ))
+    frame = pd.DataFrame({"record_id": ["a", "b", "c"],
+                          "address": ["12 O'Neill St.", "12 oneill st", ""],
+                          "state": [" NSW", "nsw", "vic"]})
+    _check_agreement(frame, schema)
+    enc = BloomFilterEncoder(schema, KEY).encode(frame)
+    assert np.array_equal(enc.field_filters["address"][0], enc.field_filters["address"][1])
+    assert np.array_equal(enc.field_filters["state"][0], enc.field_filters["state"][1])

@@ -1,0 +1,173 @@
+"""Sub-commands for IG leads and auditors: ``protocol``, ``audit`` and ``release``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from linkage.errors import ProtocolError
+
+
+def _load_any(path: Path) -> tuple[str, object]:
+    """An agreement (with its parties) or a single partner protocol, by content."""
+    import yaml
+
+    from linkage.protocols import PartnerProtocol, load_agreement, load_model
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None
+    if isinstance(data, dict) and "parties" in data:
+        return "agreement", load_agreement(path)
+    return "protocol", load_model(path, PartnerProtocol)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from linkage.protocols import ProtocolProblems
+
+    failures = 0
+    for path in args.files:
+        try:
+            kind, _ = _load_any(path)
+            print(f"{path}: valid {kind}")
+        except ProtocolProblems as error:
+            failures += 1
+            print(str(error), file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from linkage.protocols.explain import as_plain_text, explain_agreement, explain_partner
+
+    kind, loaded = _load_any(args.file)
+    if kind == "agreement":
+        text = explain_agreement(loaded)  # type: ignore[arg-type]
+    else:
+        text = "\n".join(explain_partner(loaded)) + "\n"  # type: ignore[arg-type]
+    print(text if args.markdown else as_plain_text(text), end="")
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from linkage.protocols import Agreement, PartnerProtocol, load_model
+    from linkage.protocols.diff import describe_changes
+
+    kind_old, _ = _kind(args.old)
+    kind_new, _ = _kind(args.new)
+    if kind_old != kind_new:
+        raise ProtocolError(f"{args.old} is an {kind_old} but {args.new} is a {kind_new}.")
+    model = Agreement if kind_old == "agreement" else PartnerProtocol
+    changes = describe_changes(load_model(args.old, model), load_model(args.new, model))
+    if not changes:
+        print("no changes")
+    for change in changes:
+        print(f"- {change}")
+    return 0
+
+
+def _kind(path: Path) -> tuple[str, None]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        raise ProtocolError(f"{path}: could not be read as YAML.") from None
+    return ("agreement" if isinstance(data, dict) and "parties" in data
+            else "partner protocol"), None
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from linkage.protocols.json_schema import SCHEMAS, schema_text, write_schemas
+
+    if args.out:
+        for path in write_schemas(args.out):
+            print(f"wrote {path}")
+    else:
+        print(schema_text(args.which or next(iter(SCHEMAS))), end="")
+    return 0
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from linkage.protocols.audit import verify_log
+
+    report = verify_log(args.log)
+    if report.ok:
+        print(f"{args.log}: {report.entries} entries, chain intact")
+        return 0
+    for problem in report.problems:
+        print(f"{args.log}: {problem}", file=sys.stderr)
+    return 1
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from linkage.pipeline import release_attributes
+
+    attributes = args.attributes.split(",") if args.attributes else None
+    result = release_attributes(agreement=args.agreement, links=args.links,
+                                partner=args.partner, input=args.input,
+                                recipient=args.recipient, output=args.output,
+                                purpose=args.purpose, attributes=attributes,
+                                audit_log=args.audit_log)
+    print(f"released {result.rows:,} rows of link_key, {', '.join(result.attributes)} to "
+          f"{args.recipient} for '{result.purpose}' -> {result.output}")
+    return 0
+
+
+def add_protocol(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("protocol", help="check, explain, diff protocol files; JSON Schema",
+                       description="Tools for information-governance leads.")
+    inner = p.add_subparsers(dest="protocol_command", metavar="ACTION")
+    inner.required = True
+    check = inner.add_parser("check", help="validate agreement/protocol files",
+                             description="Validate files; list every problem with file, "
+                                         "line and clause.")
+    check.add_argument("files", type=Path, nargs="+")
+    check.set_defaults(handler=_cmd_check)
+    explain = inner.add_parser("explain", help="plain-English summary of a file",
+                               description="Summarise an agreement (with its parties) or a "
+                                           "partner protocol in plain English.")
+    explain.add_argument("file", type=Path)
+    explain.add_argument("--markdown", action="store_true", help="Markdown output")
+    explain.set_defaults(handler=_cmd_explain)
+    diff = inner.add_parser("diff", help="what changed between two versions",
+                            description="List the changes from OLD to NEW in plain words.")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.set_defaults(handler=_cmd_diff)
+    schema = inner.add_parser("schema", help="JSON Schema of the protocol files",
+                              description="Print a JSON Schema, or write all with --out.")
+    schema.add_argument("which", nargs="?", choices=["agreement.schema.json",
+                                                     "partner-protocol.schema.json"])
+    schema.add_argument("--out", type=Path, help="folder to write every schema into")
+    schema.set_defaults(handler=_cmd_schema)
+
+
+def add_audit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="verify a tamper-evident audit log",
+                       description="Audit log tools.")
+    inner = p.add_subparsers(dest="audit_command", metavar="ACTION")
+    inner.required = True
+    verify = inner.add_parser("verify", help="detect edits, deletions, insertions, reordering",
+                              description="Check every entry's hash and chain link.")
+    verify.add_argument("log", type=Path)
+    verify.set_defaults(handler=_cmd_audit_verify)
+
+
+def add_release(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("release", help="link keys + permitted attributes for a recipient",
+                       description="Join link keys to the attributes the partner's protocol "
+                                   "lets the recipient have, and nothing else.")
+    p.add_argument("--agreement", type=Path, required=True)
+    p.add_argument("--links", type=Path, required=True, help="links CSV from linkage match")
+    p.add_argument("--partner", required=True, help="the data provider releasing")
+    p.add_argument("--input", type=Path, required=True, help="the partner's extract (CSV)")
+    p.add_argument("--recipient", required=True, help="the party receiving")
+    p.add_argument("--output", type=Path, required=True, help="CSV to write")
+    p.add_argument("--purpose", default=None, help="purpose id (needed if several apply)")
+    p.add_argument("--attributes", default=None,
+                   help="comma-separated subset of the permitted attributes")
+    p.add_argument("--audit-log", type=Path, default=None,
+                   help="audit log to append to (default: audit.jsonl beside the output)")
+    p.set_defaults(handler=_cmd_release)

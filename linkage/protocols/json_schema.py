@@ -1,0 +1,37 @@
+"""JSON Schemas of the protocol files, generated from the pydantic models.
+
+Editors (e.g. VS Code with the YAML extension) can check agreement and partner files
+against them. ``tests/protocols/test_json_schema.py`` checks that the committed copies in
+``protocols/schema/`` are fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from linkage.files import atomic_output
+from linkage.protocols.models import Agreement, PartnerProtocol
+
+SCHEMAS: dict[str, type[Agreement] | type[PartnerProtocol]] = {
+    "agreement.schema.json": Agreement, "partner-protocol.schema.json": PartnerProtocol}
+
+
+def schema_text(name: str) -> str:
+    """The JSON Schema text of one of :data:`SCHEMAS`, stably formatted."""
+    model = SCHEMAS[name]
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_schemas(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write every schema into ``out_dir``; return the paths."""
+    written = []
+    for name in SCHEMAS:
+        path = Path(out_dir) / name
+        with atomic_output(path) as handle:
+            handle.write(schema_text(name))
+        written.append(path)
+    return written
