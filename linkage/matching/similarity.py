@@ -63,8 +63,9 @@ def cardinality_bounds(pop_a: np.ndarray, sorted_pop_b: np.ndarray,
     if threshold <= 0:
         return (np.zeros(len(pop_a), np.int64), np.full(len(pop_a), len(sorted_pop_b),
                                                         np.int64))
-    low = np.ceil(pop_a * threshold / (2 - threshold) - 1e-9)
-    high = np.floor(pop_a * (2 - threshold) / threshold + 1e-9)
+    with np.errstate(over="ignore", divide="ignore"):
+        low = np.ceil(pop_a * threshold / (2 - threshold) - 1e-9)
+        high = np.floor(pop_a * (2 - threshold) / threshold + 1e-9)
     lo = np.searchsorted(sorted_pop_b, low, side="left").astype(np.int64)
     hi = np.searchsorted(sorted_pop_b, high, side="right").astype(np.int64)
     return lo, hi
