@@ -145,7 +145,7 @@ def _write_model_summary(out: Path, result: LinkageResult, sizes: dict[str, int]
         "skipped_blocks": pm.blocking.skipped_blocks,
         "weight_histogram": np.histogram(pm.candidate_weights, bins=60,
                                          range=(-40, 40))[0].tolist(),
-    } for pm in result.pair_models]}
+    } for pm in result.pair_models if pm.fitted]}
     with atomic_output(out.with_name(out.name + ".model.json")) as handle:
         json.dump(summary, handle, indent=1)
 

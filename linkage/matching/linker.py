@@ -57,6 +57,11 @@ class PairModel:
     weight: np.ndarray         #: (E,) match weight (log2 Bayes factor with prior)
     candidate_weights: np.ndarray  #: (P,) match weight of every candidate pair
 
+    @property
+    def fitted(self) -> bool:
+        """False when blocking found no candidate pair, so there was nothing to learn."""
+        return hasattr(self.model, "m_")
+
 
 @dataclass(frozen=True)
 class LinkageResult:
@@ -122,10 +127,12 @@ class Linker:
             bar.update()
         for i in dedup:
             # m from the cross-source model with the most candidate pairs involving source i
-            donor = max((pm for pm in models if sources[i].name in (pm.left, pm.right)),
-                        key=lambda pm: len(pm.blocking))
+            donors = [pm for pm in models
+                      if sources[i].name in (pm.left, pm.right) and pm.fitted]
+            donor = max(donors, key=lambda pm: len(pm.blocking)) if donors else None
             models.append(self._link_pair(sources[i], sources[i], keys[i], keys[i],
-                                          comparisons, fixed_m=donor.model.m_))
+                                          comparisons,
+                                          fixed_m=donor.model.m_ if donor else None))
             bar.update()
         bar.close()
         return LinkageResult(self._cluster(sources, models), models)
