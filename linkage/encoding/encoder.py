@@ -273,7 +273,8 @@ class BloomFilterEncoder:
             inverse, combo_ids = pd.factorize(codes[ok] @ radix)
             combos = np.stack([(np.asarray(combo_ids) // r) % (len(labels) + 1)
                                for r, (_, labels) in zip(radix, parts, strict=True)], axis=1)
-            joined = combos_as_text(combos, [labels for _, labels in parts])
+            joined = combos_as_text(combos, [labels for _, labels in parts],
+                                    either_order=blocking_pass.either_order)
             words = token_positions(joined, self._key.derive(f"blocking:{blocking_pass.name}"),
                                     4, 65536).astype(np.uint64)
             tokens = (words[:, 0] << 48) | (words[:, 1] << 32) | (words[:, 2] << 16) | words[:, 3]
@@ -286,9 +287,18 @@ def _column(frame: pd.DataFrame, name: str | None, empty: pd.Series) -> pd.Serie
     return empty if name is None else frame[name]
 
 
-def combos_as_text(combos: np.ndarray, labels: list[np.ndarray]) -> list[str]:
-    """Join the labels of each row of ``combos`` (codes into ``labels``) with ``|``."""
+def combos_as_text(combos: np.ndarray, labels: list[np.ndarray], *,
+                   either_order: bool = False) -> list[str]:
+    """Join the labels of each row of ``combos`` (codes into ``labels``) with ``|``.
+
+    With ``either_order`` the first two labels are put in sorted order first.
+    """
     columns = [labels[p][combos[:, p]] for p in range(combos.shape[1])]
+    if either_order and len(columns) >= 2:
+        first, second = columns[0].astype(str), columns[1].astype(str)
+        swap = first > second
+        columns[0] = np.where(swap, second, first).astype(object)
+        columns[1] = np.where(swap, first, second).astype(object)
     joined = columns[0].astype(object)
     for column in columns[1:]:
         joined = joined + "|" + column

@@ -80,6 +80,8 @@ class BlockingPass(_Frozen):
     """A keyed blocking token built by the data provider from parts of identifiers."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    either_order: bool = Field(False, description=(
+        "The first two parts match in either order (e.g. given and family name swapped)."))
     parts: tuple[str, ...] = Field(min_length=1, description=(
         "Parts joined into the token: 'FIELD' (the whole normalised value), "
         "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2'."))
@@ -149,12 +151,17 @@ def default_schema() -> EncodingSchema:
                       bits_per_token=16, record_bits_per_token=0),
         ),
         blocking=(
-            BlockingPass(name="family_soundex_year",
-                         parts=("family_name.soundex", "date_of_birth.year")),
+            BlockingPass(name="family_soundex_dob",
+                         parts=("family_name.soundex", "date_of_birth")),
             BlockingPass(name="given_soundex_dob", parts=("given_name.soundex", "date_of_birth")),
+            BlockingPass(name="names_soundex_year",
+                         parts=("given_name.soundex", "family_name.soundex",
+                                "date_of_birth.year")),
             BlockingPass(name="names_soundex_month",
                          parts=("given_name.soundex", "family_name.soundex",
                                 "date_of_birth.month")),
+            BlockingPass(name="names_either_order_dob", either_order=True,
+                         parts=("given_name.soundex", "family_name.soundex", "date_of_birth")),
             BlockingPass(name="postcode_dob", parts=("postcode", "date_of_birth")),
             BlockingPass(name="nhs_number", parts=("nhs_number",)),
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from linkage.synth.config import CohortConfig
 from linkage.synth.identifiers import generate_nhs_numbers, generate_upns
@@ -113,11 +114,13 @@ def generate_population(config: CohortConfig, rng: np.random.Generator) -> Popul
     twin[twin_second] = twin[twin_second - 1] = True
 
     given = _given_names(sex, origin, origins, rng)
-    # Twins get different given names.
-    same = twin_second[given[twin_second] == given[twin_second - 1]]
-    while len(same):
+    # Siblings (twins included) get different given names.
+    for _ in range(50):
+        frame = pd.DataFrame({"family": family_id, "given": given})
+        same = np.flatnonzero(frame.duplicated(["family", "given"]).to_numpy())
+        if not len(same):
+            break
         given[same] = _given_names(sex[same], origin[same], origins, rng)
-        same = same[given[same] == given[same - 1]]
     middle = _given_names(sex, origin, origins, rng)
     middle = np.where((rng.random(n) < config.middle_name_rate) & (middle != given), middle, "")
 

@@ -123,6 +123,12 @@ def ref_encode_record(row: dict[str, str], schema: EncodingSchema,
         if spec.record_bits_per_token:
             record |= ref_bits(toks, key.derive(f"record:{spec.name}"),
                                spec.record_bits_per_token, schema.record_filter_bits)
+    return {"fields": fields, "record": to_words(record, schema.record_filter_bits),
+            "blocking": ref_blocking(normal, schema, key)}
+
+
+def ref_blocking(normal: dict[str, str], schema: EncodingSchema, key: ProjectKey) -> list[int]:
+    """The keyed blocking token of every pass for one record's normalised values."""
     blocking = []
     for p in schema.blocking:
         parts = []
@@ -141,10 +147,11 @@ def ref_encode_record(row: dict[str, str], schema: EncodingSchema,
                 v = v[:2]
             parts.append(v)
         if all(parts):
+            if p.either_order and parts[1] < parts[0]:
+                parts[0], parts[1] = parts[1], parts[0]
             w = ref_positions("|".join(parts), key.derive(f"blocking:{p.name}"), 4, 65536)
             token = (w[0] << 48) | (w[1] << 32) | (w[2] << 16) | w[3]
             blocking.append(token or 1)
         else:
             blocking.append(0)
-    return {"fields": fields, "record": to_words(record, schema.record_filter_bits),
-            "blocking": blocking}
+    return blocking

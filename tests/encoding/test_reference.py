@@ -91,3 +91,18 @@ def test_agrees_on_text_and_exact_fields() -> None:
     enc = BloomFilterEncoder(schema, KEY).encode(frame)
     assert np.array_equal(enc.field_filters["address"][0], enc.field_filters["address"][1])
     assert np.array_equal(enc.field_filters["state"][0], enc.field_filters["state"][1])
+
+
+def test_either_order_blocking_matches_swapped_names() -> None:
+    frame = pd.DataFrame({"record_id": ["a", "b"], "given_name": ["Roman", "WHITE"],
+                          "family_name": ["White", "Roman"], "sex": ["M", ""],
+                          "date_of_birth": ["2022-08-28", "2022-08-28"], "postcode": "",
+                          "nhs_number": ""})
+    schema = default_schema()
+    enc = BloomFilterEncoder(schema, KEY).encode(frame)
+    names = list(enc.blocking_names)
+    swapped = enc.blocking_keys[:, names.index("names_either_order_dob")]
+    assert swapped[0] == swapped[1] != 0
+    assert enc.blocking_keys[0, names.index("given_soundex_dob")] != \
+        enc.blocking_keys[1, names.index("given_soundex_dob")]
+    _check_agreement(frame, schema)
