@@ -163,6 +163,9 @@ def default_schema() -> EncodingSchema:
             BlockingPass(name="names_either_order_dob", either_order=True,
                          parts=("given_name.soundex", "family_name.soundex", "date_of_birth")),
             BlockingPass(name="postcode_dob", parts=("postcode", "date_of_birth")),
+            BlockingPass(name="given_soundex_postcode", parts=("given_name.soundex", "postcode")),
+            BlockingPass(name="family_soundex_postcode",
+                         parts=("family_name.soundex", "postcode")),
             BlockingPass(name="nhs_number", parts=("nhs_number",)),
         ),
     )
