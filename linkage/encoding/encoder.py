@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from linkage.encoding.blocking_tokens import part_hashes, pass_tokens
 from linkage.encoding.bloom import pack_rows, token_positions
 from linkage.encoding.hardening import blip, harden_deterministic, hardened_bits
 from linkage.encoding.keys import ProjectKey
@@ -261,48 +262,30 @@ class BloomFilterEncoder:
         return lambda step: self._key.derive(f"{prefix}:{step}")
 
     def _blocking_keys(self, values: dict[str, _FieldValues], n: int) -> np.ndarray:
-        """Keyed blocking tokens: HMAC of the joined part values, one uint64 per pass."""
+        """Keyed blocking tokens, one uint64 per record and pass (0 = a part is missing)."""
         out = np.zeros((n, len(self.schema.blocking)), dtype=np.uint64)
+        cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for j, blocking_pass in enumerate(self.schema.blocking):
-            parts = [_blocking_part(p, values) for p in blocking_pass.parts]
-            codes = np.stack([c for c, _ in parts], axis=1)
+            for part in blocking_pass.parts:
+                if part not in cache:
+                    codes, labels = _blocking_part(part, values)
+                    # keyed by the kind of part, not the field, so that "given_name.soundex"
+                    # and "family_name.soundex" hash alike (needed for either_order)
+                    how = part.partition(".")[2] or "whole"
+                    cache[part] = (codes, part_hashes(labels, self._key.derive(
+                        f"blocking-part:{how}")))
+            codes = np.stack([cache[p][0] for p in blocking_pass.parts], axis=1)
             ok = (codes >= 0).all(axis=1)
             if not ok.any():
                 continue
-            radix = np.cumprod([1] + [len(labels) + 1 for _, labels in parts[:-1]])
-            inverse, combo_ids = pd.factorize(codes[ok] @ radix)
-            combos = np.stack([(np.asarray(combo_ids) // r) % (len(labels) + 1)
-                               for r, (_, labels) in zip(radix, parts, strict=True)], axis=1)
-            joined = combos_as_text(combos, [labels for _, labels in parts],
-                                    either_order=blocking_pass.either_order)
-            words = token_positions(joined, self._key.derive(f"blocking:{blocking_pass.name}"),
-                                    4, 65536).astype(np.uint64)
-            tokens = (words[:, 0] << 48) | (words[:, 1] << 32) | (words[:, 2] << 16) | words[:, 3]
-            tokens[tokens == 0] = 1
-            out[ok, j] = tokens[inverse]
+            hashes = [cache[p][1][codes[ok, k]] for k, p in enumerate(blocking_pass.parts)]
+            out[ok, j] = pass_tokens(hashes, self._key.derive(f"blocking:{blocking_pass.name}"),
+                                     either_order=blocking_pass.either_order)
         return out
 
 
 def _column(frame: pd.DataFrame, name: str | None, empty: pd.Series) -> pd.Series:
     return empty if name is None else frame[name]
-
-
-def combos_as_text(combos: np.ndarray, labels: list[np.ndarray], *,
-                   either_order: bool = False) -> list[str]:
-    """Join the labels of each row of ``combos`` (codes into ``labels``) with ``|``.
-
-    With ``either_order`` the first two labels are put in sorted order first.
-    """
-    columns = [labels[p][combos[:, p]] for p in range(combos.shape[1])]
-    if either_order and len(columns) >= 2:
-        first, second = columns[0].astype(str), columns[1].astype(str)
-        swap = first > second
-        columns[0] = np.where(swap, second, first).astype(object)
-        columns[1] = np.where(swap, first, second).astype(object)
-    joined = columns[0].astype(object)
-    for column in columns[1:]:
-        joined = joined + "|" + column
-    return list(joined)
 
 
 def _check_record_ids(record_ids: np.ndarray, source: str, column: str) -> None:

@@ -82,7 +82,7 @@ class BlockingPass(_Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     either_order: bool = Field(False, description=(
         "The first two parts match in either order (e.g. given and family name swapped)."))
-    parts: tuple[str, ...] = Field(min_length=1, description=(
+    parts: tuple[str, ...] = Field(min_length=1, max_length=3, description=(
         "Parts joined into the token: 'FIELD' (the whole normalised value), "
         "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2'."))
 

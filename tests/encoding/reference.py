@@ -72,15 +72,23 @@ def ref_tokens(spec: FieldSpec, value: str, salt: str | None) -> list[str]:
     return [t + "|" + salt for t in toks] if salt is not None else toks
 
 
-def ref_positions(token: str, key: bytes, k: int, m: int) -> list[int]:
+def ref_block(token: str) -> bytes:
     data = token.encode("utf-8")
-    block = (bytes([len(data)]) + data.ljust(14, b"\0") if len(data) <= 14
-             else b"\xff" + hashlib.sha256(data).digest()[:14])
+    return (bytes([len(data)]) + data.ljust(14, b"\0") if len(data) <= 14
+            else b"\xff" + hashlib.sha256(data).digest()[:14])
+
+
+def ref_aes(key: bytes, block: bytes) -> bytes:
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return enc.update(block) + enc.finalize()
+
+
+def ref_positions(token: str, key: bytes, k: int, m: int) -> list[int]:
+    block = ref_block(token)
     out: list[int] = []
     counter = 0
     while len(out) < k:
-        enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-        cipher = enc.update(block + bytes([counter])) + enc.finalize()
+        cipher = ref_aes(key, block + bytes([counter]))
         out += [int.from_bytes(cipher[i:i + 2], "little") % m for i in range(0, 16, 2)]
         counter += 1
     return out[:k]
@@ -147,10 +155,14 @@ def ref_blocking(normal: dict[str, str], schema: EncodingSchema, key: ProjectKey
                 v = v[:2]
             parts.append(v)
         if all(parts):
-            if p.either_order and parts[1] < parts[0]:
-                parts[0], parts[1] = parts[1], parts[0]
-            w = ref_positions("|".join(parts), key.derive(f"blocking:{p.name}"), 4, 65536)
-            token = (w[0] << 48) | (w[1] << 32) | (w[2] << 16) | w[3]
+            hashes = [ref_aes(key.derive("blocking-part:" + (spec.partition(".")[2] or "whole")),
+                              ref_block(v) + b"\0")[:5]
+                      for spec, v in zip(p.parts, parts, strict=True)]
+            if p.either_order and hashes[1] < hashes[0]:
+                hashes[0], hashes[1] = hashes[1], hashes[0]
+            plain = b"".join(hashes).ljust(15, b"\0") + bytes([len(hashes)])
+            token = int.from_bytes(ref_aes(key.derive(f"blocking:{p.name}"), plain)[:8],
+                                   "little")
             blocking.append(token or 1)
         else:
             blocking.append(0)
