@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from linkage.bits import unpackbits_rows
+from linkage.matching.uniques import distinct
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -112,8 +113,8 @@ def union_pairs(lefts: list[np.ndarray], rights: list[np.ndarray],
     if not lefts:
         empty = np.zeros(0, np.int64)
         return empty, empty
-    codes = np.unique(np.concatenate([l_ * n_right + r for l_, r in zip(lefts, rights,
-                                                                        strict=True)]))
+    codes = distinct(np.concatenate([l_ * n_right + r for l_, r in zip(lefts, rights,
+                                                                       strict=True)]))
     return codes // n_right, codes % n_right
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputDataError
+from linkage.matching.uniques import distinct
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,6 @@ def pairs_completeness(candidate_left: np.ndarray, candidate_right: np.ndarray,
     """Share of true pairs ``(true_left, true_right)`` present among the candidates."""
     if len(true_left) == 0:
         return 1.0
-    cand = np.unique(candidate_left.astype(np.int64) * n_right + candidate_right)
+    cand = distinct(candidate_left.astype(np.int64) * n_right + candidate_right)
     real = true_left.astype(np.int64) * n_right + true_right
     return float(np.isin(real, cand).mean())

@@ -23,6 +23,7 @@ from linkage.matching.clustering import greedy_clusters
 from linkage.matching.comparison import FieldComparison, comparisons_for
 from linkage.matching.scoring import FellegiSunter
 from linkage.matching.similarity import dice_similarity
+from linkage.matching.uniques import distinct_with_inverse
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class Linker:
                                    prob, within_source=within)
         sizes = np.bincount(clusters.label, minlength=len(source_of))
         linked = sizes[clusters.label] > 1
-        _, cluster_ids = np.unique(clusters.label[linked], return_inverse=True)
+        _, cluster_ids, _ = distinct_with_inverse(clusters.label[linked])
         partner = np.asarray([s.name for s in sources], dtype=object)[source_of[linked]]
         record_ids = np.concatenate([s.record_ids for s in sources])[linked]
         return pd.DataFrame({"cluster_id": cluster_ids.astype(np.int64), "partner": partner,

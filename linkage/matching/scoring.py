@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from linkage.errors import MatchingError, NotFittedError
+from linkage.matching.uniques import distinct_with_inverse
 
 _FLOOR = 1e-6
 
@@ -20,13 +21,12 @@ def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct rows of ``levels`` with their counts and each row's pattern index.
 
     Rows are packed into one integer each (mixed radix, level + 1 per field) so the
-    de-duplication is a fast 1-D ``np.unique`` even for tens of millions of pairs.
+    de-duplication is a fast 1-D sort even for tens of millions of pairs.
     """
     shifted = levels.astype(np.int64) + 1
     radix = int(shifted.max(initial=0)) + 1
     weights = radix ** np.arange(levels.shape[1], dtype=np.int64)
-    codes, inverse, counts = np.unique(shifted @ weights, return_inverse=True,
-                                       return_counts=True)
+    codes, inverse, counts = distinct_with_inverse(shifted @ weights)
     patterns = (codes[:, None] // weights[None, :]) % radix - 1
     return patterns.astype(levels.dtype), counts.astype(np.float64), inverse.ravel()
 

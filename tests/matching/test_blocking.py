@@ -34,3 +34,14 @@ def test_lsh_keys_equal_for_equal_filters_and_differ_otherwise() -> None:
     assert np.array_equal(keys[:50], keys[50:])
     assert (keys != 0).all()
     assert len(np.unique(keys[:50, 0])) > 40
+
+
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=200))
+def test_sort_based_uniques_match_numpy(values: list[int]) -> None:
+    from linkage.matching.uniques import distinct, distinct_with_inverse
+
+    x = np.asarray(values, dtype=np.int64)
+    u, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    got_u, got_inverse, got_counts = distinct_with_inverse(x)
+    assert np.array_equal(got_u, u) and np.array_equal(distinct(x), u)
+    assert np.array_equal(got_inverse, inverse.ravel()) and np.array_equal(got_counts, counts)
