@@ -115,7 +115,10 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         authorise_match(loaded, files)
         kinds = {f.name: f.kind.value for f in loaded.agreement.encoding.fields}
         sources = [source_from_encodings(f.partner, f.encodings, kinds) for f in files]
-        result = (linker or Linker()).link(sources)
+        linker = linker or Linker()
+        if save_candidates:
+            linker.keep_candidates = True
+        result = linker.link(sources)
     except LinkageError as error:
         _audit_refusal(log, "match", actor, loaded, error,
                        {f"encodings[{i}]": p for i, p in enumerate(encodings)})
@@ -143,8 +146,7 @@ def _write_model_summary(out: Path, result: LinkageResult, sizes: dict[str, int]
         "candidates": len(pm.blocking), "links_above_threshold": len(pm.weight),
         "pairs_per_pass": pm.blocking.pairs_per_pass,
         "skipped_blocks": pm.blocking.skipped_blocks,
-        "weight_histogram": np.histogram(pm.candidate_weights, bins=60,
-                                         range=(-40, 40))[0].tolist(),
+        "weight_histogram": pm.weight_histogram.tolist(),
     } for pm in result.pair_models if pm.fitted]}
     with atomic_output(out.with_name(out.name + ".model.json")) as handle:
         json.dump(summary, handle, indent=1)

@@ -36,6 +36,21 @@ class BlockingResult:
         """1 - candidates / all pairs."""
         return 1.0 - len(self) / max(n_left * n_right, 1)
 
+    def summary(self) -> BlockingResult:
+        """The counts only: the pair arrays dropped (they can be most of the memory)."""
+        empty = np.zeros(0, np.int64)
+        return _Summary(empty, empty, self.pairs_per_pass, self.skipped_blocks, len(self))
+
+
+@dataclass(frozen=True)
+class _Summary(BlockingResult):
+    """A :class:`BlockingResult` that remembers how many pairs it had."""
+
+    count: int = 0
+
+    def __len__(self) -> int:
+        return self.count
+
 
 @dataclass(frozen=True)
 class LshParameters:

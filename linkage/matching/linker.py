@@ -56,7 +56,7 @@ class PairModel:
     right_rows: np.ndarray     #: (E,) rows in ``right``
     probability: np.ndarray    #: (E,) calibrated match probability
     weight: np.ndarray         #: (E,) match weight (log2 Bayes factor with prior)
-    candidate_weights: np.ndarray  #: (P,) match weight of every candidate pair
+    weight_histogram: np.ndarray  #: counts of candidate match weights in WEIGHT_BINS
 
     @property
     def fitted(self) -> bool:
@@ -70,6 +70,10 @@ class LinkageResult:
 
     links: pd.DataFrame                  #: cluster_id, partner, record_id, probability
     pair_models: list[PairModel] = field(default_factory=list)
+
+
+#: Bin edges of the candidate match-weight histogram kept for reports (log2 units).
+WEIGHT_BINS = np.linspace(-40.0, 40.0, 81)
 
 
 class Linker:
@@ -86,6 +90,8 @@ class Linker:
     deduplicate : also link duplicate records within each source.
     max_block_pairs : blocks larger than this are skipped (and reported).
     random_pairs : random record pairs per model used to estimate u.
+    keep_candidates : keep every candidate pair in the result (for pairs completeness); off
+        by default because at a million records they are most of the memory.
     dedup_must_agree : fields that must agree (similarity >= ``dedup_min_similarity``) for
         two records of the same source to link. Twins share a family name, date of birth,
         sex and postcode; only the given name tells them apart, and they are far more
@@ -97,7 +103,8 @@ class Linker:
                  random_pairs: int = 200_000, seed: int = 0,
                  comparison_overrides: dict[str, tuple[float, ...]] | None = None,
                  dedup_must_agree: tuple[str, ...] = ("given_name",),
-                 dedup_min_similarity: float = 0.85, progress: bool = False) -> None:
+                 dedup_min_similarity: float = 0.85, keep_candidates: bool = False,
+                 progress: bool = False) -> None:
         if not 0.0 < threshold < 1.0:
             raise MatchingError(f"The 'threshold' parameter of Linker must be a float in "
                                 f"(0, 1). Got {threshold} instead.")
@@ -110,6 +117,7 @@ class Linker:
         self.comparison_overrides = comparison_overrides
         self.dedup_must_agree = dedup_must_agree
         self.dedup_min_similarity = dedup_min_similarity
+        self.keep_candidates = keep_candidates
         self.progress = progress
 
     def link(self, sources: Sequence[Source]) -> LinkageResult:
@@ -186,12 +194,16 @@ class Linker:
         keep = ra != rb if same else np.ones(len(ra), bool)
         random_levels = self._levels(a, b, ra[keep], rb[keep], comparisons)
         model = FellegiSunter(tuple(c.n_levels for c in comparisons))
+        kept = blocking if self.keep_candidates else blocking.summary()
         if len(levels) == 0:
             empty = np.zeros(0, np.int64)
-            return PairModel(a.name, b.name, model, blocking, empty, empty,
-                             np.zeros(0), np.zeros(0), np.zeros(0))
+            return PairModel(a.name, b.name, model, kept, empty, empty, np.zeros(0),
+                             np.zeros(0), np.zeros(len(WEIGHT_BINS) - 1, np.int64))
         total = len(a) * (len(a) - 1) // 2 if same else len(a) * len(b)
-        model.fit(levels, random_levels, total_pairs=max(total, len(levels)), fixed_m=fixed_m)
+        # each record matches at most one record of the other source (duplicates aside)
+        most = len(a) // 2 if same else min(len(a), len(b))
+        model.fit(levels, random_levels, total_pairs=max(total, len(levels)),
+                  max_matches=most, fixed_m=fixed_m)
         weights = model.match_weights(levels)
         probability = 1.0 / (1.0 + np.exp2(-np.clip(weights, -1000, 1000)))
         chosen = probability >= self.threshold
@@ -200,8 +212,10 @@ class Linker:
                 sim = dice_similarity(a.field_filters[name], b.field_filters[name],
                                       blocking.left, blocking.right)
                 chosen &= sim >= self.dedup_min_similarity
-        return PairModel(a.name, b.name, model, blocking, blocking.left[chosen],
-                         blocking.right[chosen], probability[chosen], weights[chosen], weights)
+        histogram = np.histogram(np.clip(weights, WEIGHT_BINS[0], WEIGHT_BINS[-1]),
+                                 bins=WEIGHT_BINS)[0]
+        return PairModel(a.name, b.name, model, kept, blocking.left[chosen],
+                         blocking.right[chosen], probability[chosen], weights[chosen], histogram)
 
     def _cluster(self, sources: Sequence[Source], models: list[PairModel]) -> pd.DataFrame:
         offsets = np.cumsum([0] + [len(s) for s in sources])

@@ -71,6 +71,7 @@ class FellegiSunter:
         return levels
 
     def fit(self, levels: np.ndarray, random_levels: np.ndarray, *, total_pairs: int,
+            max_matches: int | None = None,
             fixed_m: list[np.ndarray] | None = None) -> FellegiSunter:
         """Learn ``m_``, ``u_`` and ``lambda_`` without labels.
 
@@ -82,6 +83,12 @@ class FellegiSunter:
         non-matches, so ``lambda_`` is the share of *all* pairs that match. Estimating it on
         the candidates alone would be biased, because blocking makes candidate non-matches
         agree on the blocked fields far more often than ``u_`` says.
+
+        ``max_matches``: an upper bound on the number of matching pairs, e.g. the size of
+        the smaller source when each record has at most one match in the other. It caps
+        ``lambda_``. Without it, in a dense population EM can explain the many namesakes
+        (same names, another birth date) as matches: given and family names are not
+        independent among non-matches (names cluster by origin), which the model assumes.
 
         ``fixed_m``: known m probabilities (e.g. from a model of another pair of sources);
         then only ``lambda_`` is estimated. Deduplication uses this: duplicates are too rare
@@ -97,13 +104,14 @@ class FellegiSunter:
         u = _level_probabilities(rp, rc, self.n_levels, smoothing=1.0)
         m = ([np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in self.n_levels]
              if fixed_m is None else [np.asarray(x, dtype=np.float64) for x in fixed_m])
-        lam = min(0.5, len(levels) / total_pairs / 10)
+        cap = 0.5 if max_matches is None else min(0.5, max(max_matches, 1) / total_pairs)
+        lam = min(cap / 2, len(levels) / total_pairs / 10)
         self.n_iter_ = 0
         for iteration in range(1, self.max_iter + 1):
             g = self._posterior(patterns, m, u, lam)
             new_m = (_level_probabilities(patterns, counts * g, self.n_levels, smoothing=1e-3)
                      if fixed_m is None else m)
-            new_lam = float(np.clip((counts * g).sum() / total_pairs, 1e-12, 0.5))
+            new_lam = float(np.clip((counts * g).sum() / total_pairs, 1e-12, cap))
             change = max(abs(new_lam - lam) / lam,
                          max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True)))
             m, lam = new_m, new_lam
