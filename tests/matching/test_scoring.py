@@ -67,3 +67,14 @@ def test_comparison_levels() -> None:
     assert comp.levels(sim, missing).tolist() == [0, 0, 1, 2, 3, -1]
     with pytest.raises(MatchingError, match="decreasing"):
         FieldComparison("x", (0.5, 0.8))
+
+
+def test_max_matches_caps_the_prior() -> None:
+    rng = np.random.default_rng(4)
+    levels, _ = simulate(rng, 2_000, 20_000, M, U)
+    random_levels, _ = simulate(rng, 0, 20_000, M, U)
+    free = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=1_000_000)
+    capped = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=1_000_000,
+                                             max_matches=500)
+    assert free.lambda_ * 1_000_000 > 1_000
+    assert capped.lambda_ * 1_000_000 <= 500 + 1e-6
