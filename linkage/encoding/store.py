@@ -13,6 +13,7 @@ Readers validate the header and the array shapes and refuse a mismatch with a cl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zipfile
@@ -89,8 +90,10 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
         schema = EncodingSchema.model_validate(header["schema"])
     except ValidationError:
         raise EncodingError(f"{source}: header holds an invalid encoding schema.") from None
-    if schema.digest() != header.get("schema_digest"):
-        raise EncodingError(f"{source}: schema digest does not match the header's schema.")
+    stored = json.dumps(header["schema"], sort_keys=True, separators=(",", ":"))
+    if hashlib.sha256(stored.encode()).hexdigest() != header.get("schema_digest"):
+        raise EncodingError(f"{source}: the header's schema does not match its digest "
+                            f"(the file was altered).")
     fields = tuple(header["fields"])
     encodings = EncodedRecords(
         record_ids=data["record_ids"].astype(object),

@@ -29,7 +29,7 @@ def authorise_match(loaded: LoadedAgreement, files: Sequence[Any]) -> None:
             raise ProtocolError(f"{f.path}: was encoded under version {f.agreement_version} of "
                                 f"agreement '{a.id}', not version {a.version} "
                                 f"({loaded.path}: version).")
-        if f.schema.digest() != a.encoding.digest():
+        if f.schema != a.encoding:
             raise ProtocolError(f"{f.path}: encoding parameters differ from the agreement's "
                                 f"({loaded.path}: encoding).")
         protocol = loaded.protocol(f.partner)

@@ -31,7 +31,7 @@ def authorise_encode(loaded: LoadedAgreement, partner: str, *,
         raise ProtocolError(f"{where}: roles: '{partner}' is not a data_provider, so it may "
                             f"not encode identifiers.")
     schema = schema or loaded.agreement.encoding
-    if schema.digest() != loaded.agreement.encoding.digest():
+    if schema != loaded.agreement.encoding:
         shortfalls = encoding_shortfalls(loaded.agreement, schema)
         if shortfalls:
             clause, message = shortfalls[0]

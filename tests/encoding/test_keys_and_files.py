@@ -1,6 +1,7 @@
 """Key files, encoding files, hardening, and the promise that the key never leaks."""
 
 import base64
+import json
 import logging
 import os
 import stat
@@ -102,6 +103,12 @@ def test_encoding_file_round_trip_and_refusals(tmp_path, small_cohort: Cohort) -
     with pytest.raises(EncodingError, match="not a linkage encoding file"):
         read_encodings(tmp_path / "junk.npz")
     arrays = dict(np.load(path))
+    header = json.loads(arrays["header"].tobytes())
+    header["schema"]["fields"][0]["bits_per_token"] = 30
+    tampered = dict(arrays, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+    np.savez(tmp_path / "tampered.npz", **tampered)
+    with pytest.raises(EncodingError, match="altered"):
+        read_encodings(tmp_path / "tampered.npz")
     arrays["record_filters"] = arrays["record_filters"][:10]
     np.savez(tmp_path / "cut.npz", **arrays)
     with pytest.raises(EncodingError, match="record_filters"):
