@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from linkage.encoding import BloomFilterEncoder, HardeningSpec, ProjectKey
+from linkage.encoding import BloomFilterEncoder, EncodingSchema, HardeningSpec, ProjectKey
 from linkage.matching import Linker, pairwise_quality, source_from_encodings
 from linkage.protocols import load_agreement
 from linkage.synth import CohortConfig, generate_cohort
@@ -20,7 +20,7 @@ from linkage.synth import CohortConfig, generate_cohort
 OPTIONS: dict[str, HardeningSpec] = {
     "none": HardeningSpec(),
     "balance": HardeningSpec(balance=True),
-    "xor_fold": HardeningSpec(xor_fold=True),
+    "xor_fold_record": HardeningSpec(xor_fold=True, applies_to=("record",)),
     "blip_eps_8": HardeningSpec(blip_epsilon=8.0),
     "blip_eps_4": HardeningSpec(blip_epsilon=4.0),
     "diffusion_3": HardeningSpec(diffusion_taps=3),
@@ -36,7 +36,8 @@ def run(people: int, seed: int) -> dict[str, dict[str, float]]:
     key = ProjectKey.generate()
     results = {}
     for name, hardening in OPTIONS.items():
-        schema = base.model_copy(update={"hardening": hardening})
+        schema = EncodingSchema.model_validate({**base.model_dump(),
+                                                "hardening": hardening.model_dump()})
         encoder = BloomFilterEncoder(schema, key)
         sources = []
         for partner, frame in cohort.extracts.items():

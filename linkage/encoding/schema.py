@@ -108,6 +108,15 @@ class EncodingSchema(_Frozen):
         for f in self.fields:
             if f.salt_with is not None and (f.salt_with not in names or f.salt_with == f.name):
                 problems.append(f"field '{f.name}' salts with unknown field '{f.salt_with}'")
+        if self.hardening.xor_fold:
+            folded = [f"{self.record_filter_bits} (record)"] if "record" in \
+                self.hardening.applies_to and self.record_filter_bits % 128 else []
+            if "field" in self.hardening.applies_to:
+                folded += [f"{f.filter_bits} ({f.name})" for f in self.fields
+                           if f.filter_bits % 128]
+            if folded:
+                problems.append("xor_fold halves filters, so their lengths must be multiples "
+                                "of 128; not: " + ", ".join(folded))
         for p in self.blocking:
             for part in p.parts:
                 field, _, how = part.partition(".")

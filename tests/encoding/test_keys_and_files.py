@@ -153,3 +153,16 @@ def test_hardened_encoding_shapes(small_cohort: Cohort) -> None:
         small_cohort.extracts["social_care"])
     assert enc.record_filters.shape[1] == 32
     assert (np.bitwise_count(enc.record_filters).sum(axis=1) > 0).all()
+
+
+def test_xor_fold_needs_even_word_counts() -> None:
+    from pydantic import ValidationError
+
+    from linkage.encoding import EncodingSchema
+
+    data = default_schema().model_dump()
+    data["hardening"] = {"xor_fold": True}
+    with pytest.raises(ValidationError, match=r"multiples of 128; not: 64 \(sex\)"):
+        EncodingSchema.model_validate(data)
+    data["hardening"] = {"xor_fold": True, "applies_to": ["record"]}
+    assert EncodingSchema.model_validate(data).hardening.xor_fold
