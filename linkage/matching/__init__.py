@@ -5,7 +5,7 @@ Imports flow one way: this package uses :mod:`linkage.bits` and numpy, never
 """
 
 from linkage.matching.blocking import BlockingResult, LshParameters
-from linkage.matching.clustering import greedy_clusters, greedy_one_to_one
+from linkage.matching.clustering import greedy_clusters, greedy_one_to_one, one_to_one
 from linkage.matching.comparison import FieldComparison, comparisons_for
 from linkage.matching.evaluation import PairQuality, QualityReport, pairwise_quality
 from linkage.matching.linker import LinkageResult, Linker, PairModel, Source, source_from_encodings
@@ -29,6 +29,7 @@ __all__ = [
     "dice_similarity",
     "greedy_clusters",
     "greedy_one_to_one",
+    "one_to_one",
     "pairwise_quality",
     "popcounts",
     "source_from_encodings",

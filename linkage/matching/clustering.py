@@ -1,6 +1,8 @@
 """From scored pairs to links: one-to-one assignment and clusters across sources.
 
-Edges are accepted greedily in descending match weight. Two clusters merge only if they
+Per pair of sources, :func:`one_to_one` keeps at most one link per record (exactly for
+small groups of competing links, greedily for large ones). Across sources, edges are then
+accepted greedily in descending match weight. Two clusters merge only if they
 hold no source in common, so every cluster has at most one record per source, except that
 records joined by a within-source (deduplication) edge may share a source.
 """
@@ -11,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from linkage.errors import MatchingError
 
@@ -83,6 +88,48 @@ def greedy_clusters(source: np.ndarray, a: np.ndarray, b: np.ndarray, weight: np
     np.maximum.at(best, a[accepted], probability[accepted])
     np.maximum.at(best, b[accepted], probability[accepted])
     return Clusters(label, best, accepted)
+
+
+def one_to_one(a: np.ndarray, b: np.ndarray, weight: np.ndarray, *,
+               max_optimal: int = 64) -> np.ndarray:
+    """One-to-one assignment between two sources: (E,) bool, which edges are kept.
+
+    The edges ``(a[e], b[e])`` form connected components. A component of one edge keeps it;
+    a component of at most ``max_optimal`` records is solved exactly (the assignment of
+    largest total weight, scipy's ``linear_sum_assignment``); larger ones greedily by weight.
+    """
+    accepted = np.zeros(len(a), dtype=bool)
+    if len(a) == 0:
+        return accepted
+    n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
+    graph = coo_matrix((np.ones(len(a)), (a, b + n_a)), shape=(n_a + n_b, n_a + n_b))
+    _, label = connected_components(graph, directed=False)
+    component = label[a]
+    edges_in = np.bincount(component, minlength=label.max() + 1)
+    single = edges_in[component] == 1
+    accepted[single] = True
+    nodes_in = np.bincount(label, minlength=label.max() + 1)
+    rest = np.flatnonzero(~single)
+    order = rest[np.argsort(component[rest], kind="stable")]
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    # maximise the total weight; an edge of weight <= 0 (possible only with a threshold
+    # below 0.5) counts as the smallest positive weight, so it is kept when nothing competes
+    positive = np.maximum(weight, 1e-9)
+    for group in np.split(order, bounds):
+        if len(group) == 0:
+            continue
+        if nodes_in[component[group[0]]] > max_optimal:
+            accepted[group] = greedy_one_to_one(a[group], b[group], weight[group])
+            continue
+        rows, row_of = np.unique(a[group], return_inverse=True)
+        cols, col_of = np.unique(b[group], return_inverse=True)
+        matrix = np.zeros((len(rows), len(cols)))
+        matrix[row_of, col_of] = positive[group]
+        chosen_rows, chosen_cols = linear_sum_assignment(matrix, maximize=True)
+        keep = np.zeros((len(rows), len(cols)), dtype=bool)
+        keep[chosen_rows, chosen_cols] = True
+        accepted[group] = keep[row_of, col_of] & (matrix[row_of, col_of] > 0)
+    return accepted
 
 
 def greedy_one_to_one(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from linkage.errors import MatchingError
 from linkage.matching.blocking import BlockingResult, LshParameters, block, lsh_keys
-from linkage.matching.clustering import greedy_clusters
+from linkage.matching.clustering import greedy_clusters, one_to_one
 from linkage.matching.comparison import FieldComparison, comparisons_for
 from linkage.matching.scoring import FellegiSunter
 from linkage.matching.similarity import dice_similarity
@@ -207,6 +207,10 @@ class Linker:
         weights = model.match_weights(levels)
         probability = 1.0 / (1.0 + np.exp2(-np.clip(weights, -1000, 1000)))
         chosen = probability >= self.threshold
+        if not same:  # one-to-one per pair of sources, before clustering across them
+            picked = np.flatnonzero(chosen)
+            chosen[picked] = one_to_one(blocking.left[picked], blocking.right[picked],
+                                        weights[picked])
         if same:
             for name in self.dedup_must_agree:
                 sim = dice_similarity(a.field_filters[name], b.field_filters[name],

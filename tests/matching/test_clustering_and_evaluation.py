@@ -55,3 +55,43 @@ def test_pairwise_quality_counts() -> None:
             q.overall.false_negatives) == (1, 1, 3)
     assert q.overall.precision == 0.5 and q.overall.recall == pytest.approx(0.25)
     assert q.by_partner_pair[("e", "h")].f1 == pytest.approx(2 / 3)
+
+
+def _best_matching_weight(edges: list[tuple[int, int, float]]) -> float:
+    """Brute force: the largest total weight of a set of edges sharing no endpoint."""
+    import itertools
+
+    best = 0.0
+    for r in range(len(edges) + 1):
+        for subset in itertools.combinations(edges, r):
+            lefts = [e[0] for e in subset]
+            rights = [e[1] for e in subset]
+            if len(set(lefts)) == r and len(set(rights)) == r:
+                best = max(best, sum(e[2] for e in subset))
+    return best
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.floats(0.1, 20)),
+                min_size=1, max_size=8, unique_by=lambda e: (e[0], e[1])))
+def test_one_to_one_is_optimal_on_small_groups(edges: list[tuple[int, int, float]]) -> None:
+    from linkage.matching import one_to_one
+
+    a = np.asarray([e[0] for e in edges])
+    b = np.asarray([e[1] for e in edges])
+    w = np.asarray([e[2] for e in edges])
+    kept = one_to_one(a, b, w)
+    assert len(set(a[kept])) == kept.sum() and len(set(b[kept])) == kept.sum()
+    assert w[kept].sum() == pytest.approx(_best_matching_weight(edges))
+    # large groups fall back to greedy, still a matching
+    greedy = one_to_one(a, b, w, max_optimal=1)
+    assert len(set(a[greedy])) == greedy.sum() and len(set(b[greedy])) == greedy.sum()
+
+
+def test_optimal_beats_greedy_when_it_should() -> None:
+    from linkage.matching import one_to_one
+
+    # greedy takes a0-b0 (10) and then nothing; optimal takes a0-b1 + a1-b0 (18)
+    a, b, w = np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([10.0, 9.0, 9.0])
+    assert greedy_one_to_one(a, b, w).tolist() == [True, False, False]
+    assert one_to_one(a, b, w).tolist() == [False, True, True]
