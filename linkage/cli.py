@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from linkage import __version__
-from linkage.cli_governance import add_audit, add_protocol, add_release
+from linkage.cli_governance import add_audit, add_protocol, add_release, add_report
 from linkage.errors import LinkageError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -203,6 +203,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_match,
     _add_evaluate,
     add_release,
+    add_report,
     add_protocol,
     add_audit,
     _add_demo,

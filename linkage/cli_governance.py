@@ -115,6 +115,29 @@ def _cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from linkage.protocols import load_agreement
+    from linkage.report import write_report
+
+    control = load_agreement(args.agreement).agreement.disclosure_control
+    path = write_report(links=args.links, output=args.output, control=control)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="an HTML report on the links (charts, no identifiers)",
+                       description="Write a self-contained HTML report: match-weight "
+                                   "distribution, estimated precision/recall, m and u, "
+                                   "waterfalls, cluster sizes, suppressed counts.")
+    p.add_argument("--agreement", type=Path, required=True,
+                   help="agreement YAML (for its disclosure control)")
+    p.add_argument("--links", type=Path, required=True,
+                   help="links CSV from linkage match (its .model.json must be beside it)")
+    p.add_argument("--output", type=Path, required=True, help="HTML file to write")
+    p.set_defaults(handler=_cmd_report)
+
+
 def add_protocol(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("protocol", help="check, explain, diff protocol files; JSON Schema",
                        description="Tools for information-governance leads.")

@@ -19,6 +19,8 @@ from linkage.encoding import ProjectKey, write_key_file
 from linkage.matching import Linker
 from linkage.matching.evaluation import QualityReport
 from linkage.pipeline import encode_extract, evaluate_links, match_encodings, release_attributes
+from linkage.protocols import load_agreement
+from linkage.report import write_report
 from linkage.synth import CohortConfig, generate_cohort, write_cohort
 
 EXAMPLE_PROTOCOLS = Path(__file__).resolve().parent / "protocols" / "data" / "first-1000-days"
@@ -82,7 +84,11 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
                            output=out / "analysts" / f"{partner}.csv",
                            audit_log=out / "audit.jsonl")
 
-    say("6. evaluate against the truth\n")
+    say("6. the linkage report (no identifiers, small numbers suppressed)")
+    loaded_control = load_agreement(agreement).agreement.disclosure_control
+    write_report(links=links_path, output=out / "report.html", control=loaded_control)
+
+    say("7. evaluate against the truth\n")
     evaluation = evaluate_links(links=links_path, truth=out / "cohort" / "truth.csv")
     links = pd.read_csv(links_path, dtype=str)
     result = DemoResult(out, evaluation.quality, links, time.perf_counter() - start)
@@ -111,6 +117,7 @@ def summary_table(result: DemoResult, records: dict[str, int]) -> str:
               f"{q.recall:>9.4f}{q.f1:>8.4f}", "",
               f"links:            {result.out_dir / 'linkage_unit' / 'links.csv'}",
               f"analyst releases: {result.out_dir / 'analysts'}",
+              f"report:           {result.out_dir / 'report.html'}",
               f"audit log:        {result.out_dir / 'audit.jsonl'}  "
               f"(check it: linkage audit verify ...)",
               f"finished in {result.seconds:.0f} s"]

@@ -140,13 +140,14 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
 
 
 def _write_model_summary(out: Path, result: LinkageResult, sizes: dict[str, int]) -> None:
-    summary = {"sizes": sizes, "pairs": [{
+    summary = {"sizes": sizes, "fields": list(result.field_names), "pairs": [{
         "left": pm.left, "right": pm.right, "lambda": pm.model.lambda_,
         "m": [x.tolist() for x in pm.model.m_], "u": [x.tolist() for x in pm.model.u_],
         "candidates": len(pm.blocking), "links_above_threshold": len(pm.weight),
         "pairs_per_pass": pm.blocking.pairs_per_pass,
         "skipped_blocks": pm.blocking.skipped_blocks,
         "weight_histogram": pm.weight_histogram.tolist(),
+        "examples": list(pm.examples),
     } for pm in result.pair_models if pm.fitted]}
     with atomic_output(out.with_name(out.name + ".model.json")) as handle:
         json.dump(summary, handle, indent=1)

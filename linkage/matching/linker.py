@@ -57,6 +57,7 @@ class PairModel:
     probability: np.ndarray    #: (E,) calibrated match probability
     weight: np.ndarray         #: (E,) match weight (log2 Bayes factor with prior)
     weight_histogram: np.ndarray  #: counts of candidate match weights in WEIGHT_BINS
+    examples: tuple[dict[str, object], ...] = ()  #: weight waterfalls of a few pairs (no ids)
 
     @property
     def fitted(self) -> bool:
@@ -70,6 +71,7 @@ class LinkageResult:
 
     links: pd.DataFrame                  #: cluster_id, partner, record_id, probability
     pair_models: list[PairModel] = field(default_factory=list)
+    field_names: tuple[str, ...] = ()    #: the compared fields, in model order
 
 
 #: Bin edges of the candidate match-weight histogram kept for reports (log2 units).
@@ -144,7 +146,8 @@ class Linker:
                                           fixed_m=donor.model.m_ if donor else None))
             bar.update()
         bar.close()
-        return LinkageResult(self._cluster(sources, models), models)
+        return LinkageResult(self._cluster(sources, models), models,
+                             tuple(c.name for c in comparisons))
 
     @staticmethod
     def _check(sources: Sequence[Source]) -> None:
@@ -219,7 +222,8 @@ class Linker:
         histogram = np.histogram(np.clip(weights, WEIGHT_BINS[0], WEIGHT_BINS[-1]),
                                  bins=WEIGHT_BINS)[0]
         return PairModel(a.name, b.name, model, kept, blocking.left[chosen],
-                         blocking.right[chosen], probability[chosen], weights[chosen], histogram)
+                         blocking.right[chosen], probability[chosen], weights[chosen], histogram,
+                         _examples(model, levels, weights, comparisons))
 
     def _cluster(self, sources: Sequence[Source], models: list[PairModel]) -> pd.DataFrame:
         offsets = np.cumsum([0] + [len(s) for s in sources])
@@ -241,6 +245,27 @@ class Linker:
                              "record_id": record_ids,
                              "probability": np.round(clusters.probability[linked], 6)}
                             ).sort_values(["cluster_id", "partner"], ignore_index=True)
+
+
+def _examples(model: FellegiSunter, levels: np.ndarray, weights: np.ndarray,
+              comparisons: tuple[FieldComparison, ...]) -> tuple[dict[str, object], ...]:
+    """Waterfalls of three candidate pairs: the strongest, the closest call, a typical
+    non-match. Weights and levels only: nothing that identifies a record."""
+    if len(weights) == 0:
+        return ()
+    picks = {"strongest link": int(np.argmax(weights)),
+             "closest call": int(np.argmin(np.abs(weights))),
+             "typical non-match": int(np.argsort(weights)[len(weights) // 4])}
+    out = []
+    for label, index in picks.items():
+        contributions = model.contributions(levels[index:index + 1])[0]
+        out.append({"label": label, "prior": model.prior_weight,
+                    "fields": {c.name: float(w) for c, w in zip(comparisons, contributions,
+                                                                 strict=True)},
+                    "levels": {c.name: int(v) for c, v in zip(comparisons, levels[index],
+                                                               strict=True)},
+                    "total": float(weights[index])})
+    return tuple(out)
 
 
 class EncodingsLike(Protocol):
