@@ -74,9 +74,10 @@ def truth_of(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
                                     "person_id": person(b.rec_id)})])
 
 
-def ours(a: pd.DataFrame, b: pd.DataFrame, lsh: bool) -> tuple[pd.DataFrame, float]:
+def ours(a: pd.DataFrame, b: pd.DataFrame, lsh: bool,
+         key: ProjectKey | None = None) -> tuple[pd.DataFrame, float]:
     start = time.perf_counter()
-    encoder = BloomFilterEncoder(FEBRL_SCHEMA, ProjectKey.generate())
+    encoder = BloomFilterEncoder(FEBRL_SCHEMA, key or ProjectKey.generate())
     kinds = {f.name: f.kind.value for f in FEBRL_SCHEMA.fields}
     sources = [source_from_encodings(name, encoder.encode(frame, record_id_column="rec_id"),
                                      kinds) for name, frame in (("a", a), ("b", b))]
