@@ -1,6 +1,8 @@
-"""Run the quality benchmarks; with ``--ci``, fail when F1 drops below the bars.
+"""Run the benchmarks: a JSON file of results and a printed table.
 
     python -m benchmarks --ci        # small and quick: run by scripts/test (and so by CI)
+    python -m benchmarks             # 10k and 100k cohorts, FEBRL4, kernel, encoding speed
+    python -m benchmarks --full      # ... and the 1M-children scale run (several minutes)
 
 The CI mode links a synthetic cohort of 20,000 children (three partners) and FEBRL4 with a
 fixed benchmark key, so results are repeatable, and exits 1 if any partner pair's F1 is
@@ -55,14 +57,77 @@ def febrl() -> float:
     return round(pairwise_quality(links, truth_of(a, b)).overall.f1, 4)
 
 
+def _run_module(module: str, *options: str) -> dict[str, object]:
+    """Run ``python -m benchmarks.MODULE`` and parse its JSON output."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *options],
+                          capture_output=True, text=True, check=True)
+    start = done.stdout.index("{")
+    parsed: dict[str, object] = json.loads(done.stdout[start:])
+    return parsed
+
+
+def full_suite(include_scale: bool, out_dir: str) -> int:
+    from pathlib import Path
+
+    from linkage.files import atomic_output
+
+    runs: dict[str, tuple[str, ...]] = {
+        "synthetic_10k": ("synthetic_linkage", "--people", "10000"),
+        "synthetic_100k": ("synthetic_linkage", "--people", "100000"),
+        "febrl4": ("febrl4", "--lsh"),
+        "kernel": ("kernel_speed", "--repeats", "3"),
+        "encode_100k": ("encode_speed", "--people", "100000", "--repeats", "3"),
+    }
+    if include_scale:
+        runs["synthetic_1m"] = ("synthetic_linkage", "--people", "1000000", "--no-baseline",
+                                "--no-blocking-quality")
+    results = {}
+    for name, (module, *options) in runs.items():
+        print(f"running {name} ...", file=sys.stderr)
+        results[name] = _run_module(module, *options)
+    stamp = time.strftime("%Y-%m-%d")
+    path = Path(out_dir) / f"{stamp}.json"
+    with atomic_output(path) as handle:
+        json.dump(results, handle, indent=2)
+    print(summary_table(results))
+    print(f"\nresults: {path}")
+    return 0
+
+
+def summary_table(results: dict[str, dict]) -> str:  # type: ignore[type-arg]
+    """One line per run: the headline figures."""
+    lines = [f"{'run':<16}{'figure':<44}{'value':>14}"]
+    for name, result in results.items():
+        if name.startswith("synthetic"):
+            for pair, q in result["quality"].items():
+                a, b = pair.split("~")
+                if a != b:
+                    lines.append(f"{name:<16}{'F1 ' + pair:<44}{q['f1']:>14.4f}")
+            lines.append(f"{name:<16}{'link seconds':<44}{result['link_s']:>14}")
+        elif name == "febrl4":
+            lines.append(f"{name:<16}{'F1 (encoded)':<44}{result['ours_encoded']['f1']:>14.4f}")
+            lines.append(f"{name:<16}{'F1 (recordlinkage ECM, plaintext)':<44}"
+                         f"{result['recordlinkage_ecm_plaintext']['f1']:>14.4f}")
+        elif name == "kernel":
+            lines.append(f"{name:<16}{'pairs/s':<44}{result['ours_pairs_per_s']:>14,}")
+        elif name.startswith("encode"):
+            lines.append(f"{name:<16}{'records/s (in memory)':<44}"
+                         f"{result['ours_records_per_s_in_memory']:>14,}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ci", action="store_true", help="the quick run with pass/fail bars")
     parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--full", action="store_true", help="include the 1M-children run")
+    parser.add_argument("--out", default="benchmarks/results",
+                        help="folder for the JSON results (default benchmarks/results)")
     args = parser.parse_args()
     if not args.ci:
-        print(__doc__)
-        return 0
+        return full_suite(args.full, args.out)
     start = time.perf_counter()
     results = {"synthetic_f1": synthetic(args.people, seed=1), "febrl4_f1": febrl()}
     results["seconds"] = round(time.perf_counter() - start, 1)
