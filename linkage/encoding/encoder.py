@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from linkage.encoding.blocking_tokens import part_hashes, pass_tokens
 from linkage.encoding.bloom import pack_rows, token_positions
-from linkage.encoding.hardening import blip, harden_deterministic, hardened_bits
+from linkage.encoding.hardening import blip, harden_deterministic
 from linkage.encoding.keys import ProjectKey
 from linkage.encoding.normalise import (
     normalise_dates,
@@ -117,25 +117,38 @@ def _salted(values: _FieldValues, salt: _FieldValues, salt_spec: FieldSpec,
             tokenise_values(pair_values, spec, salts))
 
 
-def value_filters(table: TokenTable, n_values: int, key: bytes, bits_per_token: int,
+@dataclass(frozen=True)
+class DistinctTokens:
+    """A field's tokens de-duplicated: value ``owner[e]`` holds ``distinct[token_code[e]]``."""
+
+    owner: np.ndarray       #: (E,) int64, sorted
+    token_code: np.ndarray  #: (E,) int64 into ``distinct``
+    distinct: np.ndarray    #: (D,) str
+    n_values: int
+
+
+def distinct_tokens(table: TokenTable, n_values: int) -> DistinctTokens:
+    """Sort tokens by value and number the distinct ones (done once per field)."""
+    if len(table.owner) == n_values and np.array_equal(table.owner, np.arange(n_values)):
+        # one token per value (exact fields): no de-duplication needed
+        index = np.arange(n_values, dtype=np.int64)
+        return DistinctTokens(index, index, table.token, n_values)
+    order = np.argsort(table.owner, kind="stable")
+    token_code, distinct = pd.factorize(table.token[order], sort=False)
+    return DistinctTokens(table.owner[order], token_code.astype(np.int64),
+                          np.asarray(distinct, dtype=np.str_), n_values)
+
+
+def value_filters(tokens: DistinctTokens, key: bytes, bits_per_token: int,
                   filter_bits: int) -> np.ndarray:
     """One packed filter per distinct value: ``(n_values, filter_bits // 64)`` uint64.
 
     Each distinct token is hashed once; its positions are scattered to every value that
     holds it.
     """
-    if len(table.owner) == n_values and np.array_equal(table.owner, np.arange(n_values)):
-        # one token per value (exact fields): hash each directly, no de-duplication
-        positions = token_positions(table.token, key, bits_per_token, filter_bits)
-        rows = np.repeat(table.owner, bits_per_token)
-        return pack_rows(rows, positions.ravel(), n_values, filter_bits)
-    order = np.argsort(table.owner, kind="stable")
-    owner, token = table.owner[order], table.token[order]
-    token_codes, distinct = pd.factorize(token, sort=False)
-    positions = token_positions(np.asarray(distinct, dtype=np.str_), key, bits_per_token,
-                                filter_bits)
-    rows = np.repeat(owner, bits_per_token)
-    return pack_rows(rows, positions[token_codes].ravel(), n_values, filter_bits)
+    positions = token_positions(tokens.distinct, key, bits_per_token, filter_bits)
+    rows = np.repeat(tokens.owner, bits_per_token)
+    return pack_rows(rows, positions[tokens.token_code].ravel(), tokens.n_values, filter_bits)
 
 
 def _gather(filters: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -211,8 +224,9 @@ class BloomFilterEncoder:
         if absent:
             raise InputDataError(f"{source}: missing column(s) {', '.join(absent)} "
                                  f"(needed by the encoding schema).")
-        record_ids = frame[record_id_column].fillna("").astype(str).to_numpy()
-        _check_record_ids(record_ids, source, record_id_column)
+        id_column = frame[record_id_column]
+        _check_record_ids(id_column, source, record_id_column)
+        record_ids = id_column.to_numpy(dtype=object)
         n = len(frame)
         empty = pd.Series([""] * n, dtype=object)
         bar = tqdm(total=2 * len(schema.fields), desc="encoding fields", unit="step",
@@ -258,10 +272,11 @@ class BloomFilterEncoder:
         schema, hard = self.schema, self.schema.hardening
         fv = values[spec.name]
         if spec.salt_with:
-            fv, tokens = _salted(fv, values[spec.salt_with], schema.field(spec.salt_with), spec)
+            fv, table = _salted(fv, values[spec.salt_with], schema.field(spec.salt_with), spec)
         else:
-            tokens = tokenise_values(fv.values, spec)
-        filters = value_filters(tokens, len(fv.values), self._key.derive(f"field:{spec.name}"),
+            table = tokenise_values(fv.values, spec)
+        tokens = distinct_tokens(table, len(fv.values))
+        filters = value_filters(tokens, self._key.derive(f"field:{spec.name}"),
                                 spec.bits_per_token, spec.filter_bits)
         if "field" in hard.applies_to:
             filters = harden_deterministic(filters, hard,
@@ -271,7 +286,7 @@ class BloomFilterEncoder:
             gathered = blip(gathered, hard.blip_epsilon)
         contribution = None
         if spec.record_bits_per_token:
-            contrib = value_filters(tokens, len(fv.values), self._key.derive(f"record:{spec.name}"),
+            contrib = value_filters(tokens, self._key.derive(f"record:{spec.name}"),
                                     spec.record_bits_per_token, schema.record_filter_bits)
             contribution = _gather(contrib, fv.codes)
         return gathered, contribution
@@ -307,20 +322,16 @@ def _column(frame: pd.DataFrame, name: str | None, empty: pd.Series) -> pd.Serie
     return empty if name is None else frame[name]
 
 
-def _check_record_ids(record_ids: np.ndarray, source: str, column: str) -> None:
-    if len(record_ids) == 0:
+def _check_record_ids(ids: pd.Series, source: str, column: str) -> None:
+    """Refuse an empty table, blank record ids and repeated ones, naming the row."""
+    if len(ids) == 0:
         raise InputDataError(f"{source}: has no records.")
-    blank = np.flatnonzero(np.char.str_len(record_ids.astype(str)) == 0)
+    text = ids if pd.api.types.is_string_dtype(ids.dtype) else ids.astype(str)
+    blank = np.flatnonzero((ids.isna() | (text.str.len() == 0)).fillna(True).to_numpy(bool))
     if len(blank):
         raise InputDataError(f"{source}: row {int(blank[0]) + 2}: column '{column}' is empty "
                              f"({len(blank)} row(s) in all).")
-    repeated = np.flatnonzero(pd.Series(record_ids).duplicated().to_numpy())
+    repeated = np.flatnonzero(ids.duplicated().to_numpy(bool))
     if len(repeated):
         raise InputDataError(f"{source}: row {int(repeated[0]) + 2}: column '{column}' repeats "
                              f"an earlier record id ({len(repeated)} repeated row(s) in all).")
-
-
-def encoded_field_bits(spec: FieldSpec, schema: EncodingSchema) -> int:
-    """Length of a field's filter after hardening."""
-    applies = "field" in schema.hardening.applies_to
-    return hardened_bits(spec.filter_bits, schema.hardening) if applies else spec.filter_bits
