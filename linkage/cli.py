@@ -102,7 +102,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
     result = encode_extract(agreement=args.agreement, partner=args.partner, key=args.key,
                             input=args.input, output=args.output, audit_log=args.audit_log,
-                            progress=not args.quiet)
+                            progress=not args.quiet, signing_key=args.signing_key)
     invalid = {f: c["invalid"] for f, c in result.counts.items() if c["invalid"]}
     print(f"encoded {result.records:,} records -> {result.output}")
     if invalid:
@@ -133,7 +133,8 @@ def _cmd_match(args: argparse.Namespace) -> int:
                     lsh=LshParameters() if args.lsh else None, progress=not args.quiet)
     result = match_encodings(agreement=args.agreement, encodings=args.encodings,
                              output=args.output, audit_log=args.audit_log, linker=linker,
-                             save_candidates=args.save_candidates)
+                             save_candidates=args.save_candidates,
+                             signing_key=args.signing_key)
     links = result.result.links
     print(f"linked {len(links):,} records into {links.cluster_id.nunique():,} clusters "
           f"-> {result.output}")
@@ -193,6 +194,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _add_audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audit-log", type=Path, default=None,
                    help="audit log to append to (default: audit.jsonl beside the output)")
+    p.add_argument("--signing-key", type=Path, default=None,
+                   help="Ed25519 key to sign the audit entry (linkage audit keygen)")
 
 
 #: Sub-command registrars, in help order.

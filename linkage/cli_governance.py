@@ -90,15 +90,25 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from linkage.protocols.audit import verify_log
+    from linkage.protocols.audit import read_public_key, verify_log
 
-    report = verify_log(args.log)
+    public = read_public_key(args.public_key) if args.public_key else None
+    report = verify_log(args.log, public)
     if report.ok:
-        print(f"{args.log}: {report.entries} entries, chain intact")
+        signed = ", every entry signed by that key" if public else ""
+        print(f"{args.log}: {report.entries} entries, chain intact{signed}")
         return 0
     for problem in report.problems:
         print(f"{args.log}: {problem}", file=sys.stderr)
     return 1
+
+
+def _cmd_audit_keygen(args: argparse.Namespace) -> int:
+    from linkage.protocols.audit import write_signing_key
+
+    private, public = write_signing_key(args.out)
+    print(f"wrote {private} (keep it; mode 0600) and {public} (give it to auditors)")
+    return 0
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
@@ -109,7 +119,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
                                 partner=args.partner, input=args.input,
                                 recipient=args.recipient, output=args.output,
                                 purpose=args.purpose, attributes=attributes,
-                                audit_log=args.audit_log)
+                                audit_log=args.audit_log, signing_key=args.signing_key)
     print(f"released {result.rows:,} rows of link_key, {', '.join(result.attributes)} to "
           f"{args.recipient} for '{result.purpose}' -> {result.output}")
     return 0
@@ -175,7 +185,13 @@ def add_audit(sub: argparse._SubParsersAction) -> None:
     verify = inner.add_parser("verify", help="detect edits, deletions, insertions, reordering",
                               description="Check every entry's hash and chain link.")
     verify.add_argument("log", type=Path)
+    verify.add_argument("--public-key", type=Path, default=None,
+                        help="also check every entry's Ed25519 signature")
     verify.set_defaults(handler=_cmd_audit_verify)
+    keygen = inner.add_parser("keygen", help="create an Ed25519 key to sign audit entries",
+                              description="Write a signing key (mode 0600) and FILE.pub.")
+    keygen.add_argument("--out", type=Path, required=True)
+    keygen.set_defaults(handler=_cmd_audit_keygen)
 
 
 def add_release(sub: argparse._SubParsersAction) -> None:
@@ -193,4 +209,6 @@ def add_release(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated subset of the permitted attributes")
     p.add_argument("--audit-log", type=Path, default=None,
                    help="audit log to append to (default: audit.jsonl beside the output)")
+    p.add_argument("--signing-key", type=Path, default=None,
+                   help="Ed25519 key to sign the audit entry (linkage audit keygen)")
     p.set_defaults(handler=_cmd_release)

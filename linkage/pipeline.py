@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage.encoding import BloomFilterEncoder, read_encodings, read_key_file, write_encodings
-from linkage.errors import InputDataError, LinkageError
+from linkage.errors import InputDataError, LinkageError, ProtocolError
 from linkage.files import atomic_output, sha256_file
 from linkage.matching import (
     LinkageResult,
@@ -29,9 +30,10 @@ from linkage.matching import (
 )
 from linkage.matching.evaluation import pairs_completeness
 from linkage.protocols import load_agreement
-from linkage.protocols.audit import append_entry
+from linkage.protocols.audit import append_entry, read_signing_key
 from linkage.protocols.checks import authorise_match
 from linkage.protocols.enforcement import authorise_encode, record_id_column
+from linkage.protocols.loading import LoadedAgreement
 from linkage.protocols.release import authorise_release
 from linkage.tables import read_table
 
@@ -52,12 +54,15 @@ class EncodeResult:
 
 def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: PathLike,
                    output: PathLike, audit_log: PathLike | None = None,
-                   progress: bool = False, today: dt.date | None = None) -> EncodeResult:
+                   progress: bool = False, today: dt.date | None = None,
+                   signing_key: PathLike | None = None) -> EncodeResult:
     """Encode a partner's extract under the agreement; write the encoding file."""
     log = Path(audit_log) if audit_log else default_audit_log(output)
     loaded = None
+    signer: Ed25519PrivateKey | None = None
     try:
         loaded = load_agreement(agreement)
+        signer = _signer(loaded, signing_key)
         mapping = authorise_encode(loaded, partner, today=today)
         id_column = record_id_column(loaded, partner)
         needed = [id_column, *(c for c in mapping.values() if c is not None)]
@@ -69,23 +74,37 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
                                   partner=partner, agreement_id=loaded.agreement.id,
                                   agreement_version=loaded.agreement.version)
     except LinkageError as error:
-        _audit_refusal(log, "encode", partner, loaded, error, {"input": input})
+        _audit_refusal(log, "encode", partner, loaded, error, {"input": input}, signer)
         raise
     append_entry(log, action="encode", actor=partner,
                  agreement=(loaded.agreement.id, loaded.agreement.version),
                  inputs={"input": sha256_file(input)}, outputs={"encodings": sha256_file(written)},
-                 counts={"records": len(encodings), "fields": encodings.counts})
+                 counts={"records": len(encodings), "fields": encodings.counts},
+                 signing_key=signer)
     return EncodeResult(written, len(encodings), encodings.counts)
 
 
+def _signer(loaded: LoadedAgreement, signing_key: PathLike | None) -> Ed25519PrivateKey | None:
+    """The actor's signing key; refuse to run unsigned when the agreement requires it."""
+    if signing_key is not None:
+        return read_signing_key(signing_key)
+    if loaded.agreement.audit.signed:
+        raise ProtocolError(f"{loaded.path}: audit.signed: the agreement requires signed "
+                            f"audit entries; pass --signing-key (create one with "
+                            f"'linkage audit keygen').")
+    return None
+
+
 def _audit_refusal(log: Path, action: str, actor: str, loaded: object, error: Exception,
-                   inputs: dict[str, PathLike]) -> None:
-    """Record a refused or failed step (digests only of inputs that exist)."""
+                   inputs: dict[str, PathLike], signer: Ed25519PrivateKey | None) -> None:
+    """Record a refused or failed step (digests only of inputs that exist); signed when the
+    signing key was read before the refusal."""
     agreement = getattr(loaded, "agreement", None)
     digests = {role: sha256_file(p) for role, p in inputs.items() if Path(p).is_file()}
     append_entry(log, action=action, actor=actor,
                  agreement=(agreement.id, agreement.version) if agreement else None,
-                 inputs=digests, outcome="refused", detail=type(error).__name__)
+                 inputs=digests, outcome="refused", detail=type(error).__name__,
+                 signing_key=signer)
 
 
 @dataclass(frozen=True)
@@ -97,7 +116,8 @@ class MatchResult:
 
 def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: PathLike,
                     audit_log: PathLike | None = None, linker: Linker | None = None,
-                    save_candidates: bool = False, today: dt.date | None = None) -> MatchResult:
+                    save_candidates: bool = False, today: dt.date | None = None,
+                    signing_key: PathLike | None = None) -> MatchResult:
     """Link encoding files under the agreement (as the linkage unit; no key needed).
 
     Writes ``output`` (cluster_id, partner, record_id, probability), ``output`` +
@@ -106,10 +126,12 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
     """
     log = Path(audit_log) if audit_log else default_audit_log(output)
     loaded = None
+    signer: Ed25519PrivateKey | None = None
     actor = "linkage_unit"
     try:
         loaded = load_agreement(agreement)
         actor = loaded.agreement.linkage_unit
+        signer = _signer(loaded, signing_key)
         loaded.check_in_force(today)
         files = [read_encodings(p) for p in encodings]
         authorise_match(loaded, files)
@@ -121,7 +143,7 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         result = linker.link(sources)
     except LinkageError as error:
         _audit_refusal(log, "match", actor, loaded, error,
-                       {f"encodings[{i}]": p for i, p in enumerate(encodings)})
+                       {f"encodings[{i}]": p for i, p in enumerate(encodings)}, signer)
         raise
     out = Path(output)
     with atomic_output(out) as handle:
@@ -135,7 +157,7 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
     append_entry(log, action="match", actor=actor,
                  agreement=(loaded.agreement.id, loaded.agreement.version),
                  inputs={f.partner: sha256_file(p) for f, p in zip(files, encodings, strict=True)},
-                 outputs={"links": sha256_file(out)}, counts=counts)
+                 outputs={"links": sha256_file(out)}, counts=counts, signing_key=signer)
     return MatchResult(out, result, records)
 
 
@@ -232,12 +254,15 @@ class ReleaseResult:
 def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, input: PathLike,
                        recipient: str, output: PathLike, purpose: str | None = None,
                        attributes: list[str] | None = None, audit_log: PathLike | None = None,
-                       today: dt.date | None = None) -> ReleaseResult:
+                       today: dt.date | None = None,
+                       signing_key: PathLike | None = None) -> ReleaseResult:
     """Write ``link_key`` plus the permitted attributes of ``partner``'s linked records."""
     log = Path(audit_log) if audit_log else default_audit_log(output)
     loaded = None
+    signer: Ed25519PrivateKey | None = None
     try:
         loaded = load_agreement(agreement)
+        signer = _signer(loaded, signing_key)
         loaded.check_in_force(today)
         chosen_purpose, columns = authorise_release(loaded, partner, recipient, purpose,
                                                     attributes)
@@ -251,7 +276,8 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
         for column in columns:
             released[column] = joined[column].to_numpy()
     except LinkageError as error:
-        _audit_refusal(log, "release", partner, loaded, error, {"links": links, "input": input})
+        _audit_refusal(log, "release", partner, loaded, error, {"links": links, "input": input},
+                       signer)
         raise
     out = Path(output)
     with atomic_output(out) as handle:
@@ -261,5 +287,6 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
                  inputs={"links": sha256_file(links), "input": sha256_file(input)},
                  outputs={"release": sha256_file(out)},
                  counts={"rows": len(released), "recipient": recipient,
-                         "purpose": chosen_purpose, "attributes": columns})
+                         "purpose": chosen_purpose, "attributes": columns},
+                 signing_key=signer)
     return ReleaseResult(out, len(released), columns, chosen_purpose)

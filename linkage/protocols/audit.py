@@ -131,3 +131,52 @@ def verify_log(path: str | os.PathLike[str],
                     problems.append(f"line {number}: signature missing or invalid")
             prev = recorded
     return AuditReport(count, tuple(problems))
+
+
+def write_signing_key(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Create an Ed25519 signing key (PEM, mode 0600) and its public key beside it (.pub)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from linkage.files import atomic_output
+
+    target = Path(path)
+    public = target.with_name(target.name + ".pub")
+    if target.exists() or public.exists():
+        raise AuditLogError(f"{target}: already exists; a signing key is never overwritten.")
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    with atomic_output(target, "wb", file_mode=0o600) as handle:
+        handle.write(private_pem)
+    with atomic_output(public, "wb") as handle:
+        handle.write(public_pem)
+    return target, public
+
+
+def read_signing_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    """Load an Ed25519 signing key written by :func:`write_signing_key`."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        raise AuditLogError(f"{path}: not a readable Ed25519 signing key.") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AuditLogError(f"{path}: not an Ed25519 signing key.")
+    return key
+
+
+def read_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
+    """Load an Ed25519 public key (the ``.pub`` file)."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError):
+        raise AuditLogError(f"{path}: not a readable Ed25519 public key.") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise AuditLogError(f"{path}: not an Ed25519 public key.")
+    return key

@@ -107,3 +107,34 @@ def test_disclosure_control() -> None:
     shown = apply_disclosure_control(counts, DisclosureControl(minimum_cell_count=10,
                                                                rounding_base=5))
     assert shown.to_dict() == {"a": "<10", "b": "10", "c": "10", "d": "<10", "e": "250"}
+
+
+def test_signed_agreement_needs_a_signing_key(tmp_path: Path, small_cohort) -> None:  # type: ignore[no-untyped-def]
+    from linkage.pipeline import encode_extract
+    from linkage.synth import write_cohort
+
+    from ..helpers import copy_protocols, edit_yaml
+
+    agreement = copy_protocols(tmp_path)
+    edit_yaml(agreement, lambda d: d["audit"].update(signed=True))
+    write_cohort(small_cohort, tmp_path / "cohort")
+    assert main(["keygen", "--out", str(tmp_path / "project.key")]) == 0
+    args = dict(agreement=agreement, partner="health", key=tmp_path / "project.key",
+                input=tmp_path / "cohort" / "health.csv", output=tmp_path / "enc" / "h.npz")
+    with pytest.raises(ProtocolError, match="audit.signed"):
+        encode_extract(**args)  # type: ignore[arg-type]
+    assert main(["audit", "keygen", "--out", str(tmp_path / "signer.pem")]) == 0
+    encode_extract(**args, signing_key=tmp_path / "signer.pem")  # type: ignore[arg-type]
+    log = tmp_path / "enc" / "audit.jsonl"
+    entries = [json.loads(x) for x in log.read_text().splitlines()]
+    assert entries[-1]["outcome"] == "ok" and "signature" in entries[-1]
+    public = str(tmp_path / "signer.pem.pub")
+    # the first entry (the refusal, before any key was given) is unsigned
+    assert main(["audit", "verify", str(log), "--public-key", public]) == 1
+    signed_log = tmp_path / "signed.jsonl"
+    encode_extract(**args, signing_key=tmp_path / "signer.pem",  # type: ignore[arg-type]
+                   audit_log=signed_log)
+    assert main(["audit", "verify", str(signed_log), "--public-key", public]) == 0
+    assert main(["audit", "keygen", "--out", str(tmp_path / "other.pem")]) == 0
+    assert main(["audit", "verify", str(signed_log), "--public-key",
+                 str(tmp_path / "other.pem.pub")]) == 1
