@@ -121,7 +121,7 @@ def test_signed_agreement_needs_a_signing_key(tmp_path: Path, small_cohort) -> N
     assert main(["keygen", "--out", str(tmp_path / "project.key")]) == 0
     args = dict(agreement=agreement, partner="health", key=tmp_path / "project.key",
                 input=tmp_path / "cohort" / "health.csv", output=tmp_path / "enc" / "h.npz")
-    with pytest.raises(ProtocolError, match="audit.signed"):
+    with pytest.raises(ProtocolError, match=r"audit\.signed"):
         encode_extract(**args)  # type: ignore[arg-type]
     assert main(["audit", "keygen", "--out", str(tmp_path / "signer.pem")]) == 0
     encode_extract(**args, signing_key=tmp_path / "signer.pem")  # type: ignore[arg-type]
