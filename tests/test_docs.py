@@ -42,3 +42,28 @@ def _encode_all(tmp_path: Path) -> None:
         main(["encode", "--agreement", "protocols/first-1000-days/agreement.yaml",
               "--partner", name, "--key", "project.key", "--input", f"{name}.csv",
               "--output", f"{name}.npz", "--quiet"])
+
+
+def _bash_after(path: Path, heading: str) -> str:
+    """The first ```bash block after ``heading`` in a Markdown file."""
+    text = path.read_text()
+    start = text.index(heading)
+    return re.findall(r"```bash\n(.*?)```", text[start:], flags=re.S)[0]
+
+
+def test_readme_flow_runs_as_written(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    script = _bash_after(ROOT / "README.md", "## The flow, step by step")
+    script = script.replace("--people 20000", "--people 600")  # same commands, smaller cohort
+    os.symlink(ROOT / "protocols", tmp_path / "protocols")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}"
+               f"{os.environ.get('PATH', '')}")
+    assert shutil.which("linkage", path=env["PATH"]), "the linkage command is not installed"
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "chain intact" in done.stdout and "precision" in done.stdout
+    assert (tmp_path / "to_analysts" / "health.csv").exists()
