@@ -12,30 +12,40 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from linkage import __version__
-from linkage.cli_governance import add_audit, add_protocol, add_release, add_report
+from linkage.cli_governance import (
+    add_audit,
+    add_audit_options,
+    add_protocol,
+    add_release,
+    add_report,
+)
 from linkage.errors import LinkageError
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``, with a one-line reason."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+        if value < minimum:
+            rule = "a positive whole number" if minimum == 1 else "not negative"
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
+        return value
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
+_positive_int = _whole_number(1)
+_non_negative_int = _whole_number(0)
+
+
+def _add_cohort_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--people", type=_positive_int, default=20_000,
+                   help="number of children in the population (default 20000)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -53,9 +63,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="generate a synthetic early-years cohort with ground truth",
                        description="Write health.csv, education.csv, social_care.csv and "
                                    "truth.csv for a synthetic cohort of children.")
-    p.add_argument("--people", type=_positive_int, default=20_000,
-                   help="number of children in the population (default 20000)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    _add_cohort_options(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
     p.set_defaults(handler=_cmd_synth)
@@ -72,9 +80,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the whole flow on a built-in synthetic cohort",
                        description="Generate a synthetic cohort and run the linkage flow on "
                                    "it, ending in a quality summary.")
-    p.add_argument("--people", type=_positive_int, default=20_000,
-                   help="children in the cohort (default 20000)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    _add_cohort_options(p)
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: a new temporary folder)")
     p.set_defaults(handler=_cmd_demo)
@@ -120,7 +126,7 @@ def _add_encode(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", type=Path, required=True, help="project key file")
     p.add_argument("--input", type=Path, required=True, help="the partner's extract (CSV)")
     p.add_argument("--output", type=Path, required=True, help="encoding file to write (.npz)")
-    _add_audit(p)
+    add_audit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_encode)
 
@@ -166,7 +172,7 @@ def _add_match(sub: argparse._SubParsersAction) -> None:
                    help="do not link duplicate records within a source")
     p.add_argument("--save-candidates", action="store_true",
                    help="also write the candidate pairs (for pairs completeness)")
-    _add_audit(p)
+    add_audit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_match)
 
@@ -189,13 +195,6 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--links", type=Path, required=True, help="links CSV from linkage match")
     p.add_argument("--truth", type=Path, required=True, help="truth CSV")
     p.set_defaults(handler=_cmd_evaluate)
-
-
-def _add_audit(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--audit-log", type=Path, default=None,
-                   help="audit log to append to (default: audit.jsonl beside the output)")
-    p.add_argument("--signing-key", type=Path, default=None,
-                   help="Ed25519 key to sign the audit entry (linkage audit keygen)")
 
 
 #: Sub-command registrars, in help order.

@@ -207,8 +207,13 @@ def add_release(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--purpose", default=None, help="purpose id (needed if several apply)")
     p.add_argument("--attributes", default=None,
                    help="comma-separated subset of the permitted attributes")
+    add_audit_options(p)
+    p.set_defaults(handler=_cmd_release)
+
+
+def add_audit_options(p: argparse.ArgumentParser) -> None:
+    """``--audit-log`` and ``--signing-key``, taken by every command that touches data."""
     p.add_argument("--audit-log", type=Path, default=None,
                    help="audit log to append to (default: audit.jsonl beside the output)")
     p.add_argument("--signing-key", type=Path, default=None,
                    help="Ed25519 key to sign the audit entry (linkage audit keygen)")
-    p.set_defaults(handler=_cmd_release)

@@ -6,9 +6,11 @@ protocols do not permit, writes its output atomically and appends to the audit l
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,52 @@ def default_audit_log(output: PathLike) -> Path:
     return Path(output).resolve().parent / "audit.jsonl"
 
 
+@dataclass
+class _Step:
+    """One audited step: the loaded agreement, the actor and its signing key."""
+
+    action: str
+    actor: str
+    log: Path
+    loaded: LoadedAgreement | None = None
+    signer: Ed25519PrivateKey | None = None
+
+    @property
+    def agreement(self) -> LoadedAgreement:
+        assert self.loaded is not None  # set before the body of the step runs
+        return self.loaded
+
+    def record(self, *, inputs: dict[str, PathLike], outputs: dict[str, PathLike],
+               counts: dict[str, Any]) -> None:
+        """Append the successful outcome, with digests of the files."""
+        a = self.agreement.agreement
+        append_entry(self.log, action=self.action, actor=self.actor, agreement=(a.id, a.version),
+                     inputs={k: sha256_file(p) for k, p in inputs.items()},
+                     outputs={k: sha256_file(p) for k, p in outputs.items()}, counts=counts,
+                     signing_key=self.signer)
+
+
+@contextlib.contextmanager
+def _audited(action: str, *, agreement: PathLike, actor: str | None,
+             signing_key: PathLike | None, audit_log: PathLike | None, output: PathLike,
+             inputs: dict[str, PathLike]) -> Iterator[_Step]:
+    """Load the agreement and the signing key; a refusal inside is audited and re-raised.
+
+    ``actor=None`` means the agreement's linkage unit.
+    """
+    log = Path(audit_log) if audit_log else default_audit_log(output)
+    step = _Step(action, actor or "linkage_unit", log)
+    try:
+        step.loaded = load_agreement(agreement)
+        if actor is None:
+            step.actor = step.loaded.agreement.linkage_unit
+        step.signer = _signer(step.loaded, signing_key)
+        yield step
+    except LinkageError as error:
+        _audit_refusal(step, error, inputs)
+        raise
+
+
 @dataclass(frozen=True)
 class EncodeResult:
     output: Path
@@ -57,12 +105,9 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
                    progress: bool = False, today: dt.date | None = None,
                    signing_key: PathLike | None = None) -> EncodeResult:
     """Encode a partner's extract under the agreement; write the encoding file."""
-    log = Path(audit_log) if audit_log else default_audit_log(output)
-    loaded = None
-    signer: Ed25519PrivateKey | None = None
-    try:
-        loaded = load_agreement(agreement)
-        signer = _signer(loaded, signing_key)
+    with _audited("encode", agreement=agreement, actor=partner, signing_key=signing_key,
+                  audit_log=audit_log, output=output, inputs={"input": input}) as step:
+        loaded = step.agreement
         mapping = authorise_encode(loaded, partner, today=today)
         id_column = record_id_column(loaded, partner)
         needed = [id_column, *(c for c in mapping.values() if c is not None)]
@@ -73,14 +118,8 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
         written = write_encodings(output, encodings, schema=loaded.agreement.encoding,
                                   partner=partner, agreement_id=loaded.agreement.id,
                                   agreement_version=loaded.agreement.version)
-    except LinkageError as error:
-        _audit_refusal(log, "encode", partner, loaded, error, {"input": input}, signer)
-        raise
-    append_entry(log, action="encode", actor=partner,
-                 agreement=(loaded.agreement.id, loaded.agreement.version),
-                 inputs={"input": sha256_file(input)}, outputs={"encodings": sha256_file(written)},
-                 counts={"records": len(encodings), "fields": encodings.counts},
-                 signing_key=signer)
+    step.record(inputs={"input": input}, outputs={"encodings": written},
+                counts={"records": len(encodings), "fields": encodings.counts})
     return EncodeResult(written, len(encodings), encodings.counts)
 
 
@@ -95,16 +134,15 @@ def _signer(loaded: LoadedAgreement, signing_key: PathLike | None) -> Ed25519Pri
     return None
 
 
-def _audit_refusal(log: Path, action: str, actor: str, loaded: object, error: Exception,
-                   inputs: dict[str, PathLike], signer: Ed25519PrivateKey | None) -> None:
+def _audit_refusal(step: _Step, error: Exception, inputs: dict[str, PathLike]) -> None:
     """Record a refused or failed step (digests only of inputs that exist); signed when the
     signing key was read before the refusal."""
-    agreement = getattr(loaded, "agreement", None)
+    agreement = step.loaded.agreement if step.loaded else None
     digests = {role: sha256_file(p) for role, p in inputs.items() if Path(p).is_file()}
-    append_entry(log, action=action, actor=actor,
+    append_entry(step.log, action=step.action, actor=step.actor,
                  agreement=(agreement.id, agreement.version) if agreement else None,
                  inputs=digests, outcome="refused", detail=type(error).__name__,
-                 signing_key=signer)
+                 signing_key=step.signer)
 
 
 @dataclass(frozen=True)
@@ -124,14 +162,10 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
     ``.model.json`` (the fitted models and blocking counts) and, with ``save_candidates``,
     ``output`` + ``.candidates.npz`` (candidate pairs, for pairs completeness).
     """
-    log = Path(audit_log) if audit_log else default_audit_log(output)
-    loaded = None
-    signer: Ed25519PrivateKey | None = None
-    actor = "linkage_unit"
-    try:
-        loaded = load_agreement(agreement)
-        actor = loaded.agreement.linkage_unit
-        signer = _signer(loaded, signing_key)
+    with _audited("match", agreement=agreement, actor=None, signing_key=signing_key,
+                  audit_log=audit_log, output=output,
+                  inputs={f"encodings[{i}]": p for i, p in enumerate(encodings)}) as step:
+        loaded = step.agreement
         loaded.check_in_force(today)
         files = [read_encodings(p) for p in encodings]
         authorise_match(loaded, files)
@@ -141,10 +175,6 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         if save_candidates:
             linker.keep_candidates = True
         result = linker.link(sources)
-    except LinkageError as error:
-        _audit_refusal(log, "match", actor, loaded, error,
-                       {f"encodings[{i}]": p for i, p in enumerate(encodings)}, signer)
-        raise
     out = Path(output)
     with atomic_output(out) as handle:
         result.links.to_csv(handle, index=False, lineterminator="\n")
@@ -154,10 +184,8 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
     records = {s.name: len(s) for s in sources}
     counts = {"records": records, "linked_records": len(result.links),
               "clusters": int(result.links.cluster_id.nunique()) if len(result.links) else 0}
-    append_entry(log, action="match", actor=actor,
-                 agreement=(loaded.agreement.id, loaded.agreement.version),
-                 inputs={f.partner: sha256_file(p) for f, p in zip(files, encodings, strict=True)},
-                 outputs={"links": sha256_file(out)}, counts=counts, signing_key=signer)
+    step.record(inputs={f.partner: p for f, p in zip(files, encodings, strict=True)},
+                outputs={"links": out}, counts=counts)
     return MatchResult(out, result, records)
 
 
@@ -257,12 +285,10 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
                        today: dt.date | None = None,
                        signing_key: PathLike | None = None) -> ReleaseResult:
     """Write ``link_key`` plus the permitted attributes of ``partner``'s linked records."""
-    log = Path(audit_log) if audit_log else default_audit_log(output)
-    loaded = None
-    signer: Ed25519PrivateKey | None = None
-    try:
-        loaded = load_agreement(agreement)
-        signer = _signer(loaded, signing_key)
+    with _audited("release", agreement=agreement, actor=partner, signing_key=signing_key,
+                  audit_log=audit_log, output=output,
+                  inputs={"links": links, "input": input}) as step:
+        loaded = step.agreement
         loaded.check_in_force(today)
         chosen_purpose, columns = authorise_release(loaded, partner, recipient, purpose,
                                                     attributes)
@@ -275,18 +301,10 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
         released = pd.DataFrame({"link_key": joined["cluster_id"].astype(str)})
         for column in columns:
             released[column] = joined[column].to_numpy()
-    except LinkageError as error:
-        _audit_refusal(log, "release", partner, loaded, error, {"links": links, "input": input},
-                       signer)
-        raise
     out = Path(output)
     with atomic_output(out) as handle:
         released.to_csv(handle, index=False, lineterminator="\n")
-    append_entry(log, action="release", actor=partner,
-                 agreement=(loaded.agreement.id, loaded.agreement.version),
-                 inputs={"links": sha256_file(links), "input": sha256_file(input)},
-                 outputs={"release": sha256_file(out)},
-                 counts={"rows": len(released), "recipient": recipient,
-                         "purpose": chosen_purpose, "attributes": columns},
-                 signing_key=signer)
+    step.record(inputs={"links": links, "input": input}, outputs={"release": out},
+                counts={"rows": len(released), "recipient": recipient,
+                        "purpose": chosen_purpose, "attributes": columns})
     return ReleaseResult(out, len(released), columns, chosen_purpose)
