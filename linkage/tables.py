@@ -19,18 +19,29 @@ import pyarrow.csv as pacsv
 from linkage.errors import InputDataError
 
 
+#: Largest CSV read in one piece (bytes). A first-1000-days extract of a whole region is
+#: well under 1 GiB; a bigger file is most likely the wrong file.
+MAX_TABLE_BYTES = 8 * 2**30
+
+
 def read_table(path: str | os.PathLike[str], required: Sequence[str] = (), *,
-               what: str = "extract") -> pd.DataFrame:
+               what: str = "extract", max_bytes: int = MAX_TABLE_BYTES) -> pd.DataFrame:
     """Read a CSV file with a header row; every column as text.
 
     Raises :class:`InputDataError` naming the file and the problem (missing file, empty
-    file, missing columns, malformed rows), never the content of a row.
+    file, a file larger than ``max_bytes``, missing columns, malformed rows), never the
+    content of a row.
     """
     source = Path(path)
     if not source.is_file():
         raise InputDataError(f"{source}: {what} file not found.")
-    if source.stat().st_size == 0:
+    size = source.stat().st_size
+    if size == 0:
         raise InputDataError(f"{source}: {what} file is empty.")
+    if size > max_bytes:
+        raise InputDataError(f"{source}: {what} file is {size / 2**30:.1f} GiB, more than the "
+                             f"{max_bytes / 2**30:.1f} GiB limit; split it or check it is "
+                             f"the right file.")
     try:
         header = pacsv.read_csv(source, read_options=pacsv.ReadOptions(block_size=1 << 16),
                                 parse_options=pacsv.ParseOptions(newlines_in_values=False),
