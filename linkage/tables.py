@@ -18,7 +18,6 @@ import pyarrow.csv as pacsv
 
 from linkage.errors import InputDataError
 
-
 #: Largest CSV read in one piece (bytes). A first-1000-days extract of a whole region is
 #: well under 1 GiB; a bigger file is most likely the wrong file.
 MAX_TABLE_BYTES = 8 * 2**30
