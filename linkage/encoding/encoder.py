@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import jellyfish
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from linkage.encoding.blocking_tokens import part_hashes, pass_tokens
@@ -69,8 +70,6 @@ def _normalise(kind: IdentifierKind, spec: FieldSpec, uniques: np.ndarray) -> np
         return normalise_dates(uniques, spec.date_format)
     if kind is IdentifierKind.POSTCODE:
         return normalise_postcodes(uniques)
-    if kind is IdentifierKind.NHS_NUMBER:
-        return normalise_nhs_numbers(uniques)
     if kind is IdentifierKind.TEXT:
         return normalise_texts(uniques)
     if kind is IdentifierKind.EXACT:
@@ -86,14 +85,22 @@ def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
     filters are identical. This saves a second hashing pass over the column.
     """
     raw_codes, raw_uniques = pd.factorize(raw, sort=False)  # NaN/None -> code -1
-    uniques = np.asarray(raw_uniques, dtype=object)
-    if len(uniques) and not all(isinstance(u, str) for u in uniques[:100]):
-        uniques = uniques.astype(str).astype(object)
-    normalised = _normalise(spec.kind, spec, uniques)
-    empty = normalised == ""
+    if spec.kind is IdentifierKind.NHS_NUMBER:  # millions of distinct values: stay in Arrow
+        arrow = pa.array(raw_uniques) if isinstance(raw_uniques, pd.api.extensions.ExtensionArray) \
+            else pa.array(np.asarray(raw_uniques, dtype=object).astype(str), type=pa.string())
+        normalised = normalise_nhs_numbers(arrow)
+        empty = normalised == ""
+        uniques = np.asarray(arrow.filter(pa.array(empty)).to_pylist(), dtype=object)
+    else:
+        all_uniques = np.asarray(raw_uniques, dtype=object)
+        if len(all_uniques) and not all(isinstance(u, str) for u in all_uniques[:100]):
+            all_uniques = all_uniques.astype(str).astype(object)
+        normalised = _normalise(spec.kind, spec, all_uniques)
+        empty = normalised == ""
+        uniques = all_uniques[empty]
     invalid_unique = empty.copy()
-    invalid_unique[empty] = [bool(u.strip()) for u in uniques[empty]]  # non-blank yet invalid
-    invalid = int(np.bincount(raw_codes[raw_codes >= 0], minlength=len(uniques))[
+    invalid_unique[empty] = [bool(u.strip()) for u in uniques]  # non-blank yet invalid
+    invalid = int(np.bincount(raw_codes[raw_codes >= 0], minlength=len(normalised))[
         invalid_unique].sum())
     keep = ~empty
     renumber = np.cumsum(keep) - 1

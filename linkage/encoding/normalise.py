@@ -13,6 +13,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkage.identifiers import nhs_check_digit
 
@@ -79,17 +81,32 @@ def normalise_postcodes(values: np.ndarray) -> np.ndarray:
     return np.where(valid, compact, "").astype(object)
 
 
-def normalise_nhs_numbers(values: np.ndarray) -> np.ndarray:
-    """Ten digits with a correct Modulus 11 check digit, else ``""`` (counted by the caller)."""
-    compact = _compact_upper(values)
-    candidate = (np.strings.str_len(compact) == 10) & np.strings.isdigit(compact)
-    out = np.full(len(values), "", dtype=object)
-    if candidate.any():
-        chosen = compact[candidate]
-        digits = chosen.astype("<U10").view(np.uint32).reshape(-1, 10).astype(np.int64) - 48
-        ascii_digits = ((digits >= 0) & (digits <= 9)).all(axis=1)  # not full-width digits
-        valid = ascii_digits & (nhs_check_digit(digits[:, :9]) == digits[:, 9])
-        out[np.flatnonzero(candidate)[valid]] = chosen[valid].astype(object)
+def normalise_nhs_numbers(values: np.ndarray | pa.Array) -> np.ndarray:
+    """Ten digits with a correct Modulus 11 check digit, else ``""`` (counted by the caller).
+
+    Runs on Arrow arrays (spaces and dashes removed, the ten-digit pattern checked, digits
+    read straight from the string buffer): a column can hold a million distinct numbers.
+    Returns a ``<U10`` array.
+    """
+    arr = values if isinstance(values, pa.Array) else pa.array(
+        np.asarray(values, dtype=object), type=pa.string())
+    clean = pc.fill_null(pc.match_substring_regex(arr, pattern=r"^[0-9]{10}$"), False)
+    if pc.all(clean).as_py():
+        compact, shaped = arr, clean  # the usual case: nothing to strip
+    else:
+        compact = pc.replace_substring_regex(arr, pattern=r"[\s-]", replacement="")
+        shaped = pc.fill_null(pc.match_substring_regex(compact, pattern=r"^[0-9]{10}$"), False)
+    index = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
+    out = np.full(len(arr), "", dtype="<U10")
+    if len(index) == 0:
+        return out
+    chosen = pa.concat_arrays([compact.take(pa.array(index))])  # fresh, contiguous buffers
+    offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int32)[:len(chosen) + 1]
+    data = np.frombuffer(chosen.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    digits = data.reshape(-1, 10).astype(np.int64) - 48
+    valid = nhs_check_digit(digits[:, :9]) == digits[:, 9]
+    text = (digits[valid] + 48).astype(np.uint8).view("S10").ravel()
+    out[index[valid]] = text.astype("<U10")
     return out
 
 
