@@ -16,8 +16,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from linkage.encoding.bloom import token_blocks
 
-PART_HASH_BYTES = 5
-MAX_PARTS = 3
+PART_HASH_BYTES = 5  #: 3 parts x 5 bytes + a part count fill one AES block
 
 
 def _aes(key: bytes, blocks: np.ndarray) -> np.ndarray:

@@ -99,12 +99,3 @@ def harden_deterministic(filters: np.ndarray, spec: HardeningSpec,
     if spec.diffusion_taps:
         out = diffuse(out, derive("diffusion"), spec.diffusion_taps)
     return out
-
-
-def hardened_bits(bits: int, spec: HardeningSpec) -> int:
-    """Length in bits of a filter of ``bits`` bits after hardening with ``spec``."""
-    if spec.xor_fold:
-        bits //= 2
-    if spec.balance:
-        bits *= 2
-    return bits
