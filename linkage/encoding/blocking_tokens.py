@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from linkage.encoding.bloom import token_blocks
 
 PART_HASH_BYTES = 5  #: 3 parts x 5 bytes + a part count fill one AES block
+MAX_PARTS = 3
 
 
 def _aes(key: bytes, blocks: np.ndarray) -> np.ndarray:
@@ -27,31 +28,35 @@ def _aes(key: bytes, blocks: np.ndarray) -> np.ndarray:
 
 
 def part_hashes(labels: np.ndarray, key: bytes) -> np.ndarray:
-    """40-bit keyed hash of each distinct label: ``(L,)`` str -> ``(L, 5)`` uint8."""
+    """40-bit keyed hash of each distinct label: ``(L,)`` str -> ``(L,)`` uint64.
+
+    The hash is the first five bytes of AES-256(key, label block), read little-endian.
+    """
     blocks = np.zeros((len(labels), 16), dtype=np.uint8)
     blocks[:, :15] = token_blocks(np.asarray(labels, dtype=np.str_) if len(labels)
                                   else np.zeros(0, dtype="<U1"))
-    return _aes(key, blocks)[:, :PART_HASH_BYTES]
+    first8 = np.ascontiguousarray(_aes(key, blocks)[:, :8]).view("<u8").ravel()
+    return first8.astype(np.uint64) & np.uint64((1 << 40) - 1)
 
 
 def pass_tokens(hashes: list[np.ndarray], key: bytes, *, either_order: bool) -> np.ndarray:
-    """Tokens of one pass from each record's part hashes: list of ``(n, 5)`` -> ``(n,)`` uint64.
+    """Tokens of one pass from each record's part hashes: list of ``(n,)`` uint64 (40-bit)
+    -> ``(n,)`` uint64.
 
-    With ``either_order`` the first two parts are put in ascending byte order first, so
-    swapped given and family names give the same token. A token is never 0 (0 = "none").
+    The AES input block is the parts' hashes side by side (5 little-endian bytes each) with
+    the number of parts in byte 15. With ``either_order`` the first two hashes are put in
+    ascending order first, so swapped given and family names give the same token. A token
+    is never 0 (0 = "none").
     """
-    first, second = hashes[0], hashes[1] if len(hashes) > 1 else hashes[0]
-    if either_order and len(hashes) > 1:
-        weights = np.uint64(1) << (np.arange(PART_HASH_BYTES - 1, -1, -1, dtype=np.uint64) * 8)
-        swap = (first.astype(np.uint64) @ weights) > (second.astype(np.uint64) @ weights)
-        first, second = np.where(swap[:, None], second, first), np.where(swap[:, None], first,
-                                                                          second)
-        hashes = [first, second, *hashes[2:]]
-    blocks = np.zeros((len(hashes[0]), 16), dtype=np.uint8)
-    for p, part in enumerate(hashes):
-        blocks[:, p * PART_HASH_BYTES:(p + 1) * PART_HASH_BYTES] = part
-    blocks[:, 15] = len(hashes)
-    cipher = _aes(key, blocks)
+    parts = list(hashes)
+    if either_order and len(parts) > 1:
+        parts[0], parts[1] = np.minimum(parts[0], parts[1]), np.maximum(parts[0], parts[1])
+    parts += [np.zeros_like(parts[0])] * (MAX_PARTS - len(parts))
+    words = np.empty((len(parts[0]), 2), dtype=np.uint64)
+    words[:, 0] = parts[0] | (parts[1] << np.uint64(40))
+    words[:, 1] = ((parts[1] >> np.uint64(24)) | (parts[2] << np.uint64(16))
+                   | (np.uint64(len(hashes)) << np.uint64(56)))
+    cipher = _aes(key, words.astype("<u8").view(np.uint8).reshape(-1, 16))
     tokens = np.ascontiguousarray(cipher[:, :8]).view("<u8").ravel().astype(np.uint64)
     tokens[tokens == 0] = 1
     return tokens

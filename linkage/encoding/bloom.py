@@ -12,10 +12,9 @@ import hashlib
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from numba import njit, prange
 
 from linkage.bits import packbits_rows, unpackbits_rows
-
-_ROW_CHUNK = 1 << 15
 
 
 def token_blocks(tokens: list[str] | np.ndarray) -> np.ndarray:
@@ -71,29 +70,56 @@ def token_positions(tokens: list[str] | np.ndarray, field_key: bytes, bits_per_t
     return (words[:, :bits_per_token] % np.uint32(filter_bits)).astype(np.int64)
 
 
-def pack_rows(rows: np.ndarray, positions: np.ndarray, n_rows: int,
-              filter_bits: int) -> np.ndarray:
-    """Filters with bit ``positions[j]`` set in row ``rows[j]``.
+@njit(cache=True)
+def _set_bits(out: np.ndarray, owner: np.ndarray, token_code: np.ndarray,
+              positions: np.ndarray) -> None:  # pragma: no cover - compiled
+    for e in range(owner.shape[0]):
+        row = owner[e]
+        code = token_code[e]
+        for k in range(positions.shape[1]):
+            p = positions[code, k]
+            out[row, p >> 6] |= np.uint64(1) << np.uint64(p & 63)
 
-    ``rows`` (E,) int64, sorted ascending; ``positions`` (E,) int64. Returns
-    ``(n_rows, filter_bits // 64)`` uint64. Work is chunked over rows so memory stays near
-    ``_ROW_CHUNK * filter_bits`` bytes.
+
+@njit(parallel=True, cache=True)
+def _gather_or(out: np.ndarray, table: np.ndarray, codes: np.ndarray) -> None:  # pragma: no cover
+    for i in prange(codes.shape[0]):
+        code = codes[i]
+        if code >= 0:
+            for w in range(table.shape[1]):
+                out[i, w] |= table[code, w]
+
+
+def gather_filters(table: np.ndarray, codes: np.ndarray,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """Row ``codes[i]`` of ``table`` for each record, OR-ed into ``out`` (zeros if None).
+
+    ``table`` (V, w) uint64; ``codes`` (n,) int64, -1 for "missing" (row left as is).
+    Compiled and parallel: no (n, w) temporary, so OR-ing several fields' contributions
+    into one record-level matrix costs one pass each.
     """
-    words = filter_bits // 64
-    out = np.zeros((n_rows, words), dtype=np.uint64)
-    if len(rows) == 0:
-        return out
-    bounds = np.searchsorted(rows, np.arange(0, n_rows + _ROW_CHUNK, _ROW_CHUNK))
-    for c in range(len(bounds) - 1):
-        lo, hi = bounds[c], bounds[c + 1]
-        if lo == hi:
-            continue
-        first = c * _ROW_CHUNK
-        count = min(_ROW_CHUNK, n_rows - first)
-        bits = np.zeros((count, filter_bits), dtype=np.uint8)
-        bits[rows[lo:hi] - first, positions[lo:hi]] = 1
-        out[first:first + count] = packbits_rows(bits)
+    if out is None:
+        out = np.zeros((len(codes), table.shape[1]), dtype=np.uint64)
+    if len(table):
+        _gather_or(out, np.ascontiguousarray(table), np.ascontiguousarray(codes, np.int64))
     return out
 
 
-__all__ = ["pack_rows", "packbits_rows", "token_blocks", "token_positions", "unpackbits_rows"]
+def pack_token_bits(owner: np.ndarray, token_code: np.ndarray, positions: np.ndarray,
+                    n_rows: int, filter_bits: int) -> np.ndarray:
+    """Filters where row ``owner[e]`` has every bit of ``positions[token_code[e]]`` set.
+
+    ``owner``, ``token_code`` (E,) int64; ``positions`` (D, k) int64 in ``[0, filter_bits)``.
+    Returns ``(n_rows, filter_bits // 64)`` uint64. A compiled loop: no (rows x bits)
+    intermediate matrix.
+    """
+    out = np.zeros((n_rows, filter_bits // 64), dtype=np.uint64)
+    if len(owner):
+        _set_bits(out, np.ascontiguousarray(owner, dtype=np.int64),
+                  np.ascontiguousarray(token_code, dtype=np.int64),
+                  np.ascontiguousarray(positions, dtype=np.int64))
+    return out
+
+
+__all__ = ["gather_filters", "pack_token_bits", "packbits_rows", "token_blocks", "token_positions",
+           "unpackbits_rows"]

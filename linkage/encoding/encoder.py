@@ -17,7 +17,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from linkage.encoding.blocking_tokens import part_hashes, pass_tokens
-from linkage.encoding.bloom import pack_rows, token_positions
+from linkage.encoding.bloom import gather_filters, pack_token_bits, token_positions
 from linkage.encoding.hardening import blip, harden_deterministic
 from linkage.encoding.keys import ProjectKey
 from linkage.encoding.normalise import (
@@ -154,17 +154,8 @@ def value_filters(tokens: DistinctTokens, key: bytes, bits_per_token: int,
     holds it.
     """
     positions = token_positions(tokens.distinct, key, bits_per_token, filter_bits)
-    rows = np.repeat(tokens.owner, bits_per_token)
-    return pack_rows(rows, positions[tokens.token_code].ravel(), tokens.n_values, filter_bits)
-
-
-def _gather(filters: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Rows of ``filters`` by ``codes``, with code -1 giving an all-zero row."""
-    if len(filters) == 0:
-        return np.zeros((len(codes), filters.shape[1]), dtype=np.uint64)
-    out = filters[np.maximum(codes, 0)]
-    out[codes < 0] = 0
-    return out
+    return pack_token_bits(tokens.owner, tokens.token_code, positions, tokens.n_values,
+                           filter_bits)
 
 
 def _blocking_part(part: str, values: dict[str, _FieldValues]) -> tuple[np.ndarray, np.ndarray]:
@@ -239,25 +230,16 @@ class BloomFilterEncoder:
         bar = tqdm(total=2 * len(schema.fields), desc="encoding fields", unit="step",
                    disable=not progress)
 
-        def normalised(spec: FieldSpec) -> _FieldValues:
-            result = field_values(_column(frame, mapping[spec.name], empty), spec)
+        values: dict[str, _FieldValues] = {}
+        for spec in schema.fields:
+            values[spec.name] = field_values(_column(frame, mapping[spec.name], empty), spec)
             bar.update()
-            return result
-
-        def encoded(spec: FieldSpec) -> tuple[np.ndarray, np.ndarray | None]:
-            result = self._encode_field(spec, values)
-            bar.update()
-            return result
-
-        # (Encoding fields on two threads was measured: no faster, the GIL is held.)
-        values = {f.name: normalised(f) for f in schema.fields}
-        outputs = [encoded(f) for f in schema.fields]
-        bar.close()
         record = np.zeros((n, schema.record_filter_bits // 64), dtype=np.uint64)
-        for _, contribution in outputs:
-            if contribution is not None:
-                record |= contribution
-        field_filters = {f.name: out for f, (out, _) in zip(schema.fields, outputs, strict=True)}
+        field_filters: dict[str, np.ndarray] = {}
+        for spec in schema.fields:
+            field_filters[spec.name] = self._encode_field(spec, values, record)
+            bar.update()
+        bar.close()
         counts = {f.name: {"missing": int((values[f.name].codes < 0).sum()),
                            "invalid": values[f.name].invalid} for f in schema.fields}
         hard = schema.hardening
@@ -273,9 +255,10 @@ class BloomFilterEncoder:
             field_names=tuple(f.name for f in schema.fields),
             blocking_names=tuple(p.name for p in schema.blocking), counts=counts)
 
-    def _encode_field(self, spec: FieldSpec, values: dict[str, _FieldValues]
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
-        """One field's filters for every record, and its part of the record-level filter."""
+    def _encode_field(self, spec: FieldSpec, values: dict[str, _FieldValues],
+                      record: np.ndarray) -> np.ndarray:
+        """One field's filters for every record; its part of the record-level filter is
+        OR-ed into ``record`` in place."""
         schema, hard = self.schema, self.schema.hardening
         fv = values[spec.name]
         if spec.salt_with:
@@ -288,15 +271,14 @@ class BloomFilterEncoder:
         if "field" in hard.applies_to:
             filters = harden_deterministic(filters, hard,
                                            self._step_keys(f"hardening:field:{spec.name}"))
-        gathered = _gather(filters, fv.codes)
+        gathered = gather_filters(filters, fv.codes)
         if "field" in hard.applies_to and hard.blip_epsilon is not None:
             gathered = blip(gathered, hard.blip_epsilon)
-        contribution = None
         if spec.record_bits_per_token:
             contrib = value_filters(tokens, self._key.derive(f"record:{spec.name}"),
                                     spec.record_bits_per_token, schema.record_filter_bits)
-            contribution = _gather(contrib, fv.codes)
-        return gathered, contribution
+            gather_filters(contrib, fv.codes, out=record)
+        return gathered
 
     def _step_keys(self, prefix: str) -> Callable[[str], bytes]:
         """Key derivation for the hardening steps of one filter."""

@@ -158,7 +158,8 @@ def ref_blocking(normal: dict[str, str], schema: EncodingSchema, key: ProjectKey
             hashes = [ref_aes(key.derive("blocking-part:" + (spec.partition(".")[2] or "whole")),
                               ref_block(v) + b"\0")[:5]
                       for spec, v in zip(p.parts, parts, strict=True)]
-            if p.either_order and hashes[1] < hashes[0]:
+            if p.either_order and int.from_bytes(hashes[1], "little") < \
+                    int.from_bytes(hashes[0], "little"):
                 hashes[0], hashes[1] = hashes[1], hashes[0]
             plain = b"".join(hashes).ljust(15, b"\0") + bytes([len(hashes)])
             token = int.from_bytes(ref_aes(key.derive(f"blocking:{p.name}"), plain)[:8],
