@@ -51,7 +51,7 @@ def token_blocks(tokens: list[str] | np.ndarray) -> np.ndarray:
 
 def token_positions(tokens: list[str] | np.ndarray, field_key: bytes, bits_per_token: int,
                     filter_bits: int) -> np.ndarray:
-    """Bit positions of each token: ``(len(tokens), bits_per_token)`` int64 in ``[0, filter_bits)``.
+    """Bit positions of each token: ``(len(tokens), bits_per_token)`` int32 in ``[0, filter_bits)``.
 
     The keyed pseudo-random function is AES-256 (``cryptography``) applied to each distinct
     (token block, counter) 16-byte block in one vectorised call; each output block gives
@@ -67,7 +67,7 @@ def token_positions(tokens: list[str] | np.ndarray, field_key: bytes, bits_per_t
     encryptor = Cipher(algorithms.AES(field_key), modes.ECB()).encryptor()
     cipher = encryptor.update(plain.tobytes()) + encryptor.finalize()
     words = np.frombuffer(cipher, dtype="<u2").reshape(len(tokens), blocks * 8)
-    return (words[:, :bits_per_token] % np.uint32(filter_bits)).astype(np.int64)
+    return (words[:, :bits_per_token] % np.uint32(filter_bits)).astype(np.int32)
 
 
 @njit(cache=True)
@@ -109,7 +109,7 @@ def pack_token_bits(owner: np.ndarray, token_code: np.ndarray, positions: np.nda
                     n_rows: int, filter_bits: int) -> np.ndarray:
     """Filters where row ``owner[e]`` has every bit of ``positions[token_code[e]]`` set.
 
-    ``owner``, ``token_code`` (E,) int64; ``positions`` (D, k) int64 in ``[0, filter_bits)``.
+    ``owner``, ``token_code`` (E,) int64; ``positions`` (D, k) int32 in ``[0, filter_bits)``.
     Returns ``(n_rows, filter_bits // 64)`` uint64. A compiled loop: no (rows x bits)
     intermediate matrix.
     """
@@ -117,7 +117,7 @@ def pack_token_bits(owner: np.ndarray, token_code: np.ndarray, positions: np.nda
     if len(owner):
         _set_bits(out, np.ascontiguousarray(owner, dtype=np.int64),
                   np.ascontiguousarray(token_code, dtype=np.int64),
-                  np.ascontiguousarray(positions, dtype=np.int64))
+                  np.ascontiguousarray(positions, dtype=np.int32))
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import jellyfish
 import numpy as np
@@ -77,6 +78,16 @@ def _normalise(kind: IdentifierKind, spec: FieldSpec, uniques: np.ndarray) -> np
     return normalise_sexes(uniques)
 
 
+def _as_arrow_strings(values: Any) -> pa.Array:
+    """Distinct values as an Arrow string array (no copy when they already are one)."""
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        return pa.array(values)
+    try:
+        return pa.array(np.asarray(values, dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all str: numbers read as numbers
+        return pa.array(np.asarray(values, dtype=object).astype(str), type=pa.string())
+
+
 def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
     """Normalise a column once per distinct raw value.
 
@@ -86,8 +97,7 @@ def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
     """
     raw_codes, raw_uniques = pd.factorize(raw, sort=False)  # NaN/None -> code -1
     if spec.kind is IdentifierKind.NHS_NUMBER:  # millions of distinct values: stay in Arrow
-        arrow = pa.array(raw_uniques) if isinstance(raw_uniques, pd.api.extensions.ExtensionArray) \
-            else pa.array(np.asarray(raw_uniques, dtype=object).astype(str), type=pa.string())
+        arrow = _as_arrow_strings(raw_uniques)
         normalised = normalise_nhs_numbers(arrow)
         empty = normalised == ""
         uniques = np.asarray(arrow.filter(pa.array(empty)).to_pylist(), dtype=object)
