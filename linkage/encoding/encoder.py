@@ -297,23 +297,26 @@ class BloomFilterEncoder:
     def _blocking_keys(self, values: dict[str, _FieldValues], n: int) -> np.ndarray:
         """Keyed blocking tokens, one uint64 per record and pass (0 = a part is missing)."""
         out = np.zeros((n, len(self.schema.blocking)), dtype=np.uint64)
-        cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        per_record: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # part -> (hash, present)
         for j, blocking_pass in enumerate(self.schema.blocking):
             for part in blocking_pass.parts:
-                if part not in cache:
+                if part not in per_record:
                     codes, labels = _blocking_part(part, values)
                     # keyed by the kind of part, not the field, so that "given_name.soundex"
                     # and "family_name.soundex" hash alike (needed for either_order)
                     how = part.partition(".")[2] or "whole"
-                    cache[part] = (codes, part_hashes(labels, self._key.derive(
-                        f"blocking-part:{how}")))
-            codes = np.stack([cache[p][0] for p in blocking_pass.parts], axis=1)
-            ok = (codes >= 0).all(axis=1)
+                    table = part_hashes(labels, self._key.derive(f"blocking-part:{how}"))
+                    present = codes >= 0
+                    hashes = table[np.maximum(codes, 0)] if len(table) else \
+                        np.zeros(n, dtype=np.uint64)
+                    per_record[part] = (hashes, present)
+            ok = np.logical_and.reduce([per_record[p][1] for p in blocking_pass.parts])
             if not ok.any():
                 continue
-            hashes = [cache[p][1][codes[ok, k]] for k, p in enumerate(blocking_pass.parts)]
-            out[ok, j] = pass_tokens(hashes, self._key.derive(f"blocking:{blocking_pass.name}"),
-                                     either_order=blocking_pass.either_order)
+            tokens = pass_tokens([per_record[p][0] for p in blocking_pass.parts],
+                                 self._key.derive(f"blocking:{blocking_pass.name}"),
+                                 either_order=blocking_pass.either_order)
+            out[:, j] = np.where(ok, tokens, np.uint64(0))
         return out
 
 
