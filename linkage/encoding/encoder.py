@@ -236,13 +236,12 @@ class BloomFilterEncoder:
         _check_record_ids(id_column, source, record_id_column)
         record_ids = id_column.to_numpy(dtype=object)
         n = len(frame)
-        empty = pd.Series([""] * n, dtype=object)
         bar = tqdm(total=2 * len(schema.fields), desc="encoding fields", unit="step",
                    disable=not progress)
 
         values: dict[str, _FieldValues] = {}
         for spec in schema.fields:
-            values[spec.name] = field_values(_column(frame, mapping[spec.name], empty), spec)
+            values[spec.name] = field_values(_column(frame, mapping[spec.name], n), spec)
             bar.update()
         record = np.zeros((n, schema.record_filter_bits // 64), dtype=np.uint64)
         field_filters: dict[str, np.ndarray] = {}
@@ -320,8 +319,11 @@ class BloomFilterEncoder:
         return out
 
 
-def _column(frame: pd.DataFrame, name: str | None, empty: pd.Series) -> pd.Series:
-    return empty if name is None else frame[name]
+def _column(frame: pd.DataFrame, name: str | None, n: int) -> pd.Series:
+    """The column ``name``, or an all-blank column for a field this partner does not hold."""
+    if name is None:
+        return pd.Series(np.full(n, "", dtype=object))
+    return frame[name]
 
 
 def _check_record_ids(ids: pd.Series, source: str, column: str) -> None:
