@@ -1,0 +1,9 @@
+"""Attacks on our own encodings, to measure what they protect (see docs/threat-model.md).
+
+So far: the frequency-alignment attack on field-level filters. The pattern-mining and
+graph-matching attacks of the privacy evaluation are still to come.
+"""
+
+from linkage.privacy.frequency import AttackResult, frequency_alignment_attack
+
+__all__ = ["AttackResult", "frequency_alignment_attack"]
