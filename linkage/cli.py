@@ -15,6 +15,7 @@ from linkage import __version__
 from linkage.cli_governance import (
     add_audit,
     add_audit_options,
+    add_privacy_check,
     add_protocol,
     add_release,
     add_report,
@@ -208,6 +209,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_report,
     add_protocol,
     add_audit,
+    add_privacy_check,
     _add_demo,
 ]
 

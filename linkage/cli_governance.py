@@ -135,6 +135,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_privacy_check(args: argparse.Namespace) -> int:
+    from linkage.privacy import privacy_check
+    from linkage.protocols import load_agreement
+
+    report = privacy_check(load_agreement(args.agreement), args.input, args.reference)
+    for field, result in report.results.items():
+        print(f"{field}: {result.attack}: {result.record_rate:.2%} of records re-identified "
+              f"({result.values_correct} of the {result.values_guessed} most frequent "
+              f"values named)")
+    if report.over_limit:
+        print(f"above the agreement's maximum_reidentification_rate "
+              f"({report.maximum_rate:.2%}): {', '.join(report.over_limit)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_privacy_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("privacy-check", help="attack your own encodings (worst case)",
+                       description="Run the frequency-alignment attack on an encoding file's "
+                                   "name fields, with the partner's own extract as the "
+                                   "attacker's knowledge; fail above the agreement's "
+                                   "maximum_reidentification_rate.")
+    p.add_argument("--agreement", type=Path, required=True)
+    p.add_argument("--input", type=Path, required=True, help="encoding file (.npz)")
+    p.add_argument("--reference", type=Path, required=True,
+                   help="plaintext extract the encodings were made from (CSV)")
+    p.set_defaults(handler=_cmd_privacy_check)
+
+
 def add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="an HTML report on the links (charts, no identifiers)",
                        description="Write a self-contained HTML report: match-weight "

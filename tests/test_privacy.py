@@ -43,3 +43,27 @@ def test_scoring_counts_right_and_wrong_guesses() -> None:
     # groups by size: [1]x3 -> ava (right), [2]x2 -> mia (wrong), [3]x1 -> zoe (wrong)
     assert result.records_correct == 3 and result.record_rate == 0.5
     assert (result.values_correct, result.values_guessed) == (1, 3)
+
+
+def test_privacy_check_cli_applies_the_agreements_bar(tmp_path, small_cohort: Cohort,  # type: ignore[no-untyped-def]
+                                                      capsys) -> None:
+    from linkage.cli import main
+    from linkage.synth import write_cohort
+
+    from .helpers import copy_protocols, edit_yaml
+
+    agreement = copy_protocols(tmp_path)
+    write_cohort(small_cohort, tmp_path / "cohort")
+    assert main(["keygen", "--out", str(tmp_path / "k.key")]) == 0
+    assert main(["encode", "--agreement", str(agreement), "--partner", "health", "--key",
+                 str(tmp_path / "k.key"), "--input", str(tmp_path / "cohort" / "health.csv"),
+                 "--output", str(tmp_path / "h.npz"), "--quiet"]) == 0
+    args = ["privacy-check", "--agreement", str(agreement), "--input", str(tmp_path / "h.npz"),
+            "--reference", str(tmp_path / "cohort" / "health.csv")]
+    assert main(args) == 0  # the example agreement sets no bar: rates are reported
+    out = capsys.readouterr().out
+    assert "given_name: frequency alignment:" in out and "family_name" in out
+    edit_yaml(agreement, lambda d: d["encoding_requirements"].update(
+        maximum_reidentification_rate=0.05))
+    assert main(args) == 1
+    assert "above the agreement's maximum_reidentification_rate" in capsys.readouterr().err
