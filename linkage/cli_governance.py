@@ -9,19 +9,25 @@ from pathlib import Path
 from linkage.errors import ProtocolError
 
 
-def _load_any(path: Path) -> tuple[str, object]:
-    """An agreement (with its parties) or a single partner protocol, by content."""
+def _file_kind(path: Path) -> str:
+    """``"agreement"`` if the file lists parties, else ``"partner protocol"``."""
     import yaml
-
-    from linkage.protocols import PartnerProtocol, load_agreement, load_model
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        data = None
-    if isinstance(data, dict) and "parties" in data:
-        return "agreement", load_agreement(path)
-    return "protocol", load_model(path, PartnerProtocol)
+        data = None  # the loader reports the file's own problem, with its line
+    return "agreement" if isinstance(data, dict) and "parties" in data else "partner protocol"
+
+
+def _load_any(path: Path) -> tuple[str, object]:
+    """An agreement (with its parties) or a single partner protocol, by content."""
+    from linkage.protocols import PartnerProtocol, load_agreement, load_model
+
+    kind = _file_kind(path)
+    if kind == "agreement":
+        return kind, load_agreement(path)
+    return kind, load_model(path, PartnerProtocol)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -54,8 +60,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     from linkage.protocols import Agreement, PartnerProtocol, load_model
     from linkage.protocols.diff import describe_changes
 
-    kind_old, _ = _kind(args.old)
-    kind_new, _ = _kind(args.new)
+    kind_old, kind_new = _file_kind(args.old), _file_kind(args.new)
     if kind_old != kind_new:
         raise ProtocolError(f"{args.old} is an {kind_old} but {args.new} is a {kind_new}.")
     model = Agreement if kind_old == "agreement" else PartnerProtocol
@@ -65,17 +70,6 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     for change in changes:
         print(f"- {change}")
     return 0
-
-
-def _kind(path: Path) -> tuple[str, None]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        raise ProtocolError(f"{path}: could not be read as YAML.") from None
-    return ("agreement" if isinstance(data, dict) and "parties" in data
-            else "partner protocol"), None
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
