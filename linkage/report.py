@@ -19,10 +19,10 @@ import pandas as pd
 
 from linkage.errors import InputDataError
 from linkage.files import atomic_output
+from linkage.matching.linker import WEIGHT_BINS
 from linkage.protocols.models import DisclosureControl
 from linkage.protocols.release import apply_disclosure_control
 
-BINS = np.linspace(-40.0, 40.0, 81)
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}table{border-collapse:collapse}
 td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:right}th{background:#f5f5f5}
@@ -87,7 +87,7 @@ def estimated_quality(histogram: np.ndarray) -> pd.DataFrame:
     A candidate with match weight ``w`` (log2 odds, prior included) matches with
     probability ``1 / (1 + 2^-w)``.
     """
-    centres = (BINS[:-1] + BINS[1:]) / 2
+    centres = (WEIGHT_BINS[:-1] + WEIGHT_BINS[1:]) / 2
     p = 1.0 / (1.0 + np.exp2(-centres))
     matches = histogram * p
     above_all = np.cumsum(histogram[::-1])[::-1]
@@ -95,15 +95,15 @@ def estimated_quality(histogram: np.ndarray) -> pd.DataFrame:
     total_matches = matches.sum() or 1.0
     precision = np.where(above_all > 0, above_matches / np.maximum(above_all, 1e-12), 1.0)
     recall = above_matches / total_matches
-    return pd.DataFrame({"threshold_weight": BINS[:-1], "precision": precision,
+    return pd.DataFrame({"threshold_weight": WEIGHT_BINS[:-1], "precision": precision,
                          "recall": recall})
 
 
 def _pair_section(pair: dict[str, Any], fields: list[str]) -> str:
     hist = np.asarray(pair["weight_histogram"], dtype=float)
-    centres = (BINS[:-1] + BINS[1:]) / 2
+    centres = (WEIGHT_BINS[:-1] + WEIGHT_BINS[1:]) / 2
     p = 1.0 / (1.0 + np.exp2(-centres))
-    labels = [f"{b:.0f}" for b in BINS[:-1]]
+    labels = [f"{b:.0f}" for b in WEIGHT_BINS[:-1]]
     out = [f"<h3>{html.escape(pair['left'])} ~ {html.escape(pair['right'])}</h3>",
            f"<p>{pair['candidates']:,} candidate pairs; {pair['links_above_threshold']:,} at "
            f"or above the threshold; prior share of matching pairs "

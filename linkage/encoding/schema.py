@@ -137,9 +137,13 @@ class EncodingSchema(_Frozen):
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the schema: equal digests, comparable filters."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True,
-                               separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return canonical_digest(self.model_dump(mode="json"))
+
+
+def canonical_digest(data: object) -> str:
+    """SHA-256 of ``data`` as canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def default_schema() -> EncodingSchema:

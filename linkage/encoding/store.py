@@ -13,7 +13,6 @@ Readers validate the header and the array shapes and refuse a mismatch with a cl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import zipfile
@@ -25,7 +24,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from linkage.encoding.encoder import EncodedRecords
-from linkage.encoding.schema import EncodingSchema
+from linkage.encoding.schema import EncodingSchema, canonical_digest
 from linkage.errors import EncodingError
 from linkage.files import atomic_output
 
@@ -90,8 +89,7 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
         schema = EncodingSchema.model_validate(header["schema"])
     except ValidationError:
         raise EncodingError(f"{source}: header holds an invalid encoding schema.") from None
-    stored = json.dumps(header["schema"], sort_keys=True, separators=(",", ":"))
-    if hashlib.sha256(stored.encode()).hexdigest() != header.get("schema_digest"):
+    if canonical_digest(header["schema"]) != header.get("schema_digest"):
         raise EncodingError(f"{source}: the header's schema does not match its digest "
                             f"(the file was altered).")
     fields = tuple(header["fields"])
