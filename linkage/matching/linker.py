@@ -215,10 +215,11 @@ class Linker:
             chosen[picked] = one_to_one(blocking.left[picked], blocking.right[picked],
                                         weights[picked])
         if same:
-            for name in self.dedup_must_agree:
+            for name in self.dedup_must_agree:  # only the pairs still chosen need scoring
+                picked = np.flatnonzero(chosen)
                 sim = dice_similarity(a.field_filters[name], b.field_filters[name],
-                                      blocking.left, blocking.right)
-                chosen &= sim >= self.dedup_min_similarity
+                                      blocking.left[picked], blocking.right[picked])
+                chosen[picked] = sim >= self.dedup_min_similarity
         histogram = np.histogram(np.clip(weights, WEIGHT_BINS[0], WEIGHT_BINS[-1]),
                                  bins=WEIGHT_BINS)[0]
         return PairModel(a.name, b.name, model, kept, blocking.left[chosen],
