@@ -18,8 +18,9 @@ import json
 import sys
 import time
 
-from linkage.encoding import BloomFilterEncoder, ProjectKey
-from linkage.matching import Linker, pairwise_quality, source_from_encodings
+from benchmarks.cohort_sources import encode_cohort
+from linkage.encoding import ProjectKey
+from linkage.matching import Linker, pairwise_quality
 from linkage.protocols import load_agreement
 from linkage.synth import CohortConfig, generate_cohort
 
@@ -37,13 +38,7 @@ def synthetic(people: int, seed: int) -> dict[str, float]:
     cohort = generate_cohort(CohortConfig(people=people, seed=seed))
     loaded = load_agreement(AGREEMENT)
     schema = loaded.agreement.encoding
-    encoder = BloomFilterEncoder(schema, benchmark_key("synthetic"))
-    kinds = {f.name: f.kind.value for f in schema.fields}
-    sources = []
-    for partner, frame in cohort.extracts.items():
-        mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name)
-                   for f in schema.fields}
-        sources.append(source_from_encodings(partner, encoder.encode(frame, mapping), kinds))
+    sources = encode_cohort(cohort, loaded, schema, benchmark_key("synthetic"))
     quality = pairwise_quality(Linker().link(sources).links, cohort.truth)
     return {f"{a}~{b}": round(q.f1, 4) for (a, b), q in sorted(quality.by_partner_pair.items())
             if a != b}

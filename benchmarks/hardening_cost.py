@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from linkage.encoding import BloomFilterEncoder, EncodingSchema, HardeningSpec, ProjectKey
-from linkage.matching import Linker, pairwise_quality, source_from_encodings
+from benchmarks.cohort_sources import encode_cohort
+from linkage.encoding import EncodingSchema, HardeningSpec, ProjectKey
+from linkage.matching import Linker, pairwise_quality
 from linkage.protocols import load_agreement
 from linkage.synth import CohortConfig, generate_cohort
 
@@ -32,19 +33,12 @@ def run(people: int, seed: int) -> dict[str, dict[str, float]]:
     cohort = generate_cohort(CohortConfig(people=people, seed=seed))
     loaded = load_agreement("protocols/first-1000-days/agreement.yaml")
     base = loaded.agreement.encoding
-    kinds = {f.name: f.kind.value for f in base.fields}
     key = ProjectKey.generate()
     results = {}
     for name, hardening in OPTIONS.items():
         schema = EncodingSchema.model_validate({**base.model_dump(),
                                                 "hardening": hardening.model_dump()})
-        encoder = BloomFilterEncoder(schema, key)
-        sources = []
-        for partner, frame in cohort.extracts.items():
-            mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name)
-                       for f in schema.fields}
-            sources.append(source_from_encodings(partner, encoder.encode(frame, mapping),
-                                                 kinds))
+        sources = encode_cohort(cohort, loaded, schema, key)
         quality = pairwise_quality(Linker().link(sources).links, cohort.truth)
         results[name] = {f"{a}~{b}": round(q.f1, 4)
                          for (a, b), q in sorted(quality.by_partner_pair.items()) if a != b}

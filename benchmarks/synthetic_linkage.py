@@ -20,8 +20,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from linkage.encoding import BloomFilterEncoder, ProjectKey
-from linkage.matching import Linker, LshParameters, pairwise_quality, source_from_encodings
+from benchmarks.cohort_sources import encode_cohort
+from linkage.encoding import ProjectKey
+from linkage.matching import Linker, LshParameters, pairwise_quality
 from linkage.matching.evaluation import pairs_completeness
 from linkage.protocols import load_agreement
 from linkage.synth import CohortConfig, generate_cohort
@@ -97,14 +98,8 @@ def main() -> None:
     cohort = generate_cohort(CohortConfig(people=args.people, seed=args.seed))
     loaded = load_agreement(AGREEMENT)
     schema = loaded.agreement.encoding
-    encoder = BloomFilterEncoder(schema, ProjectKey.generate())
-    kinds = {f.name: f.kind.value for f in schema.fields}
     start = time.perf_counter()
-    sources = []
-    for partner, frame in cohort.extracts.items():
-        mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name)
-                   for f in schema.fields}
-        sources.append(source_from_encodings(partner, encoder.encode(frame, mapping), kinds))
+    sources = encode_cohort(cohort, loaded, schema, ProjectKey.generate())
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
     result = Linker(lsh=LshParameters() if args.lsh else None,
