@@ -178,10 +178,10 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
     out = Path(output)
     with atomic_output(out) as handle:
         result.links.to_csv(handle, index=False, lineterminator="\n")
-    _write_model_summary(out, result, {s.name: len(s) for s in sources})
+    records = {s.name: len(s) for s in sources}
+    _write_model_summary(out, result, records)
     if save_candidates:
         _write_candidates(out, result, sources)
-    records = {s.name: len(s) for s in sources}
     counts = {"records": records, "linked_records": len(result.links),
               "clusters": int(result.links.cluster_id.nunique()) if len(result.links) else 0}
     step.record(inputs={f.partner: p for f, p in zip(files, encodings, strict=True)},
