@@ -31,7 +31,7 @@ from linkage.encoding.normalise import (
     normalise_texts,
 )
 from linkage.encoding.schema import EncodingSchema, FieldSpec, IdentifierKind
-from linkage.encoding.tokens import TokenTable, salt_values, tokenise_values
+from linkage.encoding.tokens import TokenTable, tokenise_values
 from linkage.errors import InputDataError
 
 
@@ -119,16 +119,19 @@ def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
     return _FieldValues(codes.astype(np.int64), normalised[keep], invalid)
 
 
-def _salted(values: _FieldValues, salt: _FieldValues, salt_spec: FieldSpec,
+def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarray,
             spec: FieldSpec) -> tuple[_FieldValues, TokenTable]:
-    """Distinct (value, salt) pairs and their tokens; a missing salt makes the value missing."""
-    ok = (values.codes >= 0) & (salt.codes >= 0)
-    pair = np.where(ok, values.codes * (len(salt.values) + 1) + salt.codes, -1)
+    """Distinct (value, salt) pairs and their tokens; a missing salt makes the value missing.
+
+    ``salt_codes`` (n,) int64 per record (-1 = missing) index ``salt_labels``.
+    """
+    ok = (values.codes >= 0) & (salt_codes >= 0)
+    pair = np.where(ok, values.codes * (len(salt_labels) + 1) + salt_codes, -1)
     pair_codes, pair_uniques = pd.factorize(pair[ok])
     codes = np.full(len(pair), -1, dtype=np.int64)
     codes[ok] = pair_codes
-    vi, si = np.divmod(np.asarray(pair_uniques, dtype=np.int64), len(salt.values) + 1)
-    salts = salt_values(salt.values, salt_spec)[si]
+    vi, si = np.divmod(np.asarray(pair_uniques, dtype=np.int64), len(salt_labels) + 1)
+    salts = np.asarray(salt_labels, dtype=np.str_)[si]
     pair_values = values.values[vi]
     return (_FieldValues(codes, pair_values, values.invalid),
             tokenise_values(pair_values, spec, salts))
@@ -271,7 +274,7 @@ class BloomFilterEncoder:
         schema, hard = self.schema, self.schema.hardening
         fv = values[spec.name]
         if spec.salt_with:
-            fv, table = _salted(fv, values[spec.salt_with], schema.field(spec.salt_with), spec)
+            fv, table = _salted(fv, *_blocking_part(spec.salt_with, values), spec)
         else:
             table = tokenise_values(fv.values, spec)
         tokens = distinct_tokens(table, len(fv.values))

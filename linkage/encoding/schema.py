@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
+#: What may follow ``FIELD.`` in a blocking part or a salt ('' = the whole value).
+PART_DERIVATIONS = ("", "soundex", "year", "month", "outward", "first2")
+
 
 class IdentifierKind(StrEnum):
     """What an identifier is; decides its normalisation and tokenisation."""
@@ -52,7 +55,8 @@ class FieldSpec(_Frozen):
     record_bits_per_token: int = Field(0, ge=0, le=64, description=(
         "Bit positions each token sets in the record-level filter; 0 leaves it out."))
     salt_with: str | None = Field(None, description=(
-        "Another field whose value salts this one's tokens (a date salts with its year)."))
+        "A part of another field that salts this one's tokens, written as a blocking part: "
+        "'date_of_birth' (the whole date), 'date_of_birth.year', 'family_name.soundex'..."))
 
     @model_validator(mode="after")
     def _check_lengths(self) -> FieldSpec:
@@ -106,8 +110,11 @@ class EncodingSchema(_Frozen):
         if self.record_filter_bits % 64:
             problems.append("record_filter_bits must be a multiple of 64")
         for f in self.fields:
-            if f.salt_with is not None and (f.salt_with not in names or f.salt_with == f.name):
-                problems.append(f"field '{f.name}' salts with unknown field '{f.salt_with}'")
+            if f.salt_with is not None:
+                field, _, how = f.salt_with.partition(".")
+                if field not in names or field == f.name or how not in PART_DERIVATIONS:
+                    problems.append(f"field '{f.name}' salts with '{f.salt_with}', which is not "
+                                    f"a part of another field")
         if self.hardening.xor_fold:
             folded = [f"{self.record_filter_bits} (record)"] if "record" in \
                 self.hardening.applies_to and self.record_filter_bits % 128 else []
@@ -122,7 +129,7 @@ class EncodingSchema(_Frozen):
                 field, _, how = part.partition(".")
                 if field not in names:
                     problems.append(f"blocking pass '{p.name}' uses unknown field '{field}'")
-                if how not in ("", "soundex", "year", "month", "outward", "first2"):
+                if how not in PART_DERIVATIONS:
                     problems.append(f"blocking pass '{p.name}' uses unknown part '.{how}'")
         if problems:
             raise ValueError("; ".join(problems))

@@ -82,8 +82,3 @@ def tokenise_values(values: np.ndarray, spec: FieldSpec,
         table = TokenTable(table.owner, salted)
     return table
 
-
-def salt_values(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
-    """The salt each normalised value of ``spec`` gives another field (a date: its year)."""
-    text = _as_str(values)
-    return np.strings.slice(text, 0, 4) if spec.kind is IdentifierKind.DATE else text

@@ -18,7 +18,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from linkage.errors import MatchingError
-from linkage.matching.blocking import BlockingResult, LshParameters, block, lsh_keys
+from linkage.matching.blocking import BlockingResult, LshParameters, lsh_keys
+from linkage.matching.candidates import (
+    CandidateBackend,
+    ComparisonInputs,
+    InProcessBackend,
+    compare_pairs,
+)
 from linkage.matching.clustering import greedy_clusters, one_to_one
 from linkage.matching.comparison import FieldComparison, comparisons_for
 from linkage.matching.scoring import FellegiSunter
@@ -98,6 +104,8 @@ class Linker:
         two records of the same source to link. Twins share a family name, date of birth,
         sex and postcode; only the given name tells them apart, and they are far more
         common than duplicate records, so a within-source link needs the given name.
+    backend : where blocking and comparison run: :class:`InProcessBackend` (default) or
+        :class:`linkage.matching.distributed.DaskBackend`; the links are the same.
     """
 
     def __init__(self, *, threshold: float = 0.5, lsh: LshParameters | None = None,
@@ -106,7 +114,7 @@ class Linker:
                  comparison_overrides: dict[str, tuple[float, ...]] | None = None,
                  dedup_must_agree: tuple[str, ...] = ("given_name",),
                  dedup_min_similarity: float = 0.85, keep_candidates: bool = False,
-                 progress: bool = False) -> None:
+                 progress: bool = False, backend: CandidateBackend | None = None) -> None:
         if not 0.0 < threshold < 1.0:
             raise MatchingError(f"The 'threshold' parameter of Linker must be a float in "
                                 f"(0, 1). Got {threshold} instead.")
@@ -121,19 +129,21 @@ class Linker:
         self.dedup_min_similarity = dedup_min_similarity
         self.keep_candidates = keep_candidates
         self.progress = progress
+        self.backend = backend or InProcessBackend()
 
     def link(self, sources: Sequence[Source]) -> LinkageResult:
         """Link ``sources`` (two or more, with the same fields and filter lengths)."""
         self._check(sources)
         comparisons = comparisons_for(sources[0].field_kinds, self.comparison_overrides)
-        keys = [self._keys(s) for s in sources]
+        inputs = [ComparisonInputs(self._keys(s), s.field_filters, s.missing, s.field_names)
+                  for s in sources]
         pairs = list(itertools.combinations(range(len(sources)), 2))
         dedup = list(range(len(sources))) if self.deduplicate else []
         bar = tqdm(total=len(pairs) + len(dedup), desc="linking source pairs",
                    disable=not self.progress)
         models: list[PairModel] = []
         for i, j in pairs:
-            models.append(self._link_pair(sources[i], sources[j], keys[i], keys[j],
+            models.append(self._link_pair(sources[i], sources[j], inputs[i], inputs[j],
                                           comparisons))
             bar.update()
         for i in dedup:
@@ -141,7 +151,7 @@ class Linker:
             donors = [pm for pm in models
                       if sources[i].name in (pm.left, pm.right) and pm.fitted]
             donor = max(donors, key=lambda pm: len(pm.blocking)) if donors else None
-            models.append(self._link_pair(sources[i], sources[i], keys[i], keys[i],
+            models.append(self._link_pair(sources[i], sources[i], inputs[i], inputs[i],
                                           comparisons,
                                           fixed_m=donor.model.m_ if donor else None))
             bar.update()
@@ -173,29 +183,18 @@ class Linker:
         lsh = tuple(f"lsh_{b}" for b in range(self.lsh.bands)) if self.lsh else ()
         return source.blocking_names + lsh
 
-    def _levels(self, a: Source, b: Source, left: np.ndarray, right: np.ndarray,
-                comparisons: tuple[FieldComparison, ...]) -> np.ndarray:
-        out = np.empty((len(left), len(comparisons)), dtype=np.int8)
-        for f, comp in enumerate(comparisons):
-            fa, fb = a.field_filters[comp.name], b.field_filters[comp.name]
-            sim = dice_similarity(fa, fb, left, right)
-            k = a.field_names.index(comp.name)
-            missing = a.missing[left, k] | b.missing[right, k]
-            out[:, f] = comp.levels(sim, missing)
-        return out
-
-    def _link_pair(self, a: Source, b: Source, keys_a: np.ndarray, keys_b: np.ndarray,
+    def _link_pair(self, a: Source, b: Source, in_a: ComparisonInputs, in_b: ComparisonInputs,
                    comparisons: tuple[FieldComparison, ...],
                    fixed_m: list[np.ndarray] | None = None) -> PairModel:
         same = a is b
-        blocking = block(keys_a, keys_b, self._pass_names(a),
-                         max_block_pairs=self.max_block_pairs, self_join=same)
-        levels = self._levels(a, b, blocking.left, blocking.right, comparisons)
+        found = self.backend.candidates(in_a, in_b, self._pass_names(a), comparisons,
+                                        max_block_pairs=self.max_block_pairs, self_join=same)
+        blocking, levels = found.blocking, found.levels
         rng = np.random.default_rng(self.seed)
         ra = rng.integers(0, len(a), self.random_pairs)
         rb = rng.integers(0, len(b), self.random_pairs)
         keep = ra != rb if same else np.ones(len(ra), bool)
-        random_levels = self._levels(a, b, ra[keep], rb[keep], comparisons)
+        random_levels = compare_pairs(in_a, in_b, ra[keep], rb[keep], comparisons)
         model = FellegiSunter(tuple(c.n_levels for c in comparisons))
         kept = blocking if self.keep_candidates else blocking.summary()
         if len(levels) == 0:

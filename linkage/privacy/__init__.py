@@ -1,10 +1,20 @@
 """Attacks on our own encodings, to measure what they protect (see docs/threat-model.md).
 
-So far: the frequency-alignment attack on field-level filters. The pattern-mining and
-graph-matching attacks of the privacy evaluation are still to come.
+Three attacks a curious linkage unit could run with public knowledge: frequency alignment
+and pattern mining on field-level filters, and similarity-graph matching on whole records.
+Each returns an :class:`AttackResult` scored against the truth.
 """
 
 from linkage.privacy.check import PrivacyReport, privacy_check
-from linkage.privacy.frequency import AttackResult, frequency_alignment_attack
+from linkage.privacy.frequency import (
+    AttackResult,
+    frequency_alignment_attack,
+    frequency_alignment_guesses,
+    score_guesses,
+)
+from linkage.privacy.graph_matching import graph_matching_attack
+from linkage.privacy.pattern_mining import pattern_mining_attack, pattern_mining_guesses
 
-__all__ = ["AttackResult", "PrivacyReport", "frequency_alignment_attack", "privacy_check"]
+__all__ = ["AttackResult", "PrivacyReport", "frequency_alignment_attack",
+           "frequency_alignment_guesses", "graph_matching_attack", "pattern_mining_attack",
+           "pattern_mining_guesses", "privacy_check", "score_guesses"]

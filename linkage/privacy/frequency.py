@@ -3,8 +3,10 @@
 The attacker (a curious linkage unit) holds one field's filters and a public frequency list
 of that field's values (e.g. given names of local births). Deterministic encodings give every
 occurrence of a value the same filter, so the k-th most frequent filter is guessed to be the
-k-th most frequent value. We count how many records, and how many distinct values, the guess
-gets right.
+k-th most frequent value. Randomised response (BLIP) makes every filter distinct, so the
+attacker first groups *near-identical* filters (Dice at least ``group_threshold``: noisy
+copies of one value sit a few bits apart, different values much further) and aligns the
+groups instead. We count how many records, and how many distinct values, the guess gets right.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from linkage.matching import dice_above
 
 
 @dataclass(frozen=True)
 class AttackResult:
-    """How well an attack did against one field's encodings."""
+    """How well an attack did against one field's (or one extract's) encodings."""
 
     attack: str
     records: int
@@ -27,40 +33,80 @@ class AttackResult:
 
     @property
     def record_rate(self) -> float:
-        """Share of records whose value the attack recovered."""
+        """Share of records whose value (or identity) the attack recovered."""
         return self.records_correct / self.records if self.records else 0.0
 
     @property
     def value_rate(self) -> float:
-        """Share of guessed distinct values that were right."""
+        """Share of guessed distinct values (or claimed identities) that were right."""
         return self.values_correct / self.values_guessed if self.values_guessed else 0.0
 
 
-def _row_groups(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group identical rows: each row's group id and each group's size."""
-    rows = np.ascontiguousarray(filters).view(np.dtype((np.void, filters.shape[1] * 8)))
-    _, inverse, counts = np.unique(rows.ravel(), return_inverse=True, return_counts=True)
-    return inverse.ravel(), counts
+def distinct_rows(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identical rows of ``(n, w)`` uint64 grouped.
+
+    Returns ``(distinct (u, w), inverse (n,), counts (u,))``.
+    """
+    filters = np.ascontiguousarray(filters)
+    rows = filters.view(np.dtype((np.void, filters.shape[1] * 8)))
+    _, first, inverse, counts = np.unique(rows.ravel(), return_index=True, return_inverse=True,
+                                          return_counts=True)
+    return filters[first], inverse.ravel(), counts
 
 
-def frequency_alignment_attack(filters: np.ndarray, public_frequencies: pd.Series,
-                               true_values: np.ndarray, *, top: int = 200) -> AttackResult:
-    """Align the ``top`` most frequent filters with the ``top`` most frequent public values.
+def near_identical_groups(filters: np.ndarray, threshold: float) -> np.ndarray:
+    """Group rows whose filters are linked by a chain of Dice ``>= threshold``: (n,) group id."""
+    distinct, inverse, _ = distinct_rows(filters)
+    pairs = dice_above(distinct, distinct, threshold)
+    u = len(distinct)
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs.left, pairs.right)),
+                       shape=(u, u))
+    _, component = connected_components(graph, directed=False)
+    return component[inverse]
+
+
+def score_guesses(attack: str, guesses: np.ndarray, true_values: np.ndarray) -> AttackResult:
+    """Score per-record guesses (None = no guess) against the truth."""
+    guesses = np.asarray(guesses, dtype=object)
+    correct = guesses == np.asarray(true_values, dtype=object)
+    made = np.asarray([g is not None for g in guesses], dtype=bool)
+    return AttackResult(attack, len(guesses), int(correct.sum()),
+                        len(pd.unique(guesses[made])), len(pd.unique(guesses[correct])))
+
+
+def record_groups(filters: np.ndarray, group_threshold: float | None) -> np.ndarray:
+    """(n,) group id: identical filters, or near-identical ones when ``group_threshold``."""
+    if group_threshold is None:
+        return distinct_rows(filters)[1]
+    return near_identical_groups(filters, group_threshold)
+
+
+def frequency_alignment_guesses(filters: np.ndarray, public_frequencies: pd.Series, *,
+                                top: int = 200, group_threshold: float | None = None
+                                ) -> np.ndarray:
+    """Align the ``top`` largest filter groups with the ``top`` most frequent public values.
 
     ``filters`` (n, w) uint64 of one field, missing values excluded; ``public_frequencies``
-    maps a value to its count in the attacker's population; ``true_values`` (n,) holds the
-    encoded records' real values, used only to score the attack.
+    maps a value to its count in the attacker's population. ``group_threshold`` (None:
+    identical filters only) groups near-identical filters first, against noisy encodings.
+    Returns (n,) object: each record's guessed value, None where no guess.
     """
-    group, sizes = _row_groups(filters)
+    group = record_groups(filters, group_threshold)
+    sizes = np.bincount(group)
     by_size = np.argsort(-sizes, kind="stable")[:top]
     names = public_frequencies.sort_values(ascending=False, kind="stable").index[:top]
     k = min(len(by_size), len(names))
     guess_of_group = np.full(len(sizes), None, dtype=object)
     guess_of_group[by_size[:k]] = np.asarray(names[:k], dtype=object)
-    guesses = guess_of_group[group]
-    correct = guesses == np.asarray(true_values, dtype=object)
-    truth_of_group = pd.Series(np.asarray(true_values, dtype=object)).groupby(group).agg(
-        lambda s: s.mode().iloc[0])
-    values_correct = int(sum(guess_of_group[g] == truth_of_group[g] for g in by_size[:k]))
-    return AttackResult("frequency alignment", len(filters), int(correct.sum()), k,
-                        values_correct)
+    return guess_of_group[group]
+
+
+def frequency_alignment_attack(filters: np.ndarray, public_frequencies: pd.Series,
+                               true_values: np.ndarray, *, top: int = 200,
+                               group_threshold: float | None = None) -> AttackResult:
+    """:func:`frequency_alignment_guesses` scored against ``true_values`` (n,)."""
+    guesses = frequency_alignment_guesses(filters, public_frequencies, top=top,
+                                          group_threshold=group_threshold)
+    label = "frequency alignment" if group_threshold is None else \
+        f"frequency alignment (groups at Dice >= {group_threshold:g})"
+    return score_guesses(label, guesses, true_values)

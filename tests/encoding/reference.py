@@ -116,9 +116,9 @@ def ref_encode_record(row: dict[str, str], schema: EncodingSchema,
         value = normal[spec.name]
         salt = None
         if spec.salt_with:
-            other = schema.field(spec.salt_with)
-            s = normal[spec.salt_with]
-            salt = (s[:4] if other.kind.value == "date" else s) if s else None
+            other, _, how = spec.salt_with.partition(".")
+            s = normal[other]
+            salt = ({"year": s[:4], "": s}[how]) if s else None
             if salt is None:
                 value = ""
         if not value:

@@ -37,12 +37,14 @@ def test_agrees_on_a_synthetic_extract(small_cohort: Cohort) -> None:
 
 def test_agrees_with_salting() -> None:
     schema = EncodingSchema(fields=(
-        FieldSpec(name="given_name", kind=IdentifierKind.NAME, salt_with="date_of_birth",
+        FieldSpec(name="given_name", kind=IdentifierKind.NAME, salt_with="date_of_birth.year",
                   record_bits_per_token=8),
+        FieldSpec(name="family_name", kind=IdentifierKind.NAME, salt_with="date_of_birth"),
         FieldSpec(name="date_of_birth", kind=IdentifierKind.DATE, date_format="%d/%m/%Y"),
     ))
     frame = pd.DataFrame({"record_id": ["a", "b", "c", "d"],
                           "given_name": ["Amélie", "Amelie", "Zoë", "Jo"],
+                          "family_name": ["Ng", "Ng", "Ng", ""],
                           "date_of_birth": ["03/04/2021", "03/04/2022", "", "31/02/2020"]})
     _check_agreement(frame, schema)
 
