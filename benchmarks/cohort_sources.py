@@ -4,6 +4,7 @@ benchmarks)."""
 from __future__ import annotations
 
 from linkage.encoding import BloomFilterEncoder, EncodingSchema, ProjectKey
+from linkage.encoding.hardening import field_flip_probability
 from linkage.matching import Source, source_from_encodings
 from linkage.protocols import LoadedAgreement
 from linkage.synth import Cohort
@@ -18,5 +19,7 @@ def encode_cohort(cohort: Cohort, loaded: LoadedAgreement, schema: EncodingSchem
     for partner, frame in cohort.extracts.items():
         mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name)
                    for f in schema.fields}
-        sources.append(source_from_encodings(partner, encoder.encode(frame, mapping), kinds))
+        sources.append(source_from_encodings(
+            partner, encoder.encode(frame, mapping), kinds,
+            flip_probability=field_flip_probability(schema.hardening)))
     return sources

@@ -136,12 +136,23 @@ def _cmd_match(args: argparse.Namespace) -> int:
     from linkage.matching import Linker, LshParameters
     from linkage.pipeline import match_encodings
 
+    backend = None
+    if args.scheduler or args.workers:
+        from linkage.matching.distributed import DaskBackend
+
+        backend = DaskBackend(scheduler=args.scheduler, workers=args.workers,
+                              progress=not args.quiet)
     linker = Linker(threshold=args.threshold, deduplicate=not args.no_dedup,
-                    lsh=LshParameters() if args.lsh else None, progress=not args.quiet)
-    result = match_encodings(agreement=args.agreement, encodings=args.encodings,
-                             output=args.output, audit_log=args.audit_log, linker=linker,
-                             save_candidates=args.save_candidates,
-                             signing_key=args.signing_key)
+                    lsh=LshParameters() if args.lsh else None, progress=not args.quiet,
+                    backend=backend)
+    try:
+        result = match_encodings(agreement=args.agreement, encodings=args.encodings,
+                                 output=args.output, audit_log=args.audit_log, linker=linker,
+                                 save_candidates=args.save_candidates,
+                                 signing_key=args.signing_key)
+    finally:
+        if backend is not None:
+            backend.close()
     links = result.result.links
     print(f"linked {len(links):,} records into {links.cluster_id.nunique():,} clusters "
           f"-> {result.output}")
@@ -173,6 +184,12 @@ def _add_match(sub: argparse._SubParsersAction) -> None:
                    help="do not link duplicate records within a source")
     p.add_argument("--save-candidates", action="store_true",
                    help="also write the candidate pairs (for pairs completeness)")
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run blocking and comparison on this Dask scheduler "
+                              "(needs the [distributed] extra); the links are the same")
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="start a local Dask cluster of N worker processes for the run")
     add_audit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_match)

@@ -20,6 +20,7 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage.encoding import BloomFilterEncoder, read_encodings, read_key_file, write_encodings
+from linkage.encoding.hardening import field_flip_probability
 from linkage.errors import InputDataError, LinkageError, ProtocolError
 from linkage.files import atomic_output, sha256_file
 from linkage.matching import (
@@ -170,7 +171,9 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         files = [read_encodings(p) for p in encodings]
         authorise_match(loaded, files)
         kinds = {f.name: f.kind.value for f in loaded.agreement.encoding.fields}
-        sources = [source_from_encodings(f.partner, f.encodings, kinds) for f in files]
+        sources = [source_from_encodings(f.partner, f.encodings, kinds,
+                                         flip_probability=field_flip_probability(
+                                             f.schema.hardening)) for f in files]
         linker = linker or Linker()
         if save_candidates:
             linker.keep_candidates = True

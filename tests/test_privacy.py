@@ -67,3 +67,63 @@ def test_privacy_check_cli_applies_the_agreements_bar(tmp_path, small_cohort: Co
         maximum_reidentification_rate=0.05))
     assert main(args) == 1
     assert "above the agreement's maximum_reidentification_rate" in capsys.readouterr().err
+
+
+def _name_filters(cohort: Cohort, hardening: HardeningSpec, field: str = "family_name"
+                  ) -> tuple[np.ndarray, pd.Series, np.ndarray]:
+    from linkage.protocols import load_agreement
+
+    base = load_agreement(EXAMPLE / "agreement.yaml").agreement.encoding
+    schema = EncodingSchema.model_validate({**base.model_dump(),
+                                            "hardening": hardening.model_dump()})
+    frame = cohort.extracts["health"]
+    truth = normalise_names(frame[field].to_numpy(dtype=object))
+    encodings = BloomFilterEncoder(schema, ProjectKey.generate()).encode(frame)
+    held = ~encodings.missing[:, encodings.field_names.index(field)]
+    return encodings.field_filters[field][held], pd.Series(truth).value_counts(), truth[held]
+
+
+def test_grouping_near_identical_filters_defeats_weak_noise(small_cohort: Cohort) -> None:
+    # epsilon 5 flips ~2 bits of a 256-bit filter: identical names no longer give identical
+    # filters, but their noisy copies stay close
+    filters, public, truth = _name_filters(small_cohort, HardeningSpec(blip_epsilon=5.0))
+    assert frequency_alignment_attack(filters, public, truth).record_rate < 0.1
+    grouped = frequency_alignment_attack(filters, public, truth, group_threshold=0.9)
+    assert grouped.record_rate > 0.25
+
+
+def test_pattern_mining_decodes_values_beyond_the_frequent_ones(small_cohort: Cohort) -> None:
+    from linkage.privacy import pattern_mining_attack
+
+    filters, public, truth = _name_filters(small_cohort, HardeningSpec())
+    result = pattern_mining_attack(filters, public, truth, anchors=40)
+    assert result.record_rate > 0.15
+    assert result.values_correct > 40  # more distinct values than it had anchors
+    noisy = _name_filters(small_cohort, HardeningSpec(blip_epsilon=1.0))
+    assert pattern_mining_attack(*noisy, group_threshold=0.8).record_rate < 0.05
+
+
+def test_graph_matching_reidentifies_unhardened_records_only(small_cohort: Cohort) -> None:
+    from linkage.privacy import graph_matching_attack
+    from linkage.protocols import load_agreement
+
+    base = load_agreement(EXAMPLE / "agreement.yaml").agreement.encoding
+    frame = small_cohort.extracts["health"].head(1500)
+    fields = ("given_name", "family_name", "date_of_birth", "postcode")
+
+    def views(hardening: HardeningSpec, key: ProjectKey) -> list[np.ndarray]:
+        schema = EncodingSchema.model_validate({**base.model_dump(),
+                                                "hardening": hardening.model_dump()})
+        enc = BloomFilterEncoder(schema, key).encode(frame)
+        return [np.ascontiguousarray(np.hstack([enc.field_filters[f] for f in fields])),
+                *(enc.field_filters[f] for f in fields)]
+
+    # the attacker's "register" is the same records under its own key (full overlap)
+    plain = HardeningSpec()
+    hit = graph_matching_attack(views(plain, ProjectKey.generate()),
+                                views(plain, ProjectKey.generate()), np.arange(len(frame)))
+    assert hit.record_rate > 0.3 and hit.value_rate > 0.5
+    noisy = HardeningSpec(blip_epsilon=1.0)
+    miss = graph_matching_attack(views(noisy, ProjectKey.generate()),
+                                 views(noisy, ProjectKey.generate()), np.arange(len(frame)))
+    assert miss.record_rate < 0.05

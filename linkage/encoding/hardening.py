@@ -71,6 +71,13 @@ def blip_flip_probability(epsilon: float) -> float:
     return 1.0 / (1.0 + math.exp(epsilon))
 
 
+def field_flip_probability(spec: HardeningSpec) -> float:
+    """The BLIP flip probability of the field filters under ``spec`` (0 when none)."""
+    if spec.blip_epsilon is None or "field" not in spec.applies_to:
+        return 0.0
+    return blip_flip_probability(spec.blip_epsilon)
+
+
 def blip(filters: np.ndarray, epsilon: float,
          rng: np.random.Generator | None = None) -> np.ndarray:
     """Flip each bit independently with probability ``1 / (1 + e^epsilon)`` (fresh noise)."""

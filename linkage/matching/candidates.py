@@ -28,6 +28,7 @@ class ComparisonInputs:
     field_filters: dict[str, np.ndarray]   #: field -> (n, w) uint64
     missing: np.ndarray                    #: (n, F) bool, in ``field_names`` order
     field_names: tuple[str, ...]
+    flip_probability: float = 0.0          #: BLIP noise on the field filters (0 = none)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -47,7 +48,7 @@ def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
     for f, comp in enumerate(comparisons):
         sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name],
-                              left, right)
+                              left, right, flip_probability=a.flip_probability)
         k = a.field_names.index(comp.name)
         out[:, f] = comp.levels(sim, a.missing[left, k] | b.missing[right, k])
     return out

@@ -29,17 +29,45 @@ def _check_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dice_similarity(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray, *,
-                    pop_a: np.ndarray | None = None,
-                    pop_b: np.ndarray | None = None) -> np.ndarray:
-    """Dice of the pairs ``(a[ia[p]], b[ib[p]])``: (P,) float32, compiled and parallel."""
+                    pop_a: np.ndarray | None = None, pop_b: np.ndarray | None = None,
+                    flip_probability: float = 0.0) -> np.ndarray:
+    """Dice of the pairs ``(a[ia[p]], b[ib[p]])``: (P,) float32, compiled and parallel.
+
+    ``flip_probability`` > 0 (filters hardened with BLIP, which flips each bit with that
+    probability) estimates the Dice of the filters *before* the noise instead: see
+    :func:`debiased_dice`.
+    """
     a, b = _check_pair(a, b)
     pop_a = popcounts(a) if pop_a is None else pop_a
     pop_b = popcounts(b) if pop_b is None else pop_b
     ia = np.ascontiguousarray(ia, dtype=np.int64)
     ib = np.ascontiguousarray(ib, dtype=np.int64)
     inter = kernels.pair_intersections(a, b, ia, ib)
+    if flip_probability > 0:
+        return debiased_dice(inter, pop_a[ia], pop_b[ib], a.shape[1] * 64, flip_probability)
     total = pop_a[ia] + pop_b[ib]
     return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 0.0).astype(np.float32)
+
+
+def debiased_dice(inter: np.ndarray, pop_a: np.ndarray, pop_b: np.ndarray, bits: int,
+                  p: float) -> np.ndarray:
+    """Dice of noise-free filters estimated from filters whose bits were flipped with
+    probability ``p`` (randomised response), all arrays (P,): (P,) float32 in [0, 1].
+
+    With true counts ``x, y`` and true intersection ``c`` over ``m`` bits, the observed
+    counts have expectations ``x (1-2p) + m p`` and
+    ``c (1-2p)^2 + (x + y) p (1-2p) + m p^2``; solving for ``x, y, c`` gives unbiased
+    estimates, and Dice ``2c / (x + y)``.
+    """
+    if not 0.0 < p < 0.5:
+        raise MatchingError(f"flip probability must be in (0, 0.5), got {p}.")
+    q = 1.0 - 2.0 * p
+    x = (pop_a - bits * p) / q
+    y = (pop_b - bits * p) / q
+    c = (inter - (x + y) * p * q - bits * p * p) / (q * q)
+    total = x + y
+    dice = np.where(total > 0, 2.0 * c / np.maximum(total, 1e-9), 0.0)
+    return np.clip(dice, 0.0, 1.0).astype(np.float32)
 
 
 @dataclass(frozen=True)

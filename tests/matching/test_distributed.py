@@ -126,3 +126,44 @@ def test_backend_needs_exactly_one_way_to_reach_a_cluster() -> None:
 
     with pytest.raises(MatchingError, match="exactly one"):
         DaskBackend()
+
+
+def test_cli_match_on_a_local_cluster_writes_the_same_links(tmp_path, small_cohort: Cohort  # type: ignore[no-untyped-def]
+                                                            ) -> None:
+    from linkage.cli import main
+    from linkage.synth import write_cohort
+
+    from ..helpers import copy_protocols
+
+    agreement = copy_protocols(tmp_path)
+    write_cohort(small_cohort, tmp_path / "cohort")
+    assert main(["keygen", "--out", str(tmp_path / "k.key")]) == 0
+    files = []
+    for partner in small_cohort.extracts:
+        out = tmp_path / f"{partner}.npz"
+        assert main(["encode", "--agreement", str(agreement), "--partner", partner, "--key",
+                     str(tmp_path / "k.key"), "--input", str(tmp_path / "cohort" /
+                                                             f"{partner}.csv"),
+                     "--output", str(out), "--quiet"]) == 0
+        files.append(str(out))
+    base = ["match", "--agreement", str(agreement), "--quiet", *files]
+    assert main([*base, "--output", str(tmp_path / "a.csv")]) == 0
+    assert main([*base, "--output", str(tmp_path / "b.csv"), "--workers", "2"]) == 0
+    _same_links(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_missing_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from linkage.errors import MatchingError
+
+    real_import = builtins.__import__
+
+    def no_distributed(name: str, *args: object, **kwargs: object) -> object:
+        if name == "distributed":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_distributed)
+    with pytest.raises(MatchingError, match=r"pip install 'linkage-pprl\[distributed\]'"):
+        DaskBackend(workers=1)
