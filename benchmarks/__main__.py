@@ -13,13 +13,11 @@ are listed in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
 
-from benchmarks.cohort_sources import encode_cohort
-from linkage.encoding import ProjectKey
+from benchmarks.cohort_sources import benchmark_key, encode_cohort
 from linkage.matching import Linker, pairwise_quality
 from linkage.protocols import load_agreement
 from linkage.synth import CohortConfig, generate_cohort
@@ -27,11 +25,6 @@ from linkage.synth import CohortConfig, generate_cohort
 SYNTHETIC_BAR = 0.98
 FEBRL_BAR = 0.997
 AGREEMENT = "protocols/first-1000-days/agreement.yaml"
-
-
-def benchmark_key(label: str) -> ProjectKey:
-    """A fixed key for repeatable benchmark runs (never for real data)."""
-    return ProjectKey(hashlib.sha256(f"linkage benchmark key: {label}".encode()).digest())
 
 
 def synthetic(people: int, seed: int) -> dict[str, float]:

@@ -3,17 +3,27 @@ benchmarks)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from linkage.encoding import BloomFilterEncoder, EncodingSchema, ProjectKey
-from linkage.encoding.hardening import field_flip_probability
+from linkage.encoding.hardening import field_flip_probabilities
 from linkage.matching import Source, source_from_encodings
 from linkage.protocols import LoadedAgreement
 from linkage.synth import Cohort
 
 
+def benchmark_key(label: str) -> ProjectKey:
+    """A fixed key for repeatable benchmark runs (never for real data)."""
+    return ProjectKey(hashlib.sha256(f"linkage benchmark key: {label}".encode()).digest())
+
+
 def encode_cohort(cohort: Cohort, loaded: LoadedAgreement, schema: EncodingSchema,
-                  key: ProjectKey) -> list[Source]:
-    """One :class:`Source` per partner, each reading the columns its protocol maps."""
-    encoder = BloomFilterEncoder(schema, key)
+                  key: ProjectKey, noise_seed: int | None = 1) -> list[Source]:
+    """One :class:`Source` per partner, each reading the columns its protocol maps.
+
+    BLIP noise is seeded (``noise_seed``) so that benchmark runs repeat; never for real data.
+    """
+    encoder = BloomFilterEncoder(schema, key, noise_seed=noise_seed)
     kinds = {f.name: f.kind.value for f in schema.fields}
     sources = []
     for partner, frame in cohort.extracts.items():
@@ -21,5 +31,5 @@ def encode_cohort(cohort: Cohort, loaded: LoadedAgreement, schema: EncodingSchem
                    for f in schema.fields}
         sources.append(source_from_encodings(
             partner, encoder.encode(frame, mapping), kinds,
-            flip_probability=field_flip_probability(schema.hardening)))
+            flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by()))
     return sources

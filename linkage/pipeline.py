@@ -20,7 +20,6 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage.encoding import BloomFilterEncoder, read_encodings, read_key_file, write_encodings
-from linkage.encoding.hardening import field_flip_probability
 from linkage.errors import InputDataError, LinkageError, ProtocolError
 from linkage.files import atomic_output, sha256_file
 from linkage.matching import (
@@ -110,6 +109,7 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
                   audit_log=audit_log, output=output, inputs={"input": input}) as step:
         loaded = step.agreement
         mapping = authorise_encode(loaded, partner, today=today)
+        check_schema_risk(loaded)
         id_column = record_id_column(loaded, partner)
         needed = [id_column, *(c for c in mapping.values() if c is not None)]
         frame = read_table(input, needed)
@@ -122,6 +122,25 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
     step.record(inputs={"input": input}, outputs={"encodings": written},
                 counts={"records": len(encodings), "fields": encodings.counts})
     return EncodeResult(written, len(encodings), encodings.counts)
+
+
+def check_schema_risk(loaded: LoadedAgreement) -> None:
+    """Refuse a schema whose attacks beat the agreement's maximum_reidentification_rate on
+    the synthetic reference cohort (only when the agreement sets that clause)."""
+    limit = loaded.agreement.encoding_requirements.maximum_reidentification_rate
+    if limit is None:
+        return
+    from linkage.privacy import assess_schema  # imported on demand: it needs the synth stage
+
+    risk = assess_schema(loaded.agreement.encoding)
+    if risk.advantage > limit:
+        raise ProtocolError(
+            f"{loaded.path}: encoding_requirements.maximum_reidentification_rate: on the "
+            f"synthetic reference cohort the encoding schema lets an attacker re-identify "
+            f"{risk.advantage:.2%} of records above chance (frequency alignment "
+            f"{risk.frequency_alignment:.2%}, pattern mining {risk.pattern_mining:.2%}, chance "
+            f"{risk.chance:.2%}, graph matching {risk.graph_matching:.2%}), more than the "
+            f"{limit:.2%} allowed. Strengthen encoding.hardening (docs/threat-model.md).")
 
 
 def _signer(loaded: LoadedAgreement, signing_key: PathLike | None) -> Ed25519PrivateKey | None:
@@ -172,8 +191,9 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         authorise_match(loaded, files)
         kinds = {f.name: f.kind.value for f in loaded.agreement.encoding.fields}
         sources = [source_from_encodings(f.partner, f.encodings, kinds,
-                                         flip_probability=field_flip_probability(
-                                             f.schema.hardening)) for f in files]
+                                         flip_probability=f.flip_probability,
+                                         salted_by=f.salted_by)
+                   for f in files]
         linker = linker or Linker()
         if save_candidates:
             linker.keep_candidates = True

@@ -1,6 +1,7 @@
 """The frequency-alignment attack works on deterministic encodings and not on noisy ones."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from linkage.encoding import BloomFilterEncoder, EncodingSchema, HardeningSpec, ProjectKey
@@ -53,6 +54,8 @@ def test_privacy_check_cli_applies_the_agreements_bar(tmp_path, small_cohort: Co
     from .helpers import copy_protocols, edit_yaml
 
     agreement = copy_protocols(tmp_path)
+    edit_yaml(agreement, lambda d: d["encoding"]["hardening"].update(
+        blip_epsilon=None, blip_fields=None))  # unhardened: the attacks succeed
     write_cohort(small_cohort, tmp_path / "cohort")
     assert main(["keygen", "--out", str(tmp_path / "k.key")]) == 0
     assert main(["encode", "--agreement", str(agreement), "--partner", "health", "--key",
@@ -62,11 +65,44 @@ def test_privacy_check_cli_applies_the_agreements_bar(tmp_path, small_cohort: Co
             "--reference", str(tmp_path / "cohort" / "health.csv")]
     assert main(args) == 0  # the example agreement sets no bar: rates are reported
     out = capsys.readouterr().out
-    assert "given_name: frequency alignment:" in out and "family_name" in out
+    assert "frequency alignment" in out and "graph matching" in out and "chance" in out
+    worst = float(out.split("worst attack above chance: ")[1].split("%")[0])
+    assert worst > 15  # unhardened names give themselves away
     edit_yaml(agreement, lambda d: d["encoding_requirements"].update(
         maximum_reidentification_rate=0.05))
     assert main(args) == 1
     assert "above the agreement's maximum_reidentification_rate" in capsys.readouterr().err
+
+
+def test_encode_refuses_a_schema_over_the_agreements_rate(tmp_path, small_cohort: Cohort  # type: ignore[no-untyped-def]
+                                                         ) -> None:
+    from linkage.errors import ProtocolError
+    from linkage.pipeline import encode_extract
+    from linkage.synth import write_cohort
+
+    from .helpers import copy_protocols, edit_yaml
+
+    agreement = copy_protocols(tmp_path)
+    write_cohort(small_cohort, tmp_path / "cohort")
+    from linkage.cli import main
+    assert main(["keygen", "--out", str(tmp_path / "k.key")]) == 0
+
+    def encode() -> None:
+        encode_extract(agreement=agreement, partner="health", key=tmp_path / "k.key",
+                       input=tmp_path / "cohort" / "health.csv", output=tmp_path / "h.npz")
+
+    edit_yaml(agreement, lambda d: d["encoding_requirements"].update(
+        maximum_reidentification_rate=0.05))
+    edit_yaml(agreement, lambda d: d["encoding"]["hardening"].update(
+        blip_epsilon=None, blip_fields=None))
+    with pytest.raises(ProtocolError, match="maximum_reidentification_rate.*synthetic "
+                                            "reference cohort"):
+        encode()
+    assert not (tmp_path / "h.npz").exists()
+    edit_yaml(agreement, lambda d: d["encoding_requirements"].update(
+        maximum_reidentification_rate=0.5))  # a lax bar: the same schema passes
+    encode()
+    assert (tmp_path / "h.npz").exists()
 
 
 def _name_filters(cohort: Cohort, hardening: HardeningSpec, field: str = "family_name"

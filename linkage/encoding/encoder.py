@@ -7,6 +7,7 @@ assembled with numpy gathers and ORs. No Python loop runs per record.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 
 from linkage.encoding.blocking_tokens import part_hashes, pass_tokens
 from linkage.encoding.bloom import gather_filters, pack_token_bits, token_positions
-from linkage.encoding.hardening import blip, harden_deterministic
+from linkage.encoding.hardening import blip, field_flip_probability, harden_deterministic
 from linkage.encoding.keys import ProjectKey
 from linkage.encoding.normalise import (
     normalise_dates,
@@ -185,6 +186,21 @@ def _blocking_part(part: str, values: dict[str, _FieldValues]) -> tuple[np.ndarr
     return per_record, np.asarray(labels, dtype=object)
 
 
+def part_labels(frame: pd.DataFrame, schema: EncodingSchema, part: str) -> np.ndarray:
+    """Each record's normalised value of a blocking or salt ``part`` such as
+    ``'date_of_birth.year'`` or ``'given_name'``: (n,) object, ``""`` where missing.
+
+    Columns are named as the schema's fields. Used to simulate an attacker who knows the
+    (public) normalisation rules.
+    """
+    name = part.partition(".")[0]
+    values = {name: field_values(_column(frame, name, len(frame)), schema.field(name))}
+    codes, labels = _blocking_part(part, values)
+    out = np.full(len(frame), "", dtype=object)
+    out[codes >= 0] = np.asarray(labels, dtype=object)[codes[codes >= 0]]
+    return out
+
+
 def _derive_part(value: str, how: str) -> str:
     if how == "soundex":
         return jellyfish.soundex(value.replace(" ", ""))
@@ -210,9 +226,13 @@ class BloomFilterEncoder:
     (1, 16)
     """
 
-    def __init__(self, schema: EncodingSchema, key: ProjectKey) -> None:
+    def __init__(self, schema: EncodingSchema, key: ProjectKey, *,
+                 noise_seed: int | None = None) -> None:
+        """``noise_seed`` fixes the BLIP noise so that benchmarks repeat exactly; leave it
+        None for real data (fresh noise from the operating system on every encode)."""
         self.schema = schema
         self._key = key
+        self._noise_seed = noise_seed
 
     def __repr__(self) -> str:
         return f"BloomFilterEncoder(schema digest {self.schema.digest()[:12]}, key <redacted>)"
@@ -258,7 +278,7 @@ class BloomFilterEncoder:
         if "record" in hard.applies_to:
             record = harden_deterministic(record, hard, self._step_keys("hardening:record"))
             if hard.blip_epsilon is not None:
-                record = blip(record, hard.blip_epsilon)
+                record = blip(record, hard.blip_epsilon, self._seed("record"))
         missing = np.stack([values[f.name].codes < 0 for f in schema.fields], axis=1)
         blocking = self._blocking_keys(values, n)
         return EncodedRecords(
@@ -284,13 +304,21 @@ class BloomFilterEncoder:
             filters = harden_deterministic(filters, hard,
                                            self._step_keys(f"hardening:field:{spec.name}"))
         gathered = gather_filters(filters, fv.codes)
-        if "field" in hard.applies_to and hard.blip_epsilon is not None:
-            gathered = blip(gathered, hard.blip_epsilon)
+        if field_flip_probability(hard, spec.name) > 0:
+            gathered = blip(gathered, hard.blip_epsilon,  # type: ignore[arg-type]
+                            self._seed(f"field:{spec.name}"))
         if spec.record_bits_per_token:
             contrib = value_filters(tokens, self._key.derive(f"record:{spec.name}"),
                                     spec.record_bits_per_token, schema.record_filter_bits)
             gather_filters(contrib, fv.codes, out=record)
         return gathered
+
+    def _seed(self, label: str) -> int | None:
+        """The noise seed of one filter (None: fresh noise)."""
+        if self._noise_seed is None:
+            return None
+        digest = hashlib.sha256(f"{self._noise_seed}:{label}".encode()).digest()
+        return int.from_bytes(digest[:8], "little")
 
     def _step_keys(self, prefix: str) -> Callable[[str], bytes]:
         """Key derivation for the hardening steps of one filter."""

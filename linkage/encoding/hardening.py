@@ -13,10 +13,11 @@ import secrets
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit, prange
 
 from linkage.bits import packbits_rows, unpackbits_rows
 from linkage.encoding.bloom import token_positions
-from linkage.encoding.schema import HardeningSpec
+from linkage.encoding.schema import EncodingSchema, HardeningSpec
 
 _CHUNK = 1 << 15
 
@@ -71,23 +72,61 @@ def blip_flip_probability(epsilon: float) -> float:
     return 1.0 / (1.0 + math.exp(epsilon))
 
 
-def field_flip_probability(spec: HardeningSpec) -> float:
-    """The BLIP flip probability of the field filters under ``spec`` (0 when none)."""
-    if spec.blip_epsilon is None or "field" not in spec.applies_to:
+def field_flip_probability(spec: HardeningSpec, field: str) -> float:
+    """The BLIP flip probability of ``field``'s filters under ``spec`` (0 when none)."""
+    if spec.blip_epsilon is None or "field" not in spec.applies_to or \
+            (spec.blip_fields is not None and field not in spec.blip_fields):
         return 0.0
     return blip_flip_probability(spec.blip_epsilon)
 
 
-def blip(filters: np.ndarray, epsilon: float,
-         rng: np.random.Generator | None = None) -> np.ndarray:
-    """Flip each bit independently with probability ``1 / (1 + e^epsilon)`` (fresh noise)."""
-    rng = rng or np.random.default_rng(secrets.randbits(128))
+def field_flip_probabilities(schema: EncodingSchema) -> dict[str, float]:
+    """Field -> BLIP flip probability, for the fields that carry noise (what the linkage
+    unit needs to compare them; it reads the schema from the encoding header)."""
+    noisy = {f.name: field_flip_probability(schema.hardening, f.name) for f in schema.fields}
+    return {name: p for name, p in noisy.items() if p > 0}
+
+
+@njit(cache=True, inline="always")
+def _splitmix64(state: np.uint64) -> tuple[np.uint64, np.uint64]:  # pragma: no cover
+    """One step of SplitMix64: (next state, 64 random bits)."""
+    state = state + np.uint64(0x9E3779B97F4A7C15)
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return state, z ^ (z >> np.uint64(31))
+
+
+@njit(parallel=True, cache=True)
+def _flip_bits(filters: np.ndarray, log_keep: float, seed: np.uint64) -> None:  # pragma: no cover
+    """Flip each bit of ``filters`` (n, w) uint64 in place with probability ``p``, where
+    ``log_keep = log(1 - p)``: the gaps between flips are geometric, so the work is the
+    number of flips, not the number of bits. Each row has its own stream, mixed from
+    ``seed`` and the row number."""
+    n, words = filters.shape
+    bits = words * 64
+    for i in prange(n):
+        state, _ = _splitmix64(seed ^ (np.uint64(i) * np.uint64(0xD1B54A32D192ED03)))
+        position = -1
+        while True:
+            state, z = _splitmix64(state)
+            u = (float(z >> np.uint64(11)) + 1.0) * (1.0 / 9007199254740992.0)  # (0, 1]
+            position += math.floor(math.log(u) / log_keep) + 1
+            if position >= bits:
+                break
+            filters[i, position >> 6] ^= np.uint64(1) << np.uint64(position & 63)
+
+
+def blip(filters: np.ndarray, epsilon: float, seed: int | None = None) -> np.ndarray:
+    """Flip each bit independently with probability ``1 / (1 + e^epsilon)`` (fresh noise).
+
+    ``(n, w)`` uint64 -> a new ``(n, w)`` uint64. ``seed`` (64 bits) fixes the noise for
+    tests; by default it comes from the operating system's CSPRNG on every call.
+    """
+    out = np.array(filters, dtype=np.uint64, order="C", copy=True)
     p = blip_flip_probability(epsilon)
-    out = np.empty_like(filters)
-    for lo in range(0, filters.shape[0], _CHUNK):
-        chunk = filters[lo:lo + _CHUNK]
-        flips = (rng.random((chunk.shape[0], chunk.shape[1] * 64)) < p).astype(np.uint8)
-        out[lo:lo + _CHUNK] = chunk ^ packbits_rows(flips)
+    seed = secrets.randbits(64) if seed is None else seed
+    _flip_bits(out, math.log1p(-p), np.uint64(seed))
     return out
 
 

@@ -74,6 +74,10 @@ class HardeningSpec(_Frozen):
     xor_fold: bool = Field(False, description="Fold each filter in half with XOR.")
     blip_epsilon: float | None = Field(None, gt=0, description=(
         "Randomised response: flip each bit with probability 1/(1+e^epsilon)."))
+    blip_fields: tuple[str, ...] | None = Field(None, description=(
+        "Fields whose filters get BLIP noise (default: all). Codes that are unique or "
+        "nearly so (NHS number) or have two values (sex) gain nothing from it and lose "
+        "linkage quality."))
     diffusion_taps: int | None = Field(None, ge=2, le=32, description=(
         "Diffusion layer: each output bit is the XOR of this many keyed-random input bits."))
     applies_to: tuple[Literal["record", "field"], ...] = Field(("record", "field"), description=(
@@ -134,6 +138,19 @@ class EncodingSchema(_Frozen):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _check_blip_fields(self) -> EncodingSchema:
+        names = {f.name for f in self.fields}
+        unknown = [f for f in self.hardening.blip_fields or () if f not in names]
+        if unknown:
+            raise ValueError(f"hardening.blip_fields names unknown field(s): "
+                             f"{', '.join(unknown)}")
+        return self
+
+    def salted_by(self) -> dict[str, str]:
+        """Field -> the field whose value (or part of it) salts its tokens."""
+        return {f.name: f.salt_with.partition(".")[0] for f in self.fields if f.salt_with}
 
     def field(self, name: str) -> FieldSpec:
         """The spec of field ``name``."""

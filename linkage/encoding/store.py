@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from linkage.encoding.encoder import EncodedRecords
+from linkage.encoding.hardening import field_flip_probabilities
 from linkage.encoding.schema import EncodingSchema, canonical_digest
 from linkage.errors import EncodingError
 from linkage.files import atomic_output
@@ -42,6 +43,16 @@ class EncodingFile:
     schema: EncodingSchema
     encodings: EncodedRecords
     path: Path | None = None
+
+    @property
+    def flip_probability(self) -> dict[str, float]:
+        """Field -> BLIP noise of its filters (what the matcher needs to debias Dice)."""
+        return field_flip_probabilities(self.schema)
+
+    @property
+    def salted_by(self) -> dict[str, str]:
+        """Field -> the field whose value salts its tokens."""
+        return self.schema.salted_by()
 
 
 def write_encodings(path: str | os.PathLike[str], encodings: EncodedRecords, *,

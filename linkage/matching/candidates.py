@@ -9,8 +9,8 @@ this part to a backend: :class:`InProcessBackend` (the default) or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -28,7 +28,8 @@ class ComparisonInputs:
     field_filters: dict[str, np.ndarray]   #: field -> (n, w) uint64
     missing: np.ndarray                    #: (n, F) bool, in ``field_names`` order
     field_names: tuple[str, ...]
-    flip_probability: float = 0.0          #: BLIP noise on the field filters (0 = none)
+    flip_probability: Mapping[str, float] = field(default_factory=dict)  #: BLIP noise by field
+    salted_by: Mapping[str, str] = field(default_factory=dict)  #: field -> field salting it
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -44,13 +45,23 @@ class Candidates:
 
 def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
                   right: np.ndarray, comparisons: Sequence[FieldComparison]) -> np.ndarray:
-    """Comparison level of every field for the pairs ``(a[left], b[right])``: (P, F) int8."""
+    """Comparison level of every field for the pairs ``(a[left], b[right])``: (P, F) int8.
+
+    A field salted with another (``salted_by``) only says something when the salt agrees:
+    where the salting field is not at its top level, the salted field is set to missing
+    (-1, neutral), so the model scores it conditionally instead of counting the salt twice.
+    """
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
     for f, comp in enumerate(comparisons):
         sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name],
-                              left, right, flip_probability=a.flip_probability)
+                              left, right,
+                              flip_probability=a.flip_probability.get(comp.name, 0.0))
         k = a.field_names.index(comp.name)
         out[:, f] = comp.levels(sim, a.missing[left, k] | b.missing[right, k])
+    column = {comp.name: f for f, comp in enumerate(comparisons)}
+    for salted, salt in a.salted_by.items():
+        if salted in column and salt in column:
+            out[out[:, column[salt]] != 0, column[salted]] = -1
     return out
 
 

@@ -45,7 +45,10 @@ class Source:
     field_kinds: dict[str, str]            #: field -> identifier kind
     blocking_keys: np.ndarray              #: (n, P) uint64
     blocking_names: tuple[str, ...]
-    flip_probability: float = 0.0          #: BLIP noise on the field filters (0 = none)
+    #: field -> probability that BLIP flipped each bit of its filters (absent = no noise)
+    flip_probability: dict[str, float] = field(default_factory=dict)
+    #: field -> the field whose value salts it (compared only where that field agrees)
+    salted_by: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.record_ids)
@@ -135,9 +138,10 @@ class Linker:
     def link(self, sources: Sequence[Source]) -> LinkageResult:
         """Link ``sources`` (two or more, with the same fields and filter lengths)."""
         self._check(sources)
-        comparisons = comparisons_for(sources[0].field_kinds, self.comparison_overrides)
+        comparisons = comparisons_for(sources[0].field_kinds, self.comparison_overrides,
+                                      noisy=tuple(sources[0].flip_probability))
         inputs = [ComparisonInputs(self._keys(s), s.field_filters, s.missing, s.field_names,
-                                   s.flip_probability) for s in sources]
+                                   s.flip_probability, s.salted_by) for s in sources]
         pairs = list(itertools.combinations(range(len(sources)), 2))
         dedup = list(range(len(sources))) if self.deduplicate else []
         bar = tqdm(total=len(pairs) + len(dedup), desc="linking source pairs",
@@ -172,9 +176,10 @@ class Linker:
             if s.field_names != first.field_names or s.blocking_names != first.blocking_names:
                 raise MatchingError(f"Source '{s.name}' was encoded with other fields or "
                                     f"blocking passes than '{first.name}'.")
-            if s.flip_probability != first.flip_probability:
-                raise MatchingError(f"Source '{s.name}' was hardened with other BLIP noise "
-                                    f"than '{first.name}'.")
+            if s.flip_probability != first.flip_probability or \
+                    s.salted_by != first.salted_by:
+                raise MatchingError(f"Source '{s.name}' was hardened (BLIP noise or salting) "
+                                    f"unlike '{first.name}'.")
             if s.record_filters.shape[1] != first.record_filters.shape[1]:
                 raise MatchingError(f"Source '{s.name}' has record filters of another length.")
 
@@ -222,7 +227,7 @@ class Linker:
                 picked = np.flatnonzero(chosen)
                 sim = dice_similarity(a.field_filters[name], b.field_filters[name],
                                       blocking.left[picked], blocking.right[picked],
-                                      flip_probability=a.flip_probability)
+                                      flip_probability=a.flip_probability.get(name, 0.0))
                 chosen[picked] = sim >= self.dedup_min_similarity
         histogram = np.histogram(np.clip(weights, WEIGHT_BINS[0], WEIGHT_BINS[-1]),
                                  bins=WEIGHT_BINS)[0]
@@ -293,14 +298,17 @@ class EncodingsLike(Protocol):
 
 
 def source_from_encodings(name: str, enc: EncodingsLike, kinds: dict[str, str], *,
-                          flip_probability: float = 0.0) -> Source:
+                          flip_probability: dict[str, float] | None = None,
+                          salted_by: dict[str, str] | None = None) -> Source:
     """A :class:`Source` from a partner's encodings and the kind of each field.
 
-    ``flip_probability``: the BLIP noise of the field filters, from the encoding header
-    (comparisons then estimate the noise-free Dice).
+    ``flip_probability``: field -> BLIP noise of its filters, from the encoding header
+    (comparisons then estimate the noise-free Dice); ``salted_by``: field -> the field
+    salting it (``EncodingFile.salted_by``).
     """
     return Source(name=name, record_ids=np.asarray(enc.record_ids),
                   record_filters=enc.record_filters, field_filters=dict(enc.field_filters),
                   missing=enc.missing, field_names=tuple(enc.field_names), field_kinds=kinds,
                   blocking_keys=enc.blocking_keys, blocking_names=tuple(enc.blocking_names),
-                  flip_probability=flip_probability)
+                  flip_probability=dict(flip_probability or {}),
+                  salted_by=dict(salted_by or {}))

@@ -5,6 +5,7 @@ and pattern mining on field-level filters, and similarity-graph matching on whol
 Each returns an :class:`AttackResult` scored against the truth.
 """
 
+from linkage.privacy.assessment import SchemaRisk, assess_schema
 from linkage.privacy.check import PrivacyReport, privacy_check
 from linkage.privacy.frequency import (
     AttackResult,
@@ -15,6 +16,6 @@ from linkage.privacy.frequency import (
 from linkage.privacy.graph_matching import graph_matching_attack
 from linkage.privacy.pattern_mining import pattern_mining_attack, pattern_mining_guesses
 
-__all__ = ["AttackResult", "PrivacyReport", "frequency_alignment_attack",
-           "frequency_alignment_guesses", "graph_matching_attack", "pattern_mining_attack",
-           "pattern_mining_guesses", "privacy_check", "score_guesses"]
+__all__ = ["AttackResult", "PrivacyReport", "SchemaRisk", "assess_schema",
+           "frequency_alignment_attack", "frequency_alignment_guesses", "graph_matching_attack",
+           "pattern_mining_attack", "pattern_mining_guesses", "privacy_check", "score_guesses"]

@@ -5,8 +5,9 @@ of that field's values (e.g. given names of local births). Deterministic encodin
 occurrence of a value the same filter, so the k-th most frequent filter is guessed to be the
 k-th most frequent value. Randomised response (BLIP) makes every filter distinct, so the
 attacker first groups *near-identical* filters (Dice at least ``group_threshold``: noisy
-copies of one value sit a few bits apart, different values much further) and aligns the
-groups instead. We count how many records, and how many distinct values, the guess gets right.
+copies of one value sit closer to each other than to other values) around dense centres
+and aligns the groups instead. We count how many records, and how many distinct values, the
+guess gets right.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import csr_matrix
 
 from linkage.matching import dice_above
 
@@ -54,15 +54,39 @@ def distinct_rows(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return filters[first], inverse.ravel(), counts
 
 
-def near_identical_groups(filters: np.ndarray, threshold: float) -> np.ndarray:
-    """Group rows whose filters are linked by a chain of Dice ``>= threshold``: (n,) group id."""
-    distinct, inverse, _ = distinct_rows(filters)
-    pairs = dice_above(distinct, distinct, threshold)
+def near_identical_groups(filters: np.ndarray, threshold: float, *,
+                          groups: int = 400) -> np.ndarray:
+    """Group rows around dense centres: (n,) group id.
+
+    Greedy canopy clustering on the graph of Dice ``>= threshold``: the record with the most
+    ungrouped neighbours founds a group with those neighbours, ``groups`` times; the rest
+    stay alone. Unlike connected components it does not chain different values together
+    when noise makes the threshold low.
+    """
+    distinct, inverse, counts = distinct_rows(filters)
     u = len(distinct)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs.left, pairs.right)),
+    pairs = dice_above(distinct, distinct, threshold)
+    graph = csr_matrix((np.ones(len(pairs), dtype=np.float64), (pairs.left, pairs.right)),
                        shape=(u, u))
-    _, component = connected_components(graph, directed=False)
-    return component[inverse]
+    weight = counts.astype(np.float64)
+    label = np.full(u, -1, dtype=np.int64)
+    degree = graph @ weight  # records (not distinct filters) within reach, self included
+    for g in range(groups):
+        centre = int(np.argmax(degree))
+        if degree[centre] <= 0:
+            break
+        members = graph.indices[graph.indptr[centre]:graph.indptr[centre + 1]]
+        members = members[label[members] < 0]
+        label[members] = g
+        label[centre] = g
+        gone = np.zeros(u)
+        gone[members] = weight[members]
+        gone[centre] = weight[centre]
+        degree -= graph @ gone  # neighbours lose the members just grouped
+        degree[label >= 0] = -1.0
+    alone = label < 0
+    label[alone] = groups + np.arange(int(alone.sum()))
+    return label[inverse]
 
 
 def score_guesses(attack: str, guesses: np.ndarray, true_values: np.ndarray) -> AttackResult:

@@ -59,7 +59,9 @@ class EncodingRequirements(_Clause):
     require_keyed_hashing: Literal[True] = True
     required_hardening: tuple[Literal["balance", "xor_fold", "blip", "diffusion"], ...] = ()
     maximum_reidentification_rate: float | None = Field(None, ge=0, le=1, description=(
-        "Largest share of records a privacy check may re-identify on the reference cohort."))
+        "Largest share of records the worst attack may re-identify above chance: checked "
+        "by 'encode' on the synthetic reference cohort and by 'privacy-check' on a "
+        "provider's own extract."))
 
 
 class DisclosureControl(_Clause):

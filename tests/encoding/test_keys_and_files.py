@@ -142,8 +142,16 @@ def test_hardening_steps() -> None:
     diffused = diffuse(filters, b"d" * 32, 3)
     assert np.array_equal(diffused, diffuse(filters, b"d" * 32, 3))
     assert not np.array_equal(diffused, diffuse(filters, b"e" * 32, 3))
-    noisy = unpackbits_rows(blip(filters, 2.0, np.random.default_rng(0)))
+    noisy = unpackbits_rows(blip(filters, 2.0, seed=0))
     assert abs((noisy != bits).mean() - blip_flip_probability(2.0)) < 0.02
+    assert np.array_equal(blip(filters, 2.0, seed=0), blip(filters, 2.0, seed=0))
+    assert not np.array_equal(blip(filters, 2.0), blip(filters, 2.0))  # fresh noise
+    many = unpackbits_rows(blip(np.zeros((20_000, 4), np.uint64), 3.0))
+    assert abs(many.mean() - blip_flip_probability(3.0)) < 0.002  # exact rate, every bit
+    assert abs(many[:, :64].mean() - many[:, -64:].mean()) < 0.003  # no position bias
+    flips = many.sum(axis=1)  # per row: binomial(256, p), not a fixed count
+    p = blip_flip_probability(3.0)
+    assert abs(flips.var() - 256 * p * (1 - p)) < 1.5
 
 
 def test_hardened_encoding_shapes(small_cohort: Cohort) -> None:
