@@ -109,7 +109,7 @@ class DaskBackend:
             self.client = distributed.Client(scheduler)
         else:
             self._cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                     processes=True, dashboard_address=None)
+                                                     processes=True, dashboard_address=":0")
             self.client = distributed.Client(self._cluster)
         self._own_client = client is None
         self.partitions = partitions
