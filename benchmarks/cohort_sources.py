@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 
 from linkage.encoding import BloomFilterEncoder, EncodingSchema, ProjectKey
-from linkage.encoding.hardening import field_flip_probabilities
 from linkage.matching import Source, source_from_encodings
 from linkage.protocols import LoadedAgreement
 from linkage.synth import Cohort
@@ -29,7 +28,5 @@ def encode_cohort(cohort: Cohort, loaded: LoadedAgreement, schema: EncodingSchem
     for partner, frame in cohort.extracts.items():
         mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name)
                    for f in schema.fields}
-        sources.append(source_from_encodings(
-            partner, encoder.encode(frame, mapping), kinds,
-            flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by()))
+        sources.append(source_from_encodings(partner, encoder.encode(frame, mapping), kinds))
     return sources

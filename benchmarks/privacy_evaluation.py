@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from benchmarks.cohort_sources import benchmark_key, encode_cohort
 from linkage.encoding import EncodingSchema, HardeningSpec
+from linkage.files import atomic_output
 from linkage.matching import Linker, pairwise_quality
 from linkage.privacy import assess_schema
 from linkage.protocols import load_agreement
@@ -46,6 +47,7 @@ def options() -> dict[str, tuple[HardeningSpec, str | None]]:
         "blip_eps_2.5": (blip(2.5), None),
         "blip_eps_2": (blip(2.0), None),
         "blip_eps_2_identifying (default)": (blip(2.0, blip_fields=IDENTIFYING), None),
+        "blip_eps_1.75_identifying": (blip(1.75, blip_fields=IDENTIFYING), None),
         "blip_eps_1.5_identifying": (blip(1.5, blip_fields=IDENTIFYING), None),
         "blip_eps_2_diffusion_3": (blip(2.0, diffusion_taps=3), None),
         "salt_names_dob": (HardeningSpec(), "date_of_birth"),
@@ -96,7 +98,10 @@ def markdown(table: dict[str, dict[str, object]]) -> str:
              "graph claims right": r["graph_claims_precision"],
              "worst above chance": round(float(r["advantage"]), 4)}  # type: ignore[arg-type]
             for name, r in table.items()]
-    return pd.DataFrame(rows).to_markdown(index=False)
+    header = list(rows[0]) if rows else []
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -106,8 +111,13 @@ def main() -> None:
     parser.add_argument("--graph-sample", type=int, default=5_000)
     parser.add_argument("--only", nargs="*", choices=list(options()),
                         help="run these options only (default: all)")
+    parser.add_argument("--out", type=Path, help="also write the table as JSON here")
     args = parser.parse_args()
-    print(markdown(evaluate(args.people, args.seed, args.graph_sample, args.only)))
+    table = evaluate(args.people, args.seed, args.graph_sample, args.only)
+    if args.out:
+        with atomic_output(args.out) as handle:
+            json.dump(table, handle, indent=2)
+    print(markdown(table))
 
 
 if __name__ == "__main__":

@@ -190,10 +190,7 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         files = [read_encodings(p) for p in encodings]
         authorise_match(loaded, files)
         kinds = {f.name: f.kind.value for f in loaded.agreement.encoding.fields}
-        sources = [source_from_encodings(f.partner, f.encodings, kinds,
-                                         flip_probability=f.flip_probability,
-                                         salted_by=f.salted_by)
-                   for f in files]
+        sources = [source_from_encodings(f.partner, f.encodings, kinds) for f in files]
         linker = linker or Linker()
         if save_candidates:
             linker.keep_candidates = True

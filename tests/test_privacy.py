@@ -1,8 +1,8 @@
 """The frequency-alignment attack works on deterministic encodings and not on noisy ones."""
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from linkage.encoding import BloomFilterEncoder, EncodingSchema, HardeningSpec, ProjectKey
 from linkage.encoding.normalise import normalise_names
@@ -95,7 +95,7 @@ def test_encode_refuses_a_schema_over_the_agreements_rate(tmp_path, small_cohort
         maximum_reidentification_rate=0.05))
     edit_yaml(agreement, lambda d: d["encoding"]["hardening"].update(
         blip_epsilon=None, blip_fields=None))
-    with pytest.raises(ProtocolError, match="maximum_reidentification_rate.*synthetic "
+    with pytest.raises(ProtocolError, match=r"maximum_reidentification_rate.*synthetic "
                                             "reference cohort"):
         encode()
     assert not (tmp_path / "h.npz").exists()

@@ -20,7 +20,12 @@ from tqdm.auto import tqdm
 
 from linkage.encoding.blocking_tokens import part_hashes, pass_tokens
 from linkage.encoding.bloom import gather_filters, pack_token_bits, token_positions
-from linkage.encoding.hardening import blip, field_flip_probability, harden_deterministic
+from linkage.encoding.hardening import (
+    blip,
+    field_flip_probabilities,
+    field_flip_probability,
+    harden_deterministic,
+)
 from linkage.encoding.keys import ProjectKey
 from linkage.encoding.normalise import (
     normalise_dates,
@@ -51,6 +56,10 @@ class EncodedRecords:
     field_names: tuple[str, ...]
     blocking_names: tuple[str, ...]
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  #: per field: missing, invalid
+    #: field -> probability that BLIP flipped each bit of its filters (noisy fields only)
+    flip_probability: dict[str, float] = field(default_factory=dict)
+    #: field -> the field whose value salts its tokens
+    salted_by: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.record_ids)
@@ -285,7 +294,8 @@ class BloomFilterEncoder:
             record_ids=record_ids, record_filters=record, field_filters=field_filters,
             missing=missing, blocking_keys=blocking,
             field_names=tuple(f.name for f in schema.fields),
-            blocking_names=tuple(p.name for p in schema.blocking), counts=counts)
+            blocking_names=tuple(p.name for p in schema.blocking), counts=counts,
+            flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by())
 
     def _encode_field(self, spec: FieldSpec, values: dict[str, _FieldValues],
                       record: np.ndarray) -> np.ndarray:

@@ -170,9 +170,20 @@ def canonical_digest(data: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def default_schema() -> EncodingSchema:
-    """The shipped default for the early-years identifiers (see docs/encoding.md)."""
+#: The shipped hardening: BLIP with epsilon 2 on the fields an attacker can exploit (chosen
+#: from the attacks x encodings table in docs/threat-model.md).
+DEFAULT_HARDENING = HardeningSpec(
+    blip_epsilon=2.0, blip_fields=("given_name", "family_name", "date_of_birth", "postcode"))
+
+
+def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING) -> EncodingSchema:
+    """The shipped default for the early-years identifiers (see docs/encoding.md).
+
+    ``hardening=HardeningSpec()`` gives the same schema without noise (deterministic bits,
+    for tests and for comparisons against the hardened default).
+    """
     return EncodingSchema(
+        hardening=hardening,
         fields=(
             FieldSpec(name="given_name", kind=IdentifierKind.NAME, filter_bits=256,
                       bits_per_token=12, record_bits_per_token=10),

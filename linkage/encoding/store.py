@@ -44,16 +44,6 @@ class EncodingFile:
     encodings: EncodedRecords
     path: Path | None = None
 
-    @property
-    def flip_probability(self) -> dict[str, float]:
-        """Field -> BLIP noise of its filters (what the matcher needs to debias Dice)."""
-        return field_flip_probabilities(self.schema)
-
-    @property
-    def salted_by(self) -> dict[str, str]:
-        """Field -> the field whose value salts its tokens."""
-        return self.schema.salted_by()
-
 
 def write_encodings(path: str | os.PathLike[str], encodings: EncodedRecords, *,
                     schema: EncodingSchema, partner: str, agreement_id: str,
@@ -109,7 +99,8 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
         record_filters=data["record_filters"],
         field_filters={name: data[f"field__{name}"] for name in fields},
         missing=data["missing"], blocking_keys=data["blocking_keys"], field_names=fields,
-        blocking_names=tuple(header["blocking"]), counts=header.get("counts", {}))
+        blocking_names=tuple(header["blocking"]), counts=header.get("counts", {}),
+        flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by())
     _check_shapes(source, encodings, int(header["records"]))
     return EncodingFile(agreement_id=header["agreement"]["id"],
                         agreement_version=header["agreement"]["version"],

@@ -295,20 +295,20 @@ class EncodingsLike(Protocol):
     def blocking_keys(self) -> np.ndarray: ...
     @property
     def blocking_names(self) -> tuple[str, ...]: ...
+    @property
+    def flip_probability(self) -> dict[str, float]: ...
+    @property
+    def salted_by(self) -> dict[str, str]: ...
 
 
-def source_from_encodings(name: str, enc: EncodingsLike, kinds: dict[str, str], *,
-                          flip_probability: dict[str, float] | None = None,
-                          salted_by: dict[str, str] | None = None) -> Source:
+def source_from_encodings(name: str, enc: EncodingsLike, kinds: dict[str, str]) -> Source:
     """A :class:`Source` from a partner's encodings and the kind of each field.
 
-    ``flip_probability``: field -> BLIP noise of its filters, from the encoding header
-    (comparisons then estimate the noise-free Dice); ``salted_by``: field -> the field
-    salting it (``EncodingFile.salted_by``).
+    The encodings also say which fields carry BLIP noise (comparisons then estimate the
+    noise-free Dice) and which are salted (compared only where the salt agrees).
     """
     return Source(name=name, record_ids=np.asarray(enc.record_ids),
                   record_filters=enc.record_filters, field_filters=dict(enc.field_filters),
                   missing=enc.missing, field_names=tuple(enc.field_names), field_kinds=kinds,
                   blocking_keys=enc.blocking_keys, blocking_names=tuple(enc.blocking_names),
-                  flip_probability=dict(flip_probability or {}),
-                  salted_by=dict(salted_by or {}))
+                  flip_probability=dict(enc.flip_probability), salted_by=dict(enc.salted_by))

@@ -106,16 +106,17 @@ def record_groups(filters: np.ndarray, group_threshold: float | None) -> np.ndar
 
 
 def frequency_alignment_guesses(filters: np.ndarray, public_frequencies: pd.Series, *,
-                                top: int = 200, group_threshold: float | None = None
-                                ) -> np.ndarray:
+                                top: int = 200, group_threshold: float | None = None,
+                                groups: np.ndarray | None = None) -> np.ndarray:
     """Align the ``top`` largest filter groups with the ``top`` most frequent public values.
 
     ``filters`` (n, w) uint64 of one field, missing values excluded; ``public_frequencies``
     maps a value to its count in the attacker's population. ``group_threshold`` (None:
-    identical filters only) groups near-identical filters first, against noisy encodings.
+    identical filters only) groups near-identical filters first, against noisy encodings;
+    ``groups`` passes that grouping in when it is already computed.
     Returns (n,) object: each record's guessed value, None where no guess.
     """
-    group = record_groups(filters, group_threshold)
+    group = record_groups(filters, group_threshold) if groups is None else groups
     sizes = np.bincount(group)
     by_size = np.argsort(-sizes, kind="stable")[:top]
     names = public_frequencies.sort_values(ascending=False, kind="stable").index[:top]

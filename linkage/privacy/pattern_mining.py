@@ -29,17 +29,16 @@ _SET_IN_OTHERS = 0.35   # ... and in at most this share of anchors without it
 _PRESENT = 0.8          # a filter holds a q-gram when this share of its positions is set
 
 
-def qgram_table(values: pd.Index, q: int = 2, padded: bool = True) -> pd.DataFrame:
-    """Boolean (value x q-gram) table: which q-grams each value holds.
+def value_qgrams(value: object, q: int = 2, padded: bool = True) -> set[str]:
+    """The q-gram tokens of one value; ``"name|salt"`` (a salted field) holds ``"gram|salt"``."""
+    name, bar, salt = str(value).partition("|")
+    text = f"_{name}_" if padded else name
+    return {text[i:i + q] + bar + salt for i in range(max(len(text) - q + 1, 1))}
 
-    A value written ``"name|salt"`` (a salted field) holds the tokens ``"gram|salt"``.
-    """
-    rows = []
-    for value in values:
-        name, bar, salt = str(value).partition("|")
-        text = f"_{name}_" if padded else name
-        grams = {text[i:i + q] + bar + salt for i in range(max(len(text) - q + 1, 1))}
-        rows.append(dict.fromkeys(grams, True))
+
+def qgram_table(values: pd.Index, q: int = 2, padded: bool = True) -> pd.DataFrame:
+    """Boolean (value x q-gram) table: which q-grams each value holds."""
+    rows = [dict.fromkeys(value_qgrams(value, q, padded), True) for value in values]
     table = pd.DataFrame(rows, index=values, dtype="boolean")
     return table.fillna(False).astype(bool)
 
@@ -67,21 +66,23 @@ def mine_qgram_positions(anchor_bits: np.ndarray, anchor_grams: pd.DataFrame
 
 def pattern_mining_guesses(filters: np.ndarray, public_frequencies: pd.Series, *,
                            q: int = 2, padded: bool = True, anchors: int = 60,
-                           group_threshold: float | None = None) -> np.ndarray:
+                           group_threshold: float | None = None,
+                           groups: np.ndarray | None = None) -> np.ndarray:
     """Mine q-gram bit patterns from one field's filters and decode every record.
 
     ``filters`` (n, w) uint64, missing values excluded; ``public_frequencies`` value ->
     count in the attacker's population. ``group_threshold`` groups near-identical filters
-    for the anchors (noisy encodings). Returns (n,) object guesses (None: no guess).
+    for the anchors (noisy encodings); ``groups`` passes that grouping in when it is already
+    computed. Returns (n,) object guesses (None: no guess).
     """
-    group = record_groups(filters, group_threshold)
+    group = record_groups(filters, group_threshold) if groups is None else groups
     top_groups = np.argsort(-np.bincount(group), kind="stable")[:anchors]
     public = public_frequencies.sort_values(ascending=False, kind="stable")
     k = min(len(top_groups), len(public))
     bits = unpackbits_rows(filters)
     anchor_bits = np.stack([bits[group == g].mean(axis=0) for g in top_groups[:k]])
-    grams = qgram_table(public.index, q, padded)
-    positions = mine_qgram_positions(anchor_bits.astype(np.float32), grams.iloc[:k])
+    positions = mine_qgram_positions(anchor_bits.astype(np.float32),
+                                     qgram_table(public.index[:k], q, padded))
     if not positions:
         return np.full(len(filters), None, dtype=object)
     names = list(positions)
@@ -89,7 +90,11 @@ def pattern_mining_guesses(filters: np.ndarray, public_frequencies: pd.Series, *
     dbits = unpackbits_rows(distinct).astype(np.float32)
     present = np.stack([dbits[:, positions[g]].mean(axis=1) >= _PRESENT for g in names],
                        axis=1).astype(np.float32)                           # (u, G)
-    holds = grams[names].to_numpy(dtype=np.float32)                         # (V, G)
+    column = {g: c for c, g in enumerate(names)}
+    holds = np.zeros((len(public), len(names)), dtype=np.float32)            # (V, G)
+    for v, value in enumerate(public.index):
+        for gram in value_qgrams(value, q, padded) & column.keys():
+            holds[v, column[gram]] = 1.0
     both = present @ holds.T
     union = present.sum(1)[:, None] + holds.sum(1)[None, :] - both
     jaccard = np.where(union > 0, both / np.maximum(union, 1), 0.0)
