@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from linkage.encoding import BloomFilterEncoder, read_encodings, read_key_file, write_encodings
+from linkage.encoding import (
+    BloomFilterEncoder,
+    EncodingSchema,
+    ProjectKey,
+    read_encodings,
+    read_key_file,
+    write_encodings,
+)
 from linkage.errors import InputDataError, LinkageError, ProtocolError
 from linkage.files import atomic_output, sha256_file
 from linkage.matching import (
@@ -122,6 +129,29 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
     step.record(inputs={"input": input}, outputs={"encodings": written},
                 counts={"records": len(encodings), "fields": encodings.counts})
     return EncodeResult(written, len(encodings), encodings.counts)
+
+
+def cohort_sources(extracts: Mapping[str, pd.DataFrame], loaded: LoadedAgreement, *,
+                   keys: Mapping[str, ProjectKey] | ProjectKey,
+                   schema: EncodingSchema | None = None,
+                   noise_seed: int | None = None) -> list[Source]:
+    """Encode each partner's extract in memory (each reading the columns its protocol maps)
+    and return the linkage unit's view of them: one :class:`Source` per partner.
+
+    For synthetic cohorts, tests and benchmarks: ``keys`` is one key for all or a key per
+    partner; ``schema`` defaults to the agreement's; ``noise_seed`` fixes BLIP noise so that
+    runs repeat (never for real data). Nothing is checked or audited here.
+    """
+    schema = schema or loaded.agreement.encoding
+    kinds = {f.name: f.kind.value for f in schema.fields}
+    sources = []
+    for partner, frame in extracts.items():
+        key = keys if isinstance(keys, ProjectKey) else keys[partner]
+        mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name)
+                   for f in schema.fields}
+        encoded = BloomFilterEncoder(schema, key, noise_seed=noise_seed).encode(frame, mapping)
+        sources.append(source_from_encodings(partner, encoded, kinds))
+    return sources
 
 
 def check_schema_risk(loaded: LoadedAgreement) -> None:

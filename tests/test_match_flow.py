@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from linkage.cli import main
-from linkage.encoding import BloomFilterEncoder, ProjectKey, read_encodings, write_encodings
+from linkage.encoding import ProjectKey, read_encodings, write_encodings
 from linkage.errors import ProtocolError
-from linkage.matching import Linker, pairwise_quality, source_from_encodings
-from linkage.pipeline import evaluate_links, match_encodings
+from linkage.matching import Linker, pairwise_quality
+from linkage.pipeline import cohort_sources, evaluate_links, match_encodings
 from linkage.protocols import load_agreement
 from linkage.synth import Cohort, write_cohort
 
@@ -58,13 +58,8 @@ def test_whole_flow_links_well(encoded: Path, capsys: pytest.CaptureFixture[str]
 def test_encodings_under_different_keys_do_not_link(encoded: Path,
                                                     small_cohort: Cohort) -> None:
     loaded = load_agreement(encoded / "protocols" / "agreement.yaml")
-    schema = loaded.agreement.encoding
-    kinds = {f.name: f.kind.value for f in schema.fields}
-    sources = []
-    for partner, key in (("health", ProjectKey.generate()), ("education", ProjectKey.generate())):
-        mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name) for f in schema.fields}
-        enc = BloomFilterEncoder(schema, key).encode(small_cohort.extracts[partner], mapping)
-        sources.append(source_from_encodings(partner, enc, kinds))
+    extracts = {p: small_cohort.extracts[p] for p in ("health", "education")}
+    sources = cohort_sources(extracts, loaded, keys={p: ProjectKey.generate() for p in extracts})
     result = Linker().link(sources)
     truth = small_cohort.truth
     f1 = pairwise_quality(result.links, truth).by_partner_pair.get(

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage.encoding import BloomFilterEncoder, ProjectKey
-from linkage.matching import Linker, Source, source_from_encodings
+from linkage.encoding import ProjectKey
+from linkage.matching import Linker, Source
 from linkage.matching.distributed import DaskBackend, key_partition, partition_candidates
+from linkage.pipeline import cohort_sources
 from linkage.protocols import load_agreement
 from linkage.synth import Cohort
 
@@ -24,16 +25,8 @@ distributed = pytest.importorskip("distributed", reason="the [distributed] extra
 
 @pytest.fixture(scope="module")
 def sources(small_cohort: Cohort) -> list[Source]:
-    loaded = load_agreement(EXAMPLE / "agreement.yaml")
-    schema = loaded.agreement.encoding
-    encoder = BloomFilterEncoder(schema, ProjectKey.generate())
-    kinds = {f.name: f.kind.value for f in schema.fields}
-    out = []
-    for partner, frame in small_cohort.extracts.items():
-        mapping = {f.name: loaded.protocol(partner).identifiers.get(f.name)
-                   for f in schema.fields}
-        out.append(source_from_encodings(partner, encoder.encode(frame, mapping), kinds))
-    return out
+    return cohort_sources(small_cohort.extracts, load_agreement(EXAMPLE / "agreement.yaml"),
+                          keys=ProjectKey.generate())
 
 
 @pytest.fixture(scope="module")
