@@ -113,13 +113,13 @@ def _views(fields: dict[str, np.ndarray], names: list[str], rows: np.ndarray | N
 
 def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame,
                 public: pd.DataFrame, sample: np.ndarray, register: pd.DataFrame, *,
-                attacker_key: ProjectKey) -> SchemaRisk:
+                attacker_key: ProjectKey, noise_seed: int | None = None) -> SchemaRisk:
     """Run the three attacks on encodings ``enc`` made under ``schema``.
 
     ``truth``: the encoded records' identifiers, row for row, columns named as the fields
     (scores the field attacks); ``public``: the attacker's population (frequencies);
     ``sample``: rows of ``enc`` for the graph attack and ``register``: their true
-    identifiers, which the attacker encodes under ``attacker_key``.
+    identifiers, which the attacker encodes under ``attacker_key`` (and ``noise_seed``).
     """
     assessed = tuple(f.name for f in schema.fields if f.name in truth.columns)
     frequency = mining = chance = 0.0
@@ -147,7 +147,8 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
     if graph_fields and len(sample) > 1:
         mapping = {f.name: (f.name if f.name in register.columns else None)
                    for f in schema.fields}
-        attacker = BloomFilterEncoder(schema, attacker_key).encode(register, mapping)
+        attacker = BloomFilterEncoder(schema, attacker_key, noise_seed=noise_seed).encode(
+            register, mapping)
         graph = graph_matching_attack(_views(enc.field_filters, graph_fields, sample),
                                       _views(attacker.field_filters, graph_fields, None),
                                       np.arange(len(sample)))
@@ -175,8 +176,8 @@ def assess_schema(schema: EncodingSchema, *, people: int = 5_000, seed: int = 1,
     health = cohort.extracts["health"]
     assessed = [f.name for f in schema.fields if f.name in _POPULATION_COLUMNS]
     present = health[["record_id", *assessed]]
-    encoder = BloomFilterEncoder(schema, _fixed_key("provider"),
-                                 noise_seed=seed if noise_seed is None else noise_seed)
+    noise_seed = seed if noise_seed is None else noise_seed
+    encoder = BloomFilterEncoder(schema, _fixed_key("provider"), noise_seed=noise_seed)
     enc = encoder.encode(present, {f.name: (f.name if f.name in assessed else None)
                                    for f in schema.fields})
     sample = np.random.default_rng(seed).choice(len(health), min(graph_sample, len(health)),
@@ -186,4 +187,4 @@ def assess_schema(schema: EncodingSchema, *, people: int = 5_000, seed: int = 1,
     return run_attacks(schema, enc, present,
                        reference_register(population, schema, np.arange(len(population))),
                        sample, reference_register(population, schema, rows),
-                       attacker_key=_fixed_key("attacker"))
+                       attacker_key=_fixed_key("attacker"), noise_seed=noise_seed + 1)
