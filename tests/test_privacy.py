@@ -129,9 +129,7 @@ def test_grouping_near_identical_filters_defeats_weak_noise(small_cohort: Cohort
 
 
 def test_pattern_mining_decodes_values_beyond_the_frequent_ones(small_cohort: Cohort) -> None:
-    from linkage.privacy import pattern_mining_attack
-
-    from linkage.privacy import pattern_mining_guesses
+    from linkage.privacy import pattern_mining_attack, pattern_mining_guesses
 
     filters, public, truth = _name_filters(small_cohort, HardeningSpec())
     result = pattern_mining_attack(filters, public, truth, anchors=40)
