@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from linkage.encoding import (
     BloomFilterEncoder,
@@ -113,7 +114,8 @@ def _views(fields: dict[str, np.ndarray], names: list[str], rows: np.ndarray | N
 
 def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame,
                 public: pd.DataFrame, sample: np.ndarray, register: pd.DataFrame, *,
-                attacker_key: ProjectKey, noise_seed: int | None = None) -> SchemaRisk:
+                attacker_key: ProjectKey, noise_seed: int | None = None,
+                progress: bool = False) -> SchemaRisk:
     """Run the three attacks on encodings ``enc`` made under ``schema``.
 
     ``truth``: the encoded records' identifiers, row for row, columns named as the fields
@@ -122,15 +124,17 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
     identifiers, which the attacker encodes under ``attacker_key`` (and ``noise_seed``).
     """
     assessed = tuple(f.name for f in schema.fields if f.name in truth.columns)
+    names = [f for f in schema.fields if f.kind is IdentifierKind.NAME and f.name in assessed]
+    bar = tqdm(total=len(names) * len(GROUPINGS) + 1, desc="attacking", unit="step",
+               disable=not progress)
     frequency = mining = chance = 0.0
-    for spec in schema.fields:
-        if spec.kind is not IdentifierKind.NAME or spec.name not in assessed:
-            continue
+    for spec in names:
         labels = _labels(truth, schema, spec.name)
         known = pd.Series(_labels(public, schema, spec.name)).value_counts()
         known = known[known.index != ""]
         held = ~enc.missing[:, enc.field_names.index(spec.name)] & (labels != "")
         if not held.any() or known.empty:
+            bar.update(len(GROUPINGS))
             continue
         filters, value = enc.field_filters[spec.name][held], _unsalted(labels[held])
         top = str(known.index[0]).partition("|")[0]
@@ -142,6 +146,7 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
             guesses = pattern_mining_guesses(filters, known, q=spec.qgram_length,
                                              padded=spec.padded, groups=groups)
             mining = max(mining, score_guesses("", _unsalted(guesses), value).record_rate)
+            bar.update()
     graph_fields = [f.name for f in schema.fields if f.kind in GRAPH_KINDS and f.name in assessed]
     graph_rate = graph_precision = 0.0
     if graph_fields and len(sample) > 1:
@@ -153,6 +158,8 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
                                       _views(attacker.field_filters, graph_fields, None),
                                       np.arange(len(sample)))
         graph_rate, graph_precision = graph.record_rate, graph.value_rate
+    bar.update()
+    bar.close()
     return SchemaRisk(round(frequency, 4), round(mining, 4), round(graph_rate, 4),
                       round(graph_precision, 4), round(chance, 4), assessed)
 

@@ -35,8 +35,8 @@ class PrivacyReport:
 
 
 def privacy_check(loaded: LoadedAgreement, encodings: str | os.PathLike[str],
-                  reference: str | os.PathLike[str], *, graph_sample: int = 2_000
-                  ) -> PrivacyReport:
+                  reference: str | os.PathLike[str], *, graph_sample: int = 2_000,
+                  progress: bool = False) -> PrivacyReport:
     """Attack ``encodings`` with ``reference`` (the extract they were made from) as the
     attacker's knowledge and the truth, joined on the partner's record id."""
     file = read_encodings(encodings)
@@ -58,6 +58,6 @@ def privacy_check(loaded: LoadedAgreement, encodings: str | os.PathLike[str],
     register = truth.iloc[sample].reset_index(drop=True)
     register.insert(0, "record_id", [f"r{i}" for i in range(len(register))])
     risk = run_attacks(file.schema, enc, truth, truth, sample, register,
-                       attacker_key=ProjectKey.generate())
+                       attacker_key=ProjectKey.generate(), progress=progress)
     return PrivacyReport(risk, loaded.agreement.encoding_requirements
                          .maximum_reidentification_rate)
