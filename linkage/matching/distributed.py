@@ -32,6 +32,7 @@ from linkage.matching.comparison import FieldComparison
 INSTALL_HINT = ("Running on Dask needs the optional extra: pip install 'linkage-pprl[distributed]'"
                 " (it installs dask.distributed).")
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_KEEP_SCATTERED = 8  # sources kept on the workers between calls (a run uses one per partner)
 
 
 def _distributed() -> Any:
@@ -133,10 +134,13 @@ class DaskBackend:
             self._cluster.close()
 
     def _scatter(self, inputs: ComparisonInputs) -> Any:
+        """Scatter a source's arrays once; the last few stay on the workers for reuse."""
         held = self._scattered.get(id(inputs))
         if held is None or held[0] is not inputs:
             held = (inputs, self.client.scatter(inputs, broadcast=True))
             self._scattered[id(inputs)] = held
+            while len(self._scattered) > _KEEP_SCATTERED:  # oldest first: a past run's
+                self._scattered.pop(next(iter(self._scattered)))
         return held[1]
 
     def candidates(self, a: ComparisonInputs, b: ComparisonInputs, names: tuple[str, ...],
