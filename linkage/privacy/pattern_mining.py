@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from linkage.bits import unpackbits_rows
+from linkage.encoding import FieldSpec, IdentifierKind
+from linkage.encoding.tokens import tokenise_values
 from linkage.privacy.frequency import AttackResult, distinct_rows, record_groups, score_guesses
 
 _SET_IN_HOLDERS = 0.9   # a q-gram's position is set in at least this share of anchors with it
@@ -29,18 +31,22 @@ _SET_IN_OTHERS = 0.35   # ... and in at most this share of anchors without it
 _PRESENT = 0.8          # a filter holds a q-gram when this share of its positions is set
 
 
-def value_qgrams(value: object, q: int = 2, padded: bool = True) -> set[str]:
-    """The q-gram tokens of one value; ``"name|salt"`` (a salted field) holds ``"gram|salt"``."""
-    name, bar, salt = str(value).partition("|")
-    text = f"_{name}_" if padded else name
-    return {text[i:i + q] + bar + salt for i in range(max(len(text) - q + 1, 1))}
-
-
 def qgram_table(values: pd.Index, q: int = 2, padded: bool = True) -> pd.DataFrame:
-    """Boolean (value x q-gram) table: which q-grams each value holds."""
-    rows = [dict.fromkeys(value_qgrams(value, q, padded), True) for value in values]
-    table = pd.DataFrame(rows, index=values, dtype="boolean")
-    return table.fillna(False).astype(bool)
+    """Boolean (value x q-gram) table: which tokens each public value holds.
+
+    Tokenised exactly as the encoder does (the schema is public). Values of a salted field
+    are written ``"name|salt"`` (all of them) and hold the encoder's salted tokens
+    ``"gram|salt"``.
+    """
+    labels = np.asarray(values, dtype=str)
+    parts = np.strings.partition(labels, "|")
+    salted = len(labels) > 0 and bool((parts[1] == "|").all())
+    spec = FieldSpec(name="attacked", kind=IdentifierKind.NAME, qgram_length=q, padded=padded)
+    tokens = tokenise_values(parts[0], spec, parts[2] if salted else None)
+    codes, distinct = pd.factorize(tokens.token)
+    table = np.zeros((len(labels), len(distinct)), dtype=bool)
+    table[tokens.owner, codes] = True
+    return pd.DataFrame(table, index=values, columns=np.asarray(distinct, dtype=object))
 
 
 def mine_qgram_positions(anchor_bits: np.ndarray, anchor_grams: pd.DataFrame
@@ -90,11 +96,8 @@ def pattern_mining_guesses(filters: np.ndarray, public_frequencies: pd.Series, *
     dbits = unpackbits_rows(distinct).astype(np.float32)
     present = np.stack([dbits[:, positions[g]].mean(axis=1) >= _PRESENT for g in names],
                        axis=1).astype(np.float32)                           # (u, G)
-    column = {g: c for c, g in enumerate(names)}
-    holds = np.zeros((len(public), len(names)), dtype=np.float32)            # (V, G)
-    for v, value in enumerate(public.index):
-        for gram in value_qgrams(value, q, padded) & column.keys():
-            holds[v, column[gram]] = 1.0
+    holds = qgram_table(public.index, q, padded).reindex(
+        columns=names, fill_value=False).to_numpy(dtype=np.float32)           # (V, G)
     both = present @ holds.T
     union = present.sum(1)[:, None] + holds.sum(1)[None, :] - both
     jaccard = np.where(union > 0, both / np.maximum(union, 1), 0.0)
