@@ -91,6 +91,30 @@ def _mix(values: np.ndarray, salt: int) -> np.ndarray:
     return x
 
 
+@dataclass(frozen=True)
+class CommonBlocks:
+    """The keys two sorted key arrays share, and where each block starts and how big it is."""
+
+    keys: np.ndarray     #: (K,) uint64
+    start_a: np.ndarray  #: (K,) int64 first position of each key in A
+    size_a: np.ndarray   #: (K,) int64
+    start_b: np.ndarray  #: (K,) int64
+    size_b: np.ndarray   #: (K,) int64
+
+    def oversize(self, max_block_pairs: int) -> np.ndarray:
+        """(K,) bool: blocks with more than ``max_block_pairs`` pairs, which are skipped."""
+        return self.size_a * self.size_b > max_block_pairs
+
+
+def common_blocks(sorted_a: np.ndarray, sorted_b: np.ndarray) -> CommonBlocks:
+    """Blocks shared by ``sorted_a`` and ``sorted_b`` (ascending uint64 keys, no zeros)."""
+    ua, sa, ca = np.unique(sorted_a, return_index=True, return_counts=True)
+    ub, sb, cb = np.unique(sorted_b, return_index=True, return_counts=True)
+    common, pa, pb = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
+    return CommonBlocks(common, sa[pa].astype(np.int64), ca[pa].astype(np.int64),
+                        sb[pb].astype(np.int64), cb[pb].astype(np.int64))
+
+
 def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray,
                  max_block_pairs: int) -> tuple[np.ndarray, np.ndarray, int]:
     """All ``(i, j)`` with ``keys_a[i] == keys_b[j] != 0``: a vectorised sort-merge join.
@@ -102,16 +126,12 @@ def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray,
     ib = np.flatnonzero(keys_b)
     ia = ia[np.argsort(keys_a[ia], kind="stable")]
     ib = ib[np.argsort(keys_b[ib], kind="stable")]
-    ka, kb = keys_a[ia], keys_b[ib]
-    ua, sa, ca = np.unique(ka, return_index=True, return_counts=True)
-    ub, sb, cb = np.unique(kb, return_index=True, return_counts=True)
-    _common, pa, pb = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
-    size_a, size_b = ca[pa].astype(np.int64), cb[pb].astype(np.int64)
-    sizes = size_a * size_b
-    keep = sizes <= max_block_pairs
+    blocks = common_blocks(keys_a[ia], keys_b[ib])
+    keep = ~blocks.oversize(max_block_pairs)
     skipped = int((~keep).sum())
-    start_a, start_b = sa[pa][keep], sb[pb][keep]
-    size_a, size_b, sizes = size_a[keep], size_b[keep], sizes[keep]
+    start_a, start_b = blocks.start_a[keep], blocks.start_b[keep]
+    size_a, size_b = blocks.size_a[keep], blocks.size_b[keep]
+    sizes = size_a * size_b
     total = int(sizes.sum())
     if total == 0:
         empty = np.zeros(0, np.int64)

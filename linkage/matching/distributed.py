@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from linkage.errors import MatchingError
-from linkage.matching.blocking import BlockingResult, join_on_keys
+from linkage.matching.blocking import BlockingResult, common_blocks, join_on_keys
 from linkage.matching.candidates import Candidates, ComparisonInputs, compare_pairs
 from linkage.matching.comparison import FieldComparison
 
@@ -52,10 +52,8 @@ def key_partition(keys: np.ndarray, parts: int) -> np.ndarray:
 
 def oversize_keys(keys_a: np.ndarray, keys_b: np.ndarray, max_block_pairs: int) -> np.ndarray:
     """The keys of one pass whose block is skipped (``|A| |B| > max_block_pairs``)."""
-    ua, ca = np.unique(keys_a[keys_a != 0], return_counts=True)
-    ub, cb = np.unique(keys_b[keys_b != 0], return_counts=True)
-    common, pa, pb = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
-    return common[ca[pa].astype(np.int64) * cb[pb].astype(np.int64) > max_block_pairs]
+    blocks = common_blocks(np.sort(keys_a[keys_a != 0]), np.sort(keys_b[keys_b != 0]))
+    return blocks.keys[blocks.oversize(max_block_pairs)]
 
 
 def partition_candidates(a: ComparisonInputs, b: ComparisonInputs, pass_index: int, part: int,
