@@ -39,7 +39,8 @@ from linkage.privacy.frequency import (
 )
 from linkage.privacy.graph_matching import graph_matching_attack
 from linkage.privacy.pattern_mining import pattern_mining_guesses
-from linkage.synth import CohortConfig, generate_cohort
+from linkage.synth import CohortConfig
+from linkage.synth.extracts import draw_extracts
 from linkage.synth.population import Population, generate_population
 
 #: Grouping thresholds the field attacks try (None: identical filters only). Noise lowers
@@ -178,8 +179,9 @@ def assess_schema(schema: EncodingSchema, *, people: int = 5_000, seed: int = 1,
     (``assessed_fields`` lists those that were).
     """
     config = CohortConfig(people=people, seed=seed)
-    cohort = generate_cohort(config)
-    population = generate_population(config, np.random.default_rng(config.seed))
+    rng = np.random.default_rng(config.seed)  # as generate_cohort does, keeping the population
+    population = generate_population(config, rng)
+    cohort = draw_extracts(population, config, rng)
     health = cohort.extracts["health"]
     assessed = [f.name for f in schema.fields if f.name in _POPULATION_COLUMNS]
     present = health[["record_id", *assessed]]
@@ -191,7 +193,8 @@ def assess_schema(schema: EncodingSchema, *, people: int = 5_000, seed: int = 1,
                                                 replace=False)
     person = cohort.truth.set_index("record_id").person_id.reindex(health.record_id).to_numpy()
     rows = pd.Index(population.person_id).get_indexer(person[sample])
-    return run_attacks(schema, enc, present,
-                       reference_register(population, schema, np.arange(len(population))),
-                       sample, reference_register(population, schema, rows),
+    register = reference_register(population, schema, np.arange(len(population)))
+    sampled = register.iloc[rows].reset_index(drop=True)  # a child may be sampled twice
+    sampled["record_id"] = [f"s{i}" for i in range(len(sampled))]  # (duplicate records)
+    return run_attacks(schema, enc, present, register, sample, sampled,
                        attacker_key=_fixed_key("attacker"), noise_seed=noise_seed + 1)
