@@ -12,19 +12,12 @@ candidates, the comparison of filters still decides.
 from __future__ import annotations
 
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from numba import njit
 
-from linkage.encoding.bloom import token_blocks
+from linkage.encoding.bloom import aes_ecb, token_blocks
 
 PART_HASH_BYTES = 5  #: 3 parts x 5 bytes + a part count fill one AES block
 MAX_PARTS = 3
-
-
-def _aes(key: bytes, blocks: np.ndarray) -> np.ndarray:
-    """AES-256-ECB of ``(n, 16)`` uint8 blocks -> ``(n, 16)`` uint8."""
-    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    out = encryptor.update(np.ascontiguousarray(blocks).tobytes()) + encryptor.finalize()
-    return np.frombuffer(out, dtype=np.uint8).reshape(-1, 16)
 
 
 def part_hashes(labels: np.ndarray, key: bytes) -> np.ndarray:
@@ -35,28 +28,67 @@ def part_hashes(labels: np.ndarray, key: bytes) -> np.ndarray:
     blocks = np.zeros((len(labels), 16), dtype=np.uint8)
     blocks[:, :15] = token_blocks(np.asarray(labels, dtype=np.str_) if len(labels)
                                   else np.zeros(0, dtype="<U1"))
-    first8 = np.ascontiguousarray(_aes(key, blocks)[:, :8]).view("<u8").ravel()
+    first8 = np.ascontiguousarray(aes_ecb(key, blocks)[:, :8]).view("<u8").ravel()
     return first8.astype(np.uint64) & np.uint64((1 << 40) - 1)
 
 
-def pass_tokens(hashes: list[np.ndarray], key: bytes, *, either_order: bool) -> np.ndarray:
-    """Tokens of one pass from each record's part hashes: list of ``(n,)`` uint64 (40-bit)
-    -> ``(n,)`` uint64.
+@njit(cache=True)
+def _pass_blocks(tables: tuple, codes: tuple, either_order: bool, parts: int,
+                 words: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Fill ``words`` (n, 2) uint64 with each record's AES input block for one pass.
 
-    The AES input block is the parts' hashes side by side (5 little-endian bytes each) with
-    the number of parts in byte 15. With ``either_order`` the first two hashes are put in
-    ascending order first, so swapped given and family names give the same token. A token
-    is never 0 (0 = "none").
+    ``tables`` holds MAX_PARTS (L_k,) uint64 part-hash tables and ``codes`` MAX_PARTS
+    (n,) int64 indexes into them (unused parts: a table of one zero and zero codes; -1: the
+    part is missing, and the block is left as zeros). ``parts`` goes in byte 15.
     """
-    parts = list(hashes)
-    if either_order and len(parts) > 1:
-        parts[0], parts[1] = np.minimum(parts[0], parts[1]), np.maximum(parts[0], parts[1])
-    parts += [np.zeros_like(parts[0])] * (MAX_PARTS - len(parts))
-    words = np.empty((len(parts[0]), 2), dtype=np.uint64)
-    words[:, 0] = parts[0] | (parts[1] << np.uint64(40))
-    words[:, 1] = ((parts[1] >> np.uint64(24)) | (parts[2] << np.uint64(16))
-                   | (np.uint64(len(hashes)) << np.uint64(56)))
-    cipher = _aes(key, words.astype("<u8").view(np.uint8).reshape(-1, 16))
-    tokens = np.ascontiguousarray(cipher[:, :8]).view("<u8").ravel().astype(np.uint64)
-    tokens[tokens == 0] = 1
+    count = np.uint64(parts) << np.uint64(56)
+    for i in range(words.shape[0]):
+        c0, c1, c2 = codes[0][i], codes[1][i], codes[2][i]
+        if c0 < 0 or c1 < 0 or c2 < 0:
+            words[i, 0] = 0
+            words[i, 1] = 0
+            continue
+        h0, h1, h2 = tables[0][c0], tables[1][c1], tables[2][c2]
+        if either_order and h1 < h0:
+            h0, h1 = h1, h0
+        words[i, 0] = h0 | (h1 << np.uint64(40))
+        words[i, 1] = (h1 >> np.uint64(24)) | (h2 << np.uint64(16)) | count
+
+
+@njit(cache=True)
+def _tokens_from_cipher(cipher: np.ndarray, codes: tuple,
+                        tokens: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``tokens[i]``: the first little-endian word of block ``i`` of ``cipher`` (n, 2)
+    uint64, 1 where that is 0, and 0 where a part of record ``i`` is missing."""
+    for i in range(tokens.shape[0]):
+        if codes[0][i] < 0 or codes[1][i] < 0 or codes[2][i] < 0:
+            tokens[i] = 0
+        else:
+            t = cipher[i, 0]
+            tokens[i] = t if t != 0 else np.uint64(1)
+
+
+def pass_tokens(tables: list[np.ndarray], codes: list[np.ndarray], key: bytes, *,
+                either_order: bool) -> np.ndarray:
+    """Tokens of one pass: ``(n,)`` uint64, 0 where a part is missing.
+
+    Part ``k`` of record ``i`` has the 40-bit hash ``tables[k][codes[k][i]]`` (``codes``
+    (n,) int64, -1 = missing). The AES input block is the parts' hashes side by side (5
+    little-endian bytes each) with the number of parts in byte 15. With ``either_order``
+    the first two hashes are put in ascending order first, so swapped given and family
+    names give the same token. A token is never 0 (0 = "none").
+    """
+    parts = len(tables)
+    n = len(codes[0])
+    unused = MAX_PARTS - parts
+    padded_tables = tuple([np.ascontiguousarray(t, dtype=np.uint64) for t in tables]
+                          + [np.zeros(1, dtype=np.uint64)] * unused)
+    padded_codes = tuple([np.ascontiguousarray(c, dtype=np.int64) for c in codes]
+                         + [np.zeros(n, dtype=np.int64)] * unused)
+    words = np.empty((n, 2), dtype=np.uint64)
+    _pass_blocks(padded_tables, padded_codes, either_order and parts > 1, parts, words)
+    cipher = aes_ecb(key, words.astype("<u8", copy=False).view(np.uint8))
+    tokens = np.empty(n, dtype=np.uint64)
+    _tokens_from_cipher(cipher.view("<u8").reshape(n, 2).astype(np.uint64, copy=False),
+                        padded_codes, tokens)
     return tokens

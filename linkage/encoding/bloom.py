@@ -49,6 +49,21 @@ def token_blocks(tokens: list[str] | np.ndarray) -> np.ndarray:
     return out
 
 
+def aes_ecb(key: bytes, blocks: np.ndarray) -> np.ndarray:
+    """AES-256-ECB of ``(n, 16)`` uint8 blocks -> ``(n, 16)`` uint8: the keyed pseudo-random
+    function behind filter positions and blocking tokens (``cryptography``'s AES).
+
+    Encrypts straight into a preallocated buffer (``update_into``): ten times faster than
+    ``update`` on millions of blocks, which copies its input and output.
+    """
+    plain = np.ascontiguousarray(blocks, dtype=np.uint8).reshape(-1)
+    out = bytearray(len(plain) + 15)  # update_into wants room for one more block
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    written = encryptor.update_into(plain, out)
+    encryptor.finalize()
+    return np.frombuffer(out, dtype=np.uint8, count=written).reshape(-1, 16)
+
+
 def token_positions(tokens: list[str] | np.ndarray, field_key: bytes, bits_per_token: int,
                     filter_bits: int) -> np.ndarray:
     """Bit positions of each token: ``(len(tokens), bits_per_token)`` int32 in ``[0, filter_bits)``.
@@ -64,9 +79,8 @@ def token_positions(tokens: list[str] | np.ndarray, field_key: bytes, bits_per_t
     plain = np.empty((len(tokens), blocks, 16), dtype=np.uint8)
     plain[:, :, :15] = base[:, None, :]
     plain[:, :, 15] = np.arange(blocks, dtype=np.uint8)
-    encryptor = Cipher(algorithms.AES(field_key), modes.ECB()).encryptor()
-    cipher = encryptor.update(plain.tobytes()) + encryptor.finalize()
-    words = np.frombuffer(cipher, dtype="<u2").reshape(len(tokens), blocks * 8)
+    cipher = aes_ecb(field_key, plain.reshape(-1, 16))
+    words = cipher.view("<u2").reshape(len(tokens), blocks * 8)
     return (words[:, :bits_per_token] % np.uint32(filter_bits)).astype(np.int32)
 
 
@@ -121,5 +135,5 @@ def pack_token_bits(owner: np.ndarray, token_code: np.ndarray, positions: np.nda
     return out
 
 
-__all__ = ["gather_filters", "pack_token_bits", "packbits_rows", "token_blocks", "token_positions",
+__all__ = ["aes_ecb", "gather_filters", "pack_token_bits", "packbits_rows", "token_blocks", "token_positions",
            "unpackbits_rows"]

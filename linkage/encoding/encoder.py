@@ -28,13 +28,15 @@ from linkage.encoding.hardening import (
 )
 from linkage.encoding.keys import ProjectKey
 from linkage.encoding.normalise import (
+    NHS_INVALID,
+    nhs_number_text,
     normalise_dates,
     normalise_exact,
     normalise_names,
-    normalise_nhs_numbers,
     normalise_postcodes,
     normalise_sexes,
     normalise_texts,
+    parse_nhs_numbers,
 )
 from linkage.encoding.schema import EncodingSchema, FieldSpec, IdentifierKind
 from linkage.encoding.tokens import TokenTable, tokenise_values
@@ -88,14 +90,33 @@ def _normalise(kind: IdentifierKind, spec: FieldSpec, uniques: np.ndarray) -> np
     return normalise_sexes(uniques)
 
 
-def _as_arrow_strings(values: Any) -> pa.Array:
-    """Distinct values as an Arrow string array (no copy when they already are one)."""
+def _as_arrow_strings(values: Any) -> pa.Array | pa.ChunkedArray:
+    """A column as Arrow strings, nulls kept (no copy when it already is Arrow)."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.arrays.ArrowExtensionArray) and \
+            pa.types.is_string(values.dtype.pyarrow_dtype):
+        return values._pa_array  # the column's own chunks
     if isinstance(values, pd.api.extensions.ExtensionArray):
-        return pa.array(values)
+        values = values.to_numpy(dtype=object, na_value=None)
+    objects = np.asarray(values, dtype=object)
     try:
-        return pa.array(np.asarray(values, dtype=object), type=pa.string())
+        return pa.array(objects, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all str: numbers read as numbers
-        return pa.array(np.asarray(values, dtype=object).astype(str), type=pa.string())
+        blank = pd.isna(objects)
+        return pa.array(np.where(blank, None, objects.astype(str)), type=pa.string())
+
+
+def _nhs_number_values(raw: pd.Series) -> _FieldValues:
+    """NHS numbers, parsed per record (nearly every value is distinct, so there is nothing
+    to gain from de-duplicating strings first) and de-duplicated as integers."""
+    numbers = parse_nhs_numbers(_as_arrow_strings(raw))
+    present = numbers >= 0
+    codes = np.full(len(numbers), -1, dtype=np.int64)
+    present_codes, distinct = pd.factorize(numbers[present])
+    codes[present] = present_codes
+    return _FieldValues(codes, nhs_number_text(np.asarray(distinct, dtype=np.int64)),
+                        int(np.count_nonzero(numbers == NHS_INVALID)))
 
 
 def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
@@ -105,21 +126,16 @@ def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
     value ("OLIVER", "Oliver") keep separate codes but get identical tokens, so their
     filters are identical. This saves a second hashing pass over the column.
     """
+    if spec.kind is IdentifierKind.NHS_NUMBER:
+        return _nhs_number_values(raw)
     raw_codes, raw_uniques = pd.factorize(raw, sort=False)  # NaN/None -> code -1
-    if spec.kind is IdentifierKind.NHS_NUMBER:  # millions of distinct values: stay in Arrow
-        arrow = _as_arrow_strings(raw_uniques)
-        normalised = normalise_nhs_numbers(arrow)
-        empty = normalised == ""
-        uniques = np.asarray(arrow.filter(pa.array(empty)).to_pylist(), dtype=object)
-    else:
-        all_uniques = np.asarray(raw_uniques, dtype=object)
-        if len(all_uniques) and not all(isinstance(u, str) for u in all_uniques[:100]):
-            all_uniques = all_uniques.astype(str).astype(object)
-        normalised = _normalise(spec.kind, spec, all_uniques)
-        empty = normalised == ""
-        uniques = all_uniques[empty]
+    all_uniques = np.asarray(raw_uniques, dtype=object)
+    if len(all_uniques) and not all(isinstance(u, str) for u in all_uniques[:100]):
+        all_uniques = all_uniques.astype(str).astype(object)
+    normalised = _normalise(spec.kind, spec, all_uniques)
+    empty = normalised == ""
     invalid_unique = empty.copy()
-    invalid_unique[empty] = [bool(u.strip()) for u in uniques]  # non-blank yet invalid
+    invalid_unique[empty] = [bool(u.strip()) for u in all_uniques[empty]]  # non-blank, invalid
     invalid = int(np.bincount(raw_codes[raw_codes >= 0], minlength=len(normalised))[
         invalid_unique].sum())
     keep = ~empty
@@ -337,26 +353,22 @@ class BloomFilterEncoder:
     def _blocking_keys(self, values: dict[str, _FieldValues], n: int) -> np.ndarray:
         """Keyed blocking tokens, one uint64 per record and pass (0 = a part is missing)."""
         out = np.zeros((n, len(self.schema.blocking)), dtype=np.uint64)
-        per_record: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # part -> (hash, present)
+        per_part: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # part -> (hashes, codes)
         for j, blocking_pass in enumerate(self.schema.blocking):
             for part in blocking_pass.parts:
-                if part not in per_record:
+                if part not in per_part:
                     codes, labels = _blocking_part(part, values)
                     # keyed by the kind of part, not the field, so that "given_name.soundex"
                     # and "family_name.soundex" hash alike (needed for either_order)
                     how = part.partition(".")[2] or "whole"
                     table = part_hashes(labels, self._key.derive(f"blocking-part:{how}"))
-                    present = codes >= 0
-                    hashes = table[np.maximum(codes, 0)] if len(table) else \
-                        np.zeros(n, dtype=np.uint64)
-                    per_record[part] = (hashes, present)
-            ok = np.logical_and.reduce([per_record[p][1] for p in blocking_pass.parts])
-            if not ok.any():
-                continue
-            tokens = pass_tokens([per_record[p][0] for p in blocking_pass.parts],
-                                 self._key.derive(f"blocking:{blocking_pass.name}"),
-                                 either_order=blocking_pass.either_order)
-            out[:, j] = np.where(ok, tokens, np.uint64(0))
+                    per_part[part] = (table, codes)
+            if not all(len(per_part[p][0]) for p in blocking_pass.parts):
+                continue  # a part missing on every record
+            out[:, j] = pass_tokens([per_part[p][0] for p in blocking_pass.parts],
+                                    [per_part[p][1] for p in blocking_pass.parts],
+                                    self._key.derive(f"blocking:{blocking_pass.name}"),
+                                    either_order=blocking_pass.either_order)
         return out
 
 

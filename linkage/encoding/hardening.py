@@ -97,21 +97,51 @@ def _splitmix64(state: np.uint64) -> tuple[np.uint64, np.uint64]:  # pragma: no 
     return state, z ^ (z >> np.uint64(31))
 
 
+_GAP_BUCKET_BITS = 16  #: the top bits of each uniform draw that index the gap table
+
+
+@njit(cache=True)
+def _gap_table(log_keep: float) -> np.ndarray:  # pragma: no cover - compiled
+    """For each bucket of the top 16 bits of a draw, the geometric gap every draw in it
+    gives, or -1 where the bucket straddles two gaps (the kernel then takes the logarithm).
+
+    The gap ``floor(log(u) / log_keep)`` falls as ``u`` grows, so a bucket whose two ends
+    give the same gap gives that gap for every ``u`` inside: the table is exact, not an
+    approximation, and computed with the same ``log`` as the kernel.
+    """
+    size = 1 << _GAP_BUCKET_BITS
+    table = np.empty(size, dtype=np.int64)
+    shift = 53 - _GAP_BUCKET_BITS
+    for b in range(size):
+        low = (float(b << shift) + 1.0) * (1.0 / 9007199254740992.0)
+        high = (float((b + 1) << shift)) * (1.0 / 9007199254740992.0)
+        g_low = math.floor(math.log(low) / log_keep)
+        g_high = math.floor(math.log(high) / log_keep)
+        table[b] = g_low if g_low == g_high else -1
+    return table
+
+
 @njit(parallel=True, cache=True)
-def _flip_bits(filters: np.ndarray, log_keep: float, seed: np.uint64) -> None:  # pragma: no cover
+def _flip_bits(filters: np.ndarray, log_keep: float, seed: np.uint64,
+               gaps: np.ndarray) -> None:  # pragma: no cover - compiled
     """Flip each bit of ``filters`` (n, w) uint64 in place with probability ``p``, where
     ``log_keep = log(1 - p)``: the gaps between flips are geometric, so the work is the
     number of flips, not the number of bits. Each row has its own stream, mixed from
-    ``seed`` and the row number."""
+    ``seed`` and the row number. ``gaps`` is :func:`_gap_table` of ``log_keep``: most
+    draws read their gap from it instead of computing a logarithm."""
     n, words = filters.shape
     bits = words * 64
+    shift = np.uint64(64 - _GAP_BUCKET_BITS)
     for i in prange(n):
         state, _ = _splitmix64(seed ^ (np.uint64(i) * np.uint64(0xD1B54A32D192ED03)))
         position = -1
         while True:
             state, z = _splitmix64(state)
-            u = (float(z >> np.uint64(11)) + 1.0) * (1.0 / 9007199254740992.0)  # (0, 1]
-            position += math.floor(math.log(u) / log_keep) + 1
+            gap = gaps[z >> shift]
+            if gap < 0:
+                u = (float(z >> np.uint64(11)) + 1.0) * (1.0 / 9007199254740992.0)  # (0, 1]
+                gap = math.floor(math.log(u) / log_keep)
+            position += gap + 1
             if position >= bits:
                 break
             filters[i, position >> 6] ^= np.uint64(1) << np.uint64(position & 63)
@@ -126,7 +156,8 @@ def blip(filters: np.ndarray, epsilon: float, seed: int | None = None) -> np.nda
     out = np.array(filters, dtype=np.uint64, order="C", copy=True)
     p = blip_flip_probability(epsilon)
     seed = secrets.randbits(64) if seed is None else seed
-    _flip_bits(out, math.log1p(-p), np.uint64(seed))
+    log_keep = math.log1p(-p)
+    _flip_bits(out, log_keep, np.uint64(seed), _gap_table(log_keep))
     return out
 
 

@@ -14,9 +14,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-
-from linkage.identifiers import nhs_check_digit
+from numba import njit
 
 _TITLES = frozenset({"mr", "mrs", "miss", "ms", "mx", "dr", "master", "baby", "infant"})
 _NON_NAME = re.compile(r"[^a-z ]+")
@@ -81,33 +79,97 @@ def normalise_postcodes(values: np.ndarray) -> np.ndarray:
     return np.where(valid, compact, "").astype(object)
 
 
-def normalise_nhs_numbers(values: np.ndarray | pa.Array) -> np.ndarray:
-    """Ten digits with a correct Modulus 11 check digit, else ``""`` (counted by the caller).
+#: parse_nhs_numbers codes: below zero, why a record has no NHS number
+NHS_MISSING, NHS_INVALID, NHS_ASK_PYTHON = -1, -2, -3
 
-    Runs on Arrow arrays (spaces and dashes removed, the ten-digit pattern checked, digits
-    read straight from the string buffer): a column can hold a million distinct numbers.
-    Returns a ``<U10`` array.
+_NHS_SKIPPED = np.zeros(256, dtype=np.bool_)  # what normalisation strips: RE2's \s and "-"
+_NHS_SKIPPED[[9, 10, 12, 13, 32, 45]] = True
+_ASCII_BLANK = np.zeros(256, dtype=np.bool_)  # what str.strip() strips, in ASCII
+_ASCII_BLANK[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+
+
+@njit(cache=True)
+def _parse_nhs(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray, skipped: np.ndarray,
+               blank: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """One record per string of an Arrow string array (``offsets`` (n+1,) int64, ``data``
+    uint8, ``valid`` (n,) bool = not null): the NHS number as an integer, or a code below
+    zero (``NHS_MISSING``, ``NHS_INVALID``, ``NHS_ASK_PYTHON`` for non-ASCII text)."""
+    for i in range(out.shape[0]):
+        if not valid[i]:
+            out[i] = -1
+            continue
+        digits = 0
+        number = 0
+        total = 0
+        all_blank = True
+        status = 0
+        for j in range(offsets[i], offsets[i + 1]):
+            byte = data[j]
+            if byte >= 128:
+                status = -3
+                break
+            if not blank[byte]:
+                all_blank = False
+            if skipped[byte]:
+                continue
+            if byte < 48 or byte > 57 or digits == 10:
+                status = -2
+                continue
+            d = byte - 48
+            if digits < 9:
+                total += d * (10 - digits)
+            else:
+                check = 11 - total % 11
+                if check == 11:
+                    check = 0
+                if check != d:
+                    status = -2
+            number = number * 10 + d
+            digits += 1
+        if status == -3:
+            out[i] = -3
+        elif all_blank:
+            out[i] = -1
+        elif status == -2 or digits != 10:
+            out[i] = -2
+        else:
+            out[i] = number
+
+
+def parse_nhs_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each record's NHS number: ``(n,)`` int64, the ten digits as an integer when they
+    carry a correct Modulus 11 check digit (spaces and dashes removed), ``NHS_MISSING``
+    (-1) for null or blank and ``NHS_INVALID`` (-2) for anything else.
+
+    One compiled pass over the Arrow string buffers: NHS numbers are nearly all distinct,
+    so normalising "each distinct value once" would cost as much as a hash table of a
+    million strings.
     """
-    arr = values if isinstance(values, pa.Array) else pa.array(
-        np.asarray(values, dtype=object), type=pa.string())
-    clean = pc.fill_null(pc.match_substring_regex(arr, pattern=r"^[0-9]{10}$"), False)
-    if pc.all(clean).as_py():
-        compact, shaped = arr, clean  # the usual case: nothing to strip
-    else:
-        compact = pc.replace_substring_regex(arr, pattern=r"[\s-]", replacement="")
-        shaped = pc.fill_null(pc.match_substring_regex(compact, pattern=r"^[0-9]{10}$"), False)
-    index = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
-    out = np.full(len(arr), "", dtype="<U10")
-    if len(index) == 0:
-        return out
-    chosen = pa.concat_arrays([compact.take(pa.array(index))])  # fresh, contiguous buffers
-    offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int32)[:len(chosen) + 1]
-    data = np.frombuffer(chosen.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    digits = data.reshape(-1, 10).astype(np.int64) - 48
-    valid = nhs_check_digit(digits[:, :9]) == digits[:, 9]
-    text = (digits[valid] + 48).astype(np.uint8).view("S10").ravel()
-    out[index[valid]] = text.astype("<U10")
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    out = np.empty(len(values), dtype=np.int64)
+    start = 0
+    for chunk in chunks:
+        if not pa.types.is_large_string(chunk.type):
+            chunk = chunk.cast(pa.large_string())
+        n = len(chunk)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset:
+                                                                      chunk.offset + n + 1]
+        data = (np.frombuffer(chunk.buffers()[2], dtype=np.uint8) if chunk.buffers()[2]
+                else np.zeros(0, dtype=np.uint8))
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+        _parse_nhs(offsets, data, valid, _NHS_SKIPPED, _ASCII_BLANK, out[start:start + n])
+        start += n
+    ask = np.flatnonzero(out == NHS_ASK_PYTHON)
+    if len(ask):  # non-ASCII: blank by str.strip() (e.g. a no-break space) or invalid
+        text = pa.chunked_array(chunks, type=values.type).take(pa.array(ask)).to_pylist()
+        out[ask] = [NHS_MISSING if not t.strip() else NHS_INVALID for t in text]
     return out
+
+
+def nhs_number_text(numbers: np.ndarray) -> np.ndarray:
+    """Valid NHS numbers (int64, from :func:`parse_nhs_numbers`) as ten-digit ``<U10``."""
+    digits = (numbers[:, None] // 10 ** np.arange(9, -1, -1, dtype=np.int64)) % 10
+    return (digits + 48).astype(np.uint8).view("S10").ravel().astype("<U10")
 
 
 def normalise_sexes(values: np.ndarray) -> np.ndarray:
