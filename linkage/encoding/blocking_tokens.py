@@ -32,7 +32,7 @@ def part_hashes(labels: np.ndarray, key: bytes) -> np.ndarray:
     return first8.astype(np.uint64) & np.uint64((1 << 40) - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pass_blocks(tables: tuple, codes: tuple, either_order: bool, parts: int,
                  words: np.ndarray) -> None:  # pragma: no cover - compiled
     """Fill ``words`` (n, 2) uint64 with each record's AES input block for one pass.
@@ -55,7 +55,7 @@ def _pass_blocks(tables: tuple, codes: tuple, either_order: bool, parts: int,
         words[i, 1] = (h1 >> np.uint64(24)) | (h2 << np.uint64(16)) | count
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tokens_from_cipher(cipher: np.ndarray, codes: tuple,
                         tokens: np.ndarray) -> None:  # pragma: no cover - compiled
     """``tokens[i]``: the first little-endian word of block ``i`` of ``cipher`` (n, 2)

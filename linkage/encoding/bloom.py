@@ -135,5 +135,5 @@ def pack_token_bits(owner: np.ndarray, token_code: np.ndarray, positions: np.nda
     return out
 
 
-__all__ = ["aes_ecb", "gather_filters", "pack_token_bits", "packbits_rows", "token_blocks", "token_positions",
-           "unpackbits_rows"]
+__all__ = ["aes_ecb", "gather_filters", "pack_token_bits", "packbits_rows",
+           "token_blocks", "token_positions", "unpackbits_rows"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,9 +98,7 @@ def _as_arrow_strings(values: Any) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, pd.arrays.ArrowExtensionArray) and \
             pa.types.is_string(values.dtype.pyarrow_dtype):
         return values._pa_array  # the column's own chunks
-    if isinstance(values, pd.api.extensions.ExtensionArray):
-        values = values.to_numpy(dtype=object, na_value=None)
-    objects = np.asarray(values, dtype=object)
+    objects = np.asarray(values, dtype=object)  # numpy-backed: no copy
     try:
         return pa.array(objects, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all str: numbers read as numbers
@@ -280,9 +279,8 @@ class BloomFilterEncoder:
         if absent:
             raise InputDataError(f"{source}: missing column(s) {', '.join(absent)} "
                                  f"(needed by the encoding schema).")
-        id_column = frame[record_id_column]
-        _check_record_ids(id_column, source, record_id_column)
-        record_ids = id_column.to_numpy(dtype=object)
+        record_ids = frame[record_id_column].to_numpy(dtype=object)
+        _check_record_ids(record_ids, source, record_id_column)
         n = len(frame)
         bar = tqdm(total=2 * len(schema.fields), desc="encoding fields", unit="step",
                    disable=not progress)
@@ -293,9 +291,14 @@ class BloomFilterEncoder:
             bar.update()
         record = np.zeros((n, schema.record_filter_bits // 64), dtype=np.uint64)
         field_filters: dict[str, np.ndarray] = {}
-        for spec in schema.fields:
-            field_filters[spec.name] = self._encode_field(spec, values, record)
-            bar.update()
+        # Blocking tokens need only the normalised values: compute them on a second thread
+        # while this one builds the filters (their compiled kernels and AES release the GIL).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            blocking_keys = pool.submit(self._blocking_keys, values, n)
+            for spec in schema.fields:
+                field_filters[spec.name] = self._encode_field(spec, values, record)
+                bar.update()
+            blocking = blocking_keys.result()
         bar.close()
         counts = {f.name: {"missing": int((values[f.name].codes < 0).sum()),
                            "invalid": values[f.name].invalid} for f in schema.fields}
@@ -305,7 +308,6 @@ class BloomFilterEncoder:
             if hard.blip_epsilon is not None:
                 record = blip(record, hard.blip_epsilon, self._seed("record"))
         missing = np.stack([values[f.name].codes < 0 for f in schema.fields], axis=1)
-        blocking = self._blocking_keys(values, n)
         return EncodedRecords(
             record_ids=record_ids, record_filters=record, field_filters=field_filters,
             missing=missing, blocking_keys=blocking,
@@ -379,16 +381,17 @@ def _column(frame: pd.DataFrame, name: str | None, n: int) -> pd.Series:
     return frame[name]
 
 
-def _check_record_ids(ids: pd.Series, source: str, column: str) -> None:
-    """Refuse an empty table, blank record ids and repeated ones, naming the row."""
+def _check_record_ids(ids: np.ndarray, source: str, column: str) -> None:
+    """Refuse an empty table, blank record ids and repeated ones, naming the row.
+
+    ``ids``: (n,) object, as read."""
     if len(ids) == 0:
         raise InputDataError(f"{source}: has no records.")
-    text = ids if pd.api.types.is_string_dtype(ids.dtype) else ids.astype(str)
-    blank = np.flatnonzero((ids.isna() | (text.str.len() == 0)).fillna(True).to_numpy(bool))
+    blank = np.flatnonzero(pd.isna(ids) | (ids == ""))
     if len(blank):
         raise InputDataError(f"{source}: row {int(blank[0]) + 2}: column '{column}' is empty "
                              f"({len(blank)} row(s) in all).")
-    repeated = np.flatnonzero(ids.duplicated().to_numpy(bool))
+    repeated = np.flatnonzero(pd.Series(ids).duplicated().to_numpy(bool))
     if len(repeated):
         raise InputDataError(f"{source}: row {int(repeated[0]) + 2}: column '{column}' repeats "
                              f"an earlier record id ({len(repeated)} repeated row(s) in all).")

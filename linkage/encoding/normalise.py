@@ -88,7 +88,7 @@ _ASCII_BLANK = np.zeros(256, dtype=np.bool_)  # what str.strip() strips, in ASCI
 _ASCII_BLANK[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _parse_nhs(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray, skipped: np.ndarray,
                blank: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """One record per string of an Arrow string array (``offsets`` (n+1,) int64, ``data``
@@ -166,10 +166,20 @@ def parse_nhs_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
+@njit(cache=True, nogil=True)
+def _ten_digits(numbers: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    for i in range(numbers.shape[0]):
+        value = numbers[i]
+        for j in range(9, -1, -1):
+            out[i, j] = 48 + value % 10
+            value //= 10
+
+
 def nhs_number_text(numbers: np.ndarray) -> np.ndarray:
     """Valid NHS numbers (int64, from :func:`parse_nhs_numbers`) as ten-digit ``<U10``."""
-    digits = (numbers[:, None] // 10 ** np.arange(9, -1, -1, dtype=np.int64)) % 10
-    return (digits + 48).astype(np.uint8).view("S10").ravel().astype("<U10")
+    ascii_digits = np.empty((len(numbers), 10), dtype=np.uint8)
+    _ten_digits(np.ascontiguousarray(numbers, dtype=np.int64), ascii_digits)
+    return ascii_digits.view("S10").ravel().astype("<U10")
 
 
 def normalise_sexes(values: np.ndarray) -> np.ndarray:
