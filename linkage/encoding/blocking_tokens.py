@@ -68,9 +68,20 @@ def _tokens_from_cipher(cipher: np.ndarray, codes: tuple,
             tokens[i] = t if t != 0 else np.uint64(1)
 
 
+class PassScratch:
+    """Buffers reused by every pass of one extract (AES input blocks and output), so that
+    nine passes over a million records allocate them once, not nine times."""
+
+    def __init__(self, n: int) -> None:
+        self.words = np.empty((n, 2), dtype=np.uint64)
+        self.cipher = bytearray(16 * n + 15)
+
+
 def pass_tokens(tables: list[np.ndarray], codes: list[np.ndarray], key: bytes, *,
-                either_order: bool) -> np.ndarray:
-    """Tokens of one pass: ``(n,)`` uint64, 0 where a part is missing.
+                either_order: bool, out: np.ndarray | None = None,
+                scratch: PassScratch | None = None) -> np.ndarray:
+    """Tokens of one pass: ``(n,)`` uint64, 0 where a part is missing (written into
+    ``out`` when given, e.g. a column of the (n, passes) token matrix).
 
     Part ``k`` of record ``i`` has the 40-bit hash ``tables[k][codes[k][i]]`` (``codes``
     (n,) int64, -1 = missing). The AES input block is the parts' hashes side by side (5
@@ -85,10 +96,11 @@ def pass_tokens(tables: list[np.ndarray], codes: list[np.ndarray], key: bytes, *
                           + [np.zeros(1, dtype=np.uint64)] * unused)
     padded_codes = tuple([np.ascontiguousarray(c, dtype=np.int64) for c in codes]
                          + [np.zeros(n, dtype=np.int64)] * unused)
-    words = np.empty((n, 2), dtype=np.uint64)
-    _pass_blocks(padded_tables, padded_codes, either_order and parts > 1, parts, words)
-    cipher = aes_ecb(key, words.astype("<u8", copy=False).view(np.uint8))
-    tokens = np.empty(n, dtype=np.uint64)
+    scratch = scratch if scratch is not None else PassScratch(n)
+    _pass_blocks(padded_tables, padded_codes, either_order and parts > 1, parts, scratch.words)
+    cipher = aes_ecb(key, scratch.words.astype("<u8", copy=False).view(np.uint8),
+                     out=scratch.cipher)
+    tokens = out if out is not None else np.empty(n, dtype=np.uint64)
     _tokens_from_cipher(cipher.view("<u8").reshape(n, 2).astype(np.uint64, copy=False),
                         padded_codes, tokens)
     return tokens

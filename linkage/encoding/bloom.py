@@ -49,15 +49,17 @@ def token_blocks(tokens: list[str] | np.ndarray) -> np.ndarray:
     return out
 
 
-def aes_ecb(key: bytes, blocks: np.ndarray) -> np.ndarray:
+def aes_ecb(key: bytes, blocks: np.ndarray, out: bytearray | None = None) -> np.ndarray:
     """AES-256-ECB of ``(n, 16)`` uint8 blocks -> ``(n, 16)`` uint8: the keyed pseudo-random
     function behind filter positions and blocking tokens (``cryptography``'s AES).
 
-    Encrypts straight into a preallocated buffer (``update_into``): ten times faster than
-    ``update`` on millions of blocks, which copies its input and output.
+    Encrypts straight into a buffer (``update_into``; ``out``, of at least ``16 n + 15``
+    bytes, may be reused across calls): ten times faster than ``update`` on millions of
+    blocks, which copies its input and output.
     """
     plain = np.ascontiguousarray(blocks, dtype=np.uint8).reshape(-1)
-    out = bytearray(len(plain) + 15)  # update_into wants room for one more block
+    if out is None or len(out) < len(plain) + 15:
+        out = bytearray(len(plain) + 15)  # update_into wants room for one more block
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     written = encryptor.update_into(plain, out)
     encryptor.finalize()

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from linkage.encoding.blocking_tokens import part_hashes, pass_tokens
+from linkage.encoding.blocking_tokens import PassScratch, part_hashes, pass_tokens
 from linkage.encoding.bloom import gather_filters, pack_token_bits, token_positions
 from linkage.encoding.hardening import (
     blip,
@@ -306,7 +306,7 @@ class BloomFilterEncoder:
         if "record" in hard.applies_to:
             record = harden_deterministic(record, hard, self._step_keys("hardening:record"))
             if hard.blip_epsilon is not None:
-                record = blip(record, hard.blip_epsilon, self._seed("record"))
+                blip(record, hard.blip_epsilon, self._seed("record"), in_place=True)
         missing = np.stack([values[f.name].codes < 0 for f in schema.fields], axis=1)
         return EncodedRecords(
             record_ids=record_ids, record_filters=record, field_filters=field_filters,
@@ -333,8 +333,8 @@ class BloomFilterEncoder:
                                            self._step_keys(f"hardening:field:{spec.name}"))
         gathered = gather_filters(filters, fv.codes)
         if field_flip_probability(hard, spec.name) > 0:
-            gathered = blip(gathered, hard.blip_epsilon,  # type: ignore[arg-type]
-                            self._seed(f"field:{spec.name}"))
+            blip(gathered, hard.blip_epsilon,  # type: ignore[arg-type]
+                 self._seed(f"field:{spec.name}"), in_place=True)
         if spec.record_bits_per_token:
             contrib = value_filters(tokens, self._key.derive(f"record:{spec.name}"),
                                     spec.record_bits_per_token, schema.record_filter_bits)
@@ -356,6 +356,7 @@ class BloomFilterEncoder:
         """Keyed blocking tokens, one uint64 per record and pass (0 = a part is missing)."""
         out = np.zeros((n, len(self.schema.blocking)), dtype=np.uint64)
         per_part: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # part -> (hashes, codes)
+        scratch = PassScratch(n)
         for j, blocking_pass in enumerate(self.schema.blocking):
             for part in blocking_pass.parts:
                 if part not in per_part:
@@ -367,10 +368,10 @@ class BloomFilterEncoder:
                     per_part[part] = (table, codes)
             if not all(len(per_part[p][0]) for p in blocking_pass.parts):
                 continue  # a part missing on every record
-            out[:, j] = pass_tokens([per_part[p][0] for p in blocking_pass.parts],
-                                    [per_part[p][1] for p in blocking_pass.parts],
-                                    self._key.derive(f"blocking:{blocking_pass.name}"),
-                                    either_order=blocking_pass.either_order)
+            pass_tokens([per_part[p][0] for p in blocking_pass.parts],
+                        [per_part[p][1] for p in blocking_pass.parts],
+                        self._key.derive(f"blocking:{blocking_pass.name}"),
+                        either_order=blocking_pass.either_order, out=out[:, j], scratch=scratch)
         return out
 
 

@@ -147,13 +147,20 @@ def _flip_bits(filters: np.ndarray, log_keep: float, seed: np.uint64,
             filters[i, position >> 6] ^= np.uint64(1) << np.uint64(position & 63)
 
 
-def blip(filters: np.ndarray, epsilon: float, seed: int | None = None) -> np.ndarray:
+def blip(filters: np.ndarray, epsilon: float, seed: int | None = None, *,
+         in_place: bool = False) -> np.ndarray:
     """Flip each bit independently with probability ``1 / (1 + e^epsilon)`` (fresh noise).
 
-    ``(n, w)`` uint64 -> a new ``(n, w)`` uint64. ``seed`` (64 bits) fixes the noise for
-    tests; by default it comes from the operating system's CSPRNG on every call.
+    ``(n, w)`` uint64 -> ``(n, w)`` uint64: a new array, or ``filters`` itself with
+    ``in_place`` (then it must be C-contiguous uint64). ``seed`` (64 bits) fixes the noise
+    for tests; by default it comes from the operating system's CSPRNG on every call.
     """
-    out = np.array(filters, dtype=np.uint64, order="C", copy=True)
+    if in_place:
+        if filters.dtype != np.uint64 or not filters.flags.c_contiguous:
+            raise ValueError("blip in place needs a C-contiguous uint64 array")
+        out = filters
+    else:
+        out = np.array(filters, dtype=np.uint64, order="C", copy=True)
     p = blip_flip_probability(epsilon)
     seed = secrets.randbits(64) if seed is None else seed
     log_keep = math.log1p(-p)

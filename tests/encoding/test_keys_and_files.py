@@ -3,6 +3,7 @@
 import base64
 import json
 import logging
+import math
 import os
 import stat
 
@@ -152,6 +153,44 @@ def test_hardening_steps() -> None:
     flips = many.sum(axis=1)  # per row: binomial(256, p), not a fixed count
     p = blip_flip_probability(3.0)
     assert abs(flips.var() - 256 * p * (1 - p)) < 1.5
+
+
+def _reference_blip(rows: int, words: int, epsilon: float, seed: int) -> np.ndarray:
+    """BLIP in plain Python: SplitMix64 per row, geometric gaps by logarithm (no table)."""
+    mask = (1 << 64) - 1
+
+    def splitmix(state: int) -> tuple[int, int]:
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return state, z ^ (z >> 31)
+
+    log_keep = math.log1p(-blip_flip_probability(epsilon))
+    out = np.zeros((rows, words), dtype=np.uint64)
+    for i in range(rows):
+        state, _ = splitmix(seed ^ ((i * 0xD1B54A32D192ED03) & mask))
+        position = -1
+        while True:
+            state, z = splitmix(state)
+            u = ((z >> 11) + 1.0) / 9007199254740992.0
+            position += math.floor(math.log(u) / log_keep) + 1
+            if position >= words * 64:
+                break
+            out[i, position >> 6] ^= np.uint64(1 << (position & 63))
+    return out
+
+
+@pytest.mark.parametrize("epsilon", [0.5, 3.0, 8.0])
+def test_blip_gap_table_is_exact(epsilon: float) -> None:
+    """The compiled kernel reads most gaps from a table: it flips exactly the bits that
+    the logarithm would, and in place it gives the same bits as on a copy."""
+    expected = _reference_blip(300, 4, epsilon, seed=12345)
+    zeros = np.zeros((300, 4), dtype=np.uint64)
+    assert np.array_equal(blip(zeros, epsilon, seed=12345), expected)
+    assert not zeros.any()  # a copy by default
+    blip(zeros, epsilon, seed=12345, in_place=True)
+    assert np.array_equal(zeros, expected)
 
 
 def test_hardened_encoding_shapes(small_cohort: Cohort) -> None:
