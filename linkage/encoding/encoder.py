@@ -279,21 +279,28 @@ class BloomFilterEncoder:
         if absent:
             raise InputDataError(f"{source}: missing column(s) {', '.join(absent)} "
                                  f"(needed by the encoding schema).")
-        record_ids = frame[record_id_column].to_numpy(dtype=object)
-        _check_record_ids(record_ids, source, record_id_column)
         n = len(frame)
         bar = tqdm(total=2 * len(schema.fields), desc="encoding fields", unit="step",
                    disable=not progress)
-
         values: dict[str, _FieldValues] = {}
-        for spec in schema.fields:
-            values[spec.name] = field_values(_column(frame, mapping[spec.name], n), spec)
-            bar.update()
         record = np.zeros((n, schema.record_filter_bits // 64), dtype=np.uint64)
         field_filters: dict[str, np.ndarray] = {}
-        # Blocking tokens need only the normalised values: compute them on a second thread
-        # while this one builds the filters (their compiled kernels and AES release the GIL).
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # Two threads: Arrow's hashing, AES and the compiled kernels release the GIL.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = {spec.name: pool.submit(field_values, _column(frame, mapping[spec.name], n),
+                                              spec) for spec in schema.fields}
+            try:
+                record_ids = frame[record_id_column].to_numpy(dtype=object)
+                _check_record_ids(record_ids, source, record_id_column)
+            except InputDataError:
+                for future in pending.values():
+                    future.cancel()
+                raise
+            for spec in schema.fields:
+                values[spec.name] = pending[spec.name].result()
+                bar.update()
+            # blocking tokens need only the normalised values: one thread makes them while
+            # this one builds the filters
             blocking_keys = pool.submit(self._blocking_keys, values, n)
             for spec in schema.fields:
                 field_filters[spec.name] = self._encode_field(spec, values, record)
