@@ -97,6 +97,7 @@ def markdown(table: dict[str, dict[str, object]]) -> str:
              "frequency": r["frequency_alignment"], "pattern mining": r["pattern_mining"],
              "chance": r["chance"], "graph": r["graph_matching"],
              "graph claims right": r["graph_claims_precision"],
+             "blocking tokens": r.get("blocking_tokens"),
              "worst above chance": round(float(r["advantage"]), 4)}  # type: ignore[arg-type]
             for name, r in table.items()]
     header = list(rows[0]) if rows else []

@@ -142,6 +142,9 @@ def _cmd_privacy_check(args: argparse.Namespace) -> int:
           f"  chance (guess the most frequent name)  {risk.chance:.2%}\n"
           f"  graph matching       {risk.graph_matching:.2%} "
           f"({risk.graph_claims_precision:.0%} of its claims right)\n"
+          f"  blocking tokens      {risk.blocking_tokens:.2%} of records' "
+          f"{risk.blocking_pass or 'pass'} value "
+          f"(chance {risk.blocking_chance:.2%})\n"
           f"worst attack above chance: {risk.advantage:.2%}")
     if report.over_limit:
         print(f"above the agreement's maximum_reidentification_rate "
@@ -152,8 +155,9 @@ def _cmd_privacy_check(args: argparse.Namespace) -> int:
 
 def add_privacy_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("privacy-check", help="attack your own encodings (worst case)",
-                       description="Run the frequency-alignment, pattern-mining and "
-                                   "graph-matching attacks on an encoding file, with the "
+                       description="Run the frequency-alignment, pattern-mining, "
+                                   "graph-matching and blocking-token attacks on an encoding "
+                                   "file, with the "
                                    "partner's own extract as the attacker's knowledge; fail "
                                    "when the worst attack's rate above chance exceeds the "
                                    "agreement's maximum_reidentification_rate.")

@@ -183,6 +183,25 @@ def test_assess_schema_repeats_exactly_and_ranks_hardening() -> None:
     assert "given_name" in first.assessed_fields and 0 < first.chance < 0.2
 
 
+def test_blocking_tokens_leak_low_entropy_passes_only() -> None:
+    """Blocking tokens are deterministic: a pass on a family name's Soundex code alone gives
+    itself away by frequency; the shipped passes (Soundex with a date or a postcode) and the
+    NHS number do not."""
+    from linkage.encoding import BlockingPass, default_schema
+    from linkage.privacy import assess_schema
+
+    base = default_schema(hardening=HardeningSpec())
+    weak = base.model_copy(update={"blocking": (
+        BlockingPass(name="nhs", parts=("nhs_number",)),
+        BlockingPass(name="family_soundex", parts=("family_name.soundex",)))})
+    leaky = assess_schema(weak, people=1_500, graph_sample=50)
+    assert leaky.blocking_pass == "family_soundex"
+    assert leaky.blocking_tokens > leaky.blocking_chance + 0.1
+    assert leaky.advantage >= leaky.blocking_tokens - leaky.blocking_chance
+    shipped = assess_schema(base, people=1_500, graph_sample=50)
+    assert shipped.blocking_tokens < shipped.blocking_chance + 0.02
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([0.6, 0.75, 0.9]))
 def test_canopy_groups_members_sit_near_their_centre(seed: int, threshold: float) -> None:

@@ -61,7 +61,7 @@ def aes_ecb(key: bytes, blocks: np.ndarray, out: bytearray | None = None) -> np.
     if out is None or len(out) < len(plain) + 15:
         out = bytearray(len(plain) + 15)  # update_into wants room for one more block
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    written = encryptor.update_into(plain, out)
+    written = encryptor.update_into(plain.data, out)
     encryptor.finalize()
     return np.frombuffer(out, dtype=np.uint8, count=written).reshape(-1, 16)
 

@@ -95,15 +95,18 @@ def _as_arrow_strings(values: Any) -> pa.Array | pa.ChunkedArray:
     """A column as Arrow strings, nulls kept (no copy when it already is Arrow)."""
     if isinstance(values, pd.Series):
         values = values.array
-    if isinstance(values, pd.arrays.ArrowExtensionArray) and \
-            pa.types.is_string(values.dtype.pyarrow_dtype):
-        return values._pa_array  # the column's own chunks
+    if isinstance(values, pd.arrays.ArrowExtensionArray):
+        chunked = values.__arrow_array__()  # the column's own chunks, no copy
+        if pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type):
+            return chunked
+        values = np.asarray(values, dtype=object)
     objects = np.asarray(values, dtype=object)  # numpy-backed: no copy
     try:
         return pa.array(objects, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all str: numbers read as numbers
-        blank = pd.isna(objects)
-        return pa.array(np.where(blank, None, objects.astype(str)), type=pa.string())
+        text = objects.astype(str).astype(object)
+        text[pd.isna(objects)] = None
+        return pa.array(text, type=pa.string())
 
 
 def _nhs_number_values(raw: pd.Series) -> _FieldValues:

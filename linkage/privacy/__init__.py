@@ -1,8 +1,8 @@
 """Attacks on our own encodings, to measure what they protect (see docs/threat-model.md).
 
-Three attacks a curious linkage unit could run with public knowledge: frequency alignment
-and pattern mining on field-level filters, and similarity-graph matching on whole records.
-Each returns an :class:`AttackResult` scored against the truth.
+Attacks a curious linkage unit could run with public knowledge: frequency alignment and
+pattern mining on field-level filters, similarity-graph matching on whole records, and
+frequency alignment on the keyed blocking tokens. Each is scored against the truth.
 """
 
 from linkage.privacy.assessment import SchemaRisk, assess_schema
@@ -12,10 +12,12 @@ from linkage.privacy.frequency import (
     frequency_alignment_attack,
     frequency_alignment_guesses,
     score_guesses,
+    token_frequency_guesses,
 )
 from linkage.privacy.graph_matching import graph_matching_attack
 from linkage.privacy.pattern_mining import pattern_mining_attack, pattern_mining_guesses
 
 __all__ = ["AttackResult", "PrivacyReport", "SchemaRisk", "assess_schema",
            "frequency_alignment_attack", "frequency_alignment_guesses", "graph_matching_attack",
-           "pattern_mining_attack", "pattern_mining_guesses", "privacy_check", "score_guesses"]
+           "pattern_mining_attack", "pattern_mining_guesses", "privacy_check", "score_guesses",
+           "token_frequency_guesses"]

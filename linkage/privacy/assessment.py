@@ -1,4 +1,4 @@
-"""How well a schema resists the three attacks, measured on a synthetic reference cohort.
+"""How well a schema resists the four attacks, measured on a synthetic reference cohort.
 
 :func:`assess_schema` plays a curious linkage unit against a synthetic health extract encoded
 under the schema, with full-overlap public knowledge: the true identifiers of the whole
@@ -9,7 +9,9 @@ synthetic population (what a register of local births gives). It runs
   setting, so the rates are upper bounds); a field salted with another is attacked with
   joint (value, salt) frequencies, and recovering the value counts;
 - graph matching on a sample of records against the same children's identifiers, encoded
-  by the attacker under its own key and the same schema.
+  by the attacker under its own key and the same schema;
+- frequency alignment on each blocking pass's keyed tokens (deterministic by design), with
+  the pass values' frequencies in the population.
 
 The field attacks are compared with their chance level: guessing the most frequent name for
 everybody is right for that name's share of records, with no encoding at all.
@@ -32,10 +34,12 @@ from linkage.encoding import (
     ProjectKey,
 )
 from linkage.encoding.encoder import part_labels
+from linkage.encoding.schema import BlockingPass
 from linkage.privacy.frequency import (
     frequency_alignment_guesses,
     record_groups,
     score_guesses,
+    token_frequency_guesses,
 )
 from linkage.privacy.graph_matching import graph_matching_attack
 from linkage.privacy.pattern_mining import pattern_mining_guesses
@@ -64,12 +68,18 @@ class SchemaRisk:
     graph_claims_precision: float
     chance: float
     assessed_fields: tuple[str, ...]
+    #: share of records whose blocking-pass value (e.g. both names' Soundex codes and the
+    #: birth year) frequency alignment recovers from the keyed blocking tokens, worst pass
+    blocking_tokens: float = 0.0
+    blocking_chance: float = 0.0   #: the most frequent value's share in that pass
+    blocking_pass: str = ""        #: the pass that leaks most
 
     @property
     def advantage(self) -> float:
         """The worst attack's re-identification rate above chance (what the encodings leak)."""
         return max(0.0, self.frequency_alignment - self.chance,
-                   self.pattern_mining - self.chance, self.graph_matching)
+                   self.pattern_mining - self.chance, self.graph_matching,
+                   self.blocking_tokens - self.blocking_chance)
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "advantage": self.advantage}
@@ -101,6 +111,42 @@ def _labels(frame: pd.DataFrame, schema: EncodingSchema, field: str) -> np.ndarr
     return np.where((values != "") & (salts != ""), joined, "")
 
 
+def _pass_labels(frame: pd.DataFrame, schema: EncodingSchema,
+                 blocking_pass: BlockingPass) -> np.ndarray:
+    """What a blocking pass's token encodes, per record: the parts' normalised values
+    joined with ``|`` (the first two in order for ``either_order``; "" if one is missing)."""
+    parts = [part_labels(frame, schema, part) for part in blocking_pass.parts]
+    if blocking_pass.either_order and len(parts) > 1:
+        parts[0], parts[1] = (np.where(parts[0] <= parts[1], parts[0], parts[1]),
+                              np.where(parts[0] <= parts[1], parts[1], parts[0]))
+    joined = np.asarray(["|".join(values) for values in zip(*parts, strict=True)], dtype=object)
+    missing = np.logical_or.reduce([p == "" for p in parts])
+    return np.where(missing, "", joined)
+
+
+def _blocking_attack(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame,
+                     public: pd.DataFrame) -> tuple[float, float, str]:
+    """Frequency alignment on each blocking pass's tokens: (rate, chance, pass) of the pass
+    whose rate is furthest above its chance level."""
+    best = (0.0, 0.0, "")
+    for j, blocking_pass in enumerate(schema.blocking):
+        if any(p.partition(".")[0] not in truth.columns or p.partition(".")[0] not in
+               public.columns for p in blocking_pass.parts):
+            continue
+        labels = _pass_labels(truth, schema, blocking_pass)
+        known = pd.Series(_pass_labels(public, schema, blocking_pass)).value_counts()
+        known = known[known.index != ""]
+        held = (enc.blocking_keys[:, j] != 0) & (labels != "")
+        if not held.any() or known.empty:
+            continue
+        guesses = token_frequency_guesses(enc.blocking_keys[held, j], known)
+        rate = score_guesses("", guesses, labels[held]).record_rate
+        chance = float(np.mean(labels[held] == known.index[0]))
+        if rate - chance > best[0] - best[1]:
+            best = (rate, chance, blocking_pass.name)
+    return best
+
+
 def _unsalted(labels: np.ndarray) -> np.ndarray:
     return np.asarray([None if v is None else str(v).partition("|")[0] for v in labels],
                       dtype=object)
@@ -117,7 +163,7 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
                 public: pd.DataFrame, sample: np.ndarray, register: pd.DataFrame, *,
                 attacker_key: ProjectKey, noise_seed: int | None = None,
                 progress: bool = False) -> SchemaRisk:
-    """Run the three attacks on encodings ``enc`` made under ``schema``.
+    """Run the four attacks on encodings ``enc`` made under ``schema``.
 
     ``truth``: the encoded records' identifiers, row for row, columns named as the fields
     (scores the field attacks); ``public``: the attacker's population (frequencies);
@@ -159,10 +205,12 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
                                       _views(attacker.field_filters, graph_fields, None),
                                       np.arange(len(sample)))
         graph_rate, graph_precision = graph.record_rate, graph.value_rate
+    blocking_rate, blocking_chance, blocking_pass = _blocking_attack(schema, enc, truth, public)
     bar.update()
     bar.close()
     return SchemaRisk(round(frequency, 4), round(mining, 4), round(graph_rate, 4),
-                      round(graph_precision, 4), round(chance, 4), assessed)
+                      round(graph_precision, 4), round(chance, 4), assessed,
+                      round(blocking_rate, 4), round(blocking_chance, 4), blocking_pass)
 
 
 def _fixed_key(label: str) -> ProjectKey:

@@ -135,3 +135,18 @@ def frequency_alignment_attack(filters: np.ndarray, public_frequencies: pd.Serie
     label = "frequency alignment" if group_threshold is None else \
         f"frequency alignment (groups at Dice >= {group_threshold:g})"
     return score_guesses(label, guesses, true_values)
+
+
+def token_frequency_guesses(tokens: np.ndarray, public_frequencies: pd.Series, *,
+                            top: int = 200) -> np.ndarray:
+    """Frequency alignment on deterministic tokens (keyed blocking keys): records holding
+    the same token form a group, and the ``top`` largest groups are aligned with the
+    ``top`` most frequent public values of what the token encodes.
+
+    ``tokens`` (n,) uint64 of one blocking pass (records without a token excluded);
+    returns (n,) object guesses, None where no guess. No noise protects a blocking token:
+    equal values give equal tokens by design, so that blocking can find them.
+    """
+    codes = pd.factorize(np.asarray(tokens))[0]
+    return frequency_alignment_guesses(np.zeros((len(codes), 1), dtype=np.uint64),
+                                       public_frequencies, top=top, groups=codes)
