@@ -31,6 +31,7 @@ NAME_FIELDS = ("given_name", "family_name")
 #: Fields the attacks can exploit; sex (two values) and NHS number (unique) gain nothing
 #: from noise.
 IDENTIFYING = ("given_name", "family_name", "date_of_birth", "postcode")
+NOT_DOB = ("given_name", "family_name", "postcode")
 
 
 def options() -> dict[str, tuple[HardeningSpec, str | None]]:
@@ -53,6 +54,11 @@ def options() -> dict[str, tuple[HardeningSpec, str | None]]:
         "blip_eps_2_diffusion_3": (blip(2.0, diffusion_taps=3), None),
         "salt_names_dob": (HardeningSpec(), "date_of_birth"),
         "salt_names_dob_blip_eps_3": (blip(3.0, blip_fields=IDENTIFYING), "date_of_birth"),
+        "salt_names_dob_blip_eps_2.5": (blip(2.5, blip_fields=IDENTIFYING), "date_of_birth"),
+        "salt_names_dob_blip_eps_2": (blip(2.0, blip_fields=IDENTIFYING), "date_of_birth"),
+        "salt_names_dob_blip_eps_2.5_not_dob": (blip(2.5, blip_fields=NOT_DOB), "date_of_birth"),
+        "salt_names_dob_blip_eps_2_not_dob": (blip(2.0, blip_fields=NOT_DOB), "date_of_birth"),
+        "salt_names_dob_blip_eps_1.5_not_dob": (blip(1.5, blip_fields=NOT_DOB), "date_of_birth"),
     }
 
 

@@ -65,6 +65,52 @@ def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
     return out
 
 
+def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
+                                comparisons: Sequence[FieldComparison], rng: np.random.Generator,
+                                *, self_join: bool, wanted: int = 20_000,
+                                max_draws: int = 20_000_000, chunk: int = 1_000_000
+                                ) -> list[tuple[np.ndarray, list[int]]]:
+    """Random pairs whose salt agrees, for the ``u`` of salted fields: per salt, the pairs'
+    levels ``(Q, F)`` int8 (-1 on the salt itself) and the columns it salts.
+
+    A salted field is compared only where its salt agrees, so among ordinary random pairs
+    (almost none share a date of birth) it is nearly always missing, and its ``u`` would
+    rest on a handful of pairs and the prior. Here random pairs are drawn in chunks, the
+    salt field alone is compared, and pairs at its top level are kept (until ``wanted`` or
+    ``max_draws``). Such pairs are *not* almost all non-matches (a random pair sharing a
+    date of birth is a match far more often than a random pair), so the caller separates
+    the two with the model (:meth:`FellegiSunter.mixture_u`); the salt's own level, the
+    same in every pair, is set to missing so that it does not count as evidence.
+    """
+    column = {comp.name: f for f, comp in enumerate(comparisons)}
+    salts: dict[str, list[int]] = {}
+    for salted, salt in a.salted_by.items():
+        if salted in column and salt in column:
+            salts.setdefault(salt, []).append(column[salted])
+    out = []
+    for salt, salted_columns in salts.items():
+        comp = comparisons[column[salt]]
+        k = a.field_names.index(salt)
+        lefts, rights, kept, drawn = [], [], 0, 0
+        while kept < wanted and drawn < max_draws:
+            left = rng.integers(0, len(a), chunk)
+            right = rng.integers(0, len(b), chunk)
+            if self_join:
+                left, right = left[left != right], right[left != right]
+            drawn += chunk
+            sim = dice_similarity(a.field_filters[salt], b.field_filters[salt], left, right,
+                                  flip_probability=a.flip_probability.get(salt, 0.0))
+            top = comp.levels(sim, a.missing[left, k] | b.missing[right, k]) == 0
+            lefts.append(left[top])
+            rights.append(right[top])
+            kept += int(top.sum())
+        left, right = np.concatenate(lefts)[:wanted], np.concatenate(rights)[:wanted]
+        levels = compare_pairs(a, b, left, right, comparisons)
+        levels[:, column[salt]] = -1
+        out.append((levels, sorted(salted_columns)))
+    return out
+
+
 class CandidateBackend(Protocol):
     """Runs blocking and comparison for one pair of sources (or one source with itself)."""
 

@@ -24,6 +24,7 @@ from linkage.matching.candidates import (
     ComparisonInputs,
     InProcessBackend,
     compare_pairs,
+    salt_agreeing_random_levels,
 )
 from linkage.matching.clustering import greedy_clusters, one_to_one
 from linkage.matching.comparison import FieldComparison, comparisons_for
@@ -83,6 +84,9 @@ class LinkageResult:
     pair_models: list[PairModel] = field(default_factory=list)
     field_names: tuple[str, ...] = ()    #: the compared fields, in model order
 
+
+#: Rounds of (u of salted fields from salt-agreeing random pairs, then EM again).
+SALT_ROUNDS = 3
 
 #: Bin edges of the candidate match-weight histogram kept for reports (log2 units).
 WEIGHT_BINS = np.linspace(-40.0, 40.0, 81)
@@ -215,6 +219,15 @@ class Linker:
         most = len(a) // 2 if same else min(len(a), len(b))
         model.fit(levels, random_levels, total_pairs=max(total, len(levels)),
                   max_matches=most, fixed_m=fixed_m)
+        salt_samples = salt_agreeing_random_levels(in_a, in_b, comparisons, rng,
+                                                   self_join=same)
+        for _ in range(SALT_ROUNDS if salt_samples else 0):
+            # u of salted fields from random pairs whose salt agrees, matches separated out
+            fixed_u: dict[int, np.ndarray] = {}
+            for sample, salted in salt_samples:
+                fixed_u.update(model.mixture_u(sample, salted))
+            model.fit(levels, random_levels, total_pairs=max(total, len(levels)),
+                      max_matches=most, fixed_m=fixed_m, fixed_u=fixed_u)
         weights = model.match_weights(levels)
         probability = 1.0 / (1.0 + np.exp2(-np.clip(weights, -1000, 1000)))
         chosen = probability >= self.threshold

@@ -72,7 +72,8 @@ class FellegiSunter:
 
     def fit(self, levels: np.ndarray, random_levels: np.ndarray, *, total_pairs: int,
             max_matches: int | None = None,
-            fixed_m: list[np.ndarray] | None = None) -> FellegiSunter:
+            fixed_m: list[np.ndarray] | None = None,
+            fixed_u: dict[int, np.ndarray] | None = None) -> FellegiSunter:
         """Learn ``m_``, ``u_`` and ``lambda_`` without labels.
 
         ``levels`` (P, F) int8: the candidate pairs from blocking. ``random_levels`` (Q, F):
@@ -93,6 +94,9 @@ class FellegiSunter:
         ``fixed_m``: known m probabilities (e.g. from a model of another pair of sources);
         then only ``lambda_`` is estimated. Deduplication uses this: duplicates are too rare
         within a source for EM to find them among namesakes and twins.
+
+        ``fixed_u``: field index -> u probabilities that replace the random pairs' estimate
+        (salted fields: see :meth:`mixture_u`).
         """
         levels = self._check(levels, "levels")
         if len(levels) == 0:
@@ -102,6 +106,8 @@ class FellegiSunter:
         patterns, counts, _ = _patterns(levels)
         rp, rc, _ = _patterns(self._check(random_levels, "random_levels"))
         u = _level_probabilities(rp, rc, self.n_levels, smoothing=1.0)
+        for f, probabilities in (fixed_u or {}).items():
+            u[f] = np.asarray(probabilities, dtype=np.float64)
         m = ([np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in self.n_levels]
              if fixed_m is None else [np.asarray(x, dtype=np.float64) for x in fixed_m])
         cap = 0.5 if max_matches is None else min(0.5, max(max_matches, 1) / total_pairs)
@@ -120,6 +126,36 @@ class FellegiSunter:
                 break
         self.m_, self.u_, self.lambda_ = m, u, lam
         return self
+
+    def mixture_u(self, sample: np.ndarray, fields: list[int], *,
+                  max_iter: int = 200) -> dict[int, np.ndarray]:
+        """u of ``fields`` from a sample of pairs that mixes matches and non-matches.
+
+        ``sample`` (Q, F) int8 levels, e.g. random pairs whose salt agrees (where matches
+        are common). Holding the fitted ``m_`` and the other fields' ``u_``, EM finds the
+        sample's match share and the non-matches' level distribution of ``fields``.
+        Returns field index -> u probabilities (for :meth:`fit`'s ``fixed_u``).
+        """
+        self._fitted()
+        sample = self._check(sample, "sample")
+        if len(sample) == 0 or not fields:
+            return {}
+        patterns, counts, _ = _patterns(sample)
+        u = [x.copy() for x in self.u_]
+        share = 0.1
+        for _ in range(max_iter):
+            g = self._posterior(patterns, self.m_, u, share)
+            new_share = float(np.clip((counts * g).sum() / counts.sum(), 1e-9, 1 - 1e-9))
+            estimate = _level_probabilities(patterns, counts * (1 - g), self.n_levels,
+                                            smoothing=1.0)
+            change = max([abs(new_share - share)]
+                         + [float(np.abs(estimate[f] - u[f]).max()) for f in fields])
+            share = new_share
+            for f in fields:
+                u[f] = estimate[f]
+            if change < self.tol:
+                break
+        return {f: u[f] for f in fields}
 
     def _posterior(self, patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray],
                    lam: float) -> np.ndarray:

@@ -78,3 +78,24 @@ def test_max_matches_caps_the_prior() -> None:
                                              max_matches=500)
     assert free.lambda_ * 1_000_000 > 1_000
     assert capped.lambda_ * 1_000_000 <= 500 + 1e-6
+
+
+def test_mixture_u_separates_matches_from_a_salt_agreeing_sample() -> None:
+    """Random pairs whose salt agrees hold many matches; holding m, the model's u of the
+    salted field comes out as the non-matches' own, not the sample's raw shares."""
+    rng = np.random.default_rng(5)
+    total = 2_000_000
+    everything, _ = simulate(rng, 3_000, total - 3_000, M, U)
+    levels = everything[(everything[:, 0] <= 1) | (everything[:, 3] == 0)]
+    random_levels = everything[rng.integers(0, total, 100_000)]
+    model = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=total)
+    sample, _ = simulate(rng, 2_000, 8_000, M, U)  # 20% matches, as a salt makes
+    sample[:, 2] = -1  # the salt's own field: the same in every pair, no evidence
+    raw = np.bincount(sample[:, 1], minlength=3) / len(sample)
+    assert raw[0] > U[1][0] + 0.1  # the naive estimate is far off
+    estimated = model.mixture_u(sample, [1])
+    assert set(estimated) == {1}
+    assert np.allclose(estimated[1], U[1], atol=0.02)
+    refit = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=total,
+                                            fixed_u=estimated)
+    assert np.array_equal(refit.u_[1], estimated[1])
