@@ -6,10 +6,10 @@
 
 The CI mode links a synthetic cohort of 20,000 children (three partners) and FEBRL4 with a
 fixed benchmark key and seeded noise, so results are repeatable, and exits 1 if any partner
-pair's F1 is below 0.98 (with and without the shipped hardening), if FEBRL4's F1 is below
-0.997, or if the shipped hardening no longer halves graph-matching re-identification on the
-synthetic reference cohort. The full benchmarks
-are listed in benchmarks/README.md.
+pair's F1 is below 0.98 (with and without the shipped hardening), if the shipped hardening
+costs more than 1 F1 point (mean of the pairs), if FEBRL4's F1 is below 0.997, or if any of
+the four attacks re-identifies 1% of records or more under the shipped hardening (20,000
+children, full overlap). The full benchmarks are listed in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ import sys
 import time
 
 from benchmarks.cohort_sources import benchmark_key, encode_cohort
-from linkage.encoding import HardeningSpec
 from linkage.matching import Linker, pairwise_quality
 from linkage.privacy import assess_schema
 from linkage.protocols import load_agreement
 from linkage.synth import CohortConfig, generate_cohort
 
 SYNTHETIC_BAR = 0.98   #: the matcher, on the schema without hardening (issue 4)
-HARDENED_BAR = 0.98    #: the shipped default hardening (measured 0.989-0.993 at 20k)
-#: the shipped hardening must at least halve graph-matching re-identification on the 5k
-#: reference cohort (measured 17% against 45%): a regression guard, not a guarantee
-GRAPH_RATIO_BAR = 0.5
+HARDENED_BAR = 0.98    #: the shipped default hardening (measured 0.985-0.989 at 20k)
+#: the most F1 (mean of the pairs) the shipped hardening may cost (measured 0.0040 at 20k)
+F1_LOSS_BAR = 0.01
+#: each attack must re-identify fewer records than this under the shipped hardening, on
+#: 20,000 children at full overlap (measured: frequency 0.11%, pattern mining 0%, graph
+#: 0.72%, blocking tokens 0.27%): the privacy issue's bar, kept as a regression guard
+ATTACK_BAR = 0.01
 FEBRL_BAR = 0.997
 AGREEMENT = "protocols/first-1000-days/agreement.yaml"
 
@@ -42,7 +44,7 @@ def synthetic(people: int, seed: int, *, hardened: bool = True) -> dict[str, flo
     loaded = load_agreement(AGREEMENT)
     schema = loaded.agreement.encoding
     if not hardened:
-        schema = schema.model_copy(update={"hardening": HardeningSpec()})
+        schema = schema.without_hardening()
     sources = encode_cohort(cohort, loaded, schema, benchmark_key("synthetic"))
     quality = pairwise_quality(Linker().link(sources).links, cohort.truth)
     return {f"{a}~{b}": round(q.f1, 4) for (a, b), q in sorted(quality.by_partner_pair.items())
@@ -132,8 +134,8 @@ def main() -> int:
     plain = synthetic(args.people, seed=1, hardened=False)
     hardened = synthetic(args.people, seed=1)
     schema = load_agreement(AGREEMENT).agreement.encoding
-    risk = assess_schema(schema)
-    bare = assess_schema(schema.model_copy(update={"hardening": HardeningSpec()}))
+    risk = assess_schema(schema, people=args.people, graph_sample=5_000)
+    bare = assess_schema(schema.without_hardening(), people=args.people, graph_sample=5_000)
     results: dict[str, object] = {
         "synthetic_f1_unhardened": plain, "synthetic_f1_default_hardening": hardened,
         "febrl4_f1": febrl(), "default_hardening_risk": risk.as_dict(),
@@ -146,10 +148,16 @@ def main() -> int:
                  for pair, f1 in hardened.items() if f1 < HARDENED_BAR]
     if float(results["febrl4_f1"]) < FEBRL_BAR:  # type: ignore[arg-type]
         failures.append(f"FEBRL4: F1 {results['febrl4_f1']} < {FEBRL_BAR}")
-    if risk.graph_matching > GRAPH_RATIO_BAR * bare.graph_matching:
-        failures.append(f"default hardening: graph matching re-identifies "
-                        f"{risk.graph_matching:.2%} of records, more than {GRAPH_RATIO_BAR} x "
-                        f"the {bare.graph_matching:.2%} without hardening")
+    loss = sum(plain.values()) / len(plain) - sum(hardened.values()) / len(hardened)
+    if loss > F1_LOSS_BAR:
+        failures.append(f"default hardening costs {loss:.4f} F1 (mean of the pairs), more "
+                        f"than {F1_LOSS_BAR}")
+    for attack in ("frequency_alignment", "pattern_mining", "graph_matching",
+                   "blocking_tokens"):
+        rate = float(getattr(risk, attack))
+        if rate >= ATTACK_BAR:
+            failures.append(f"default hardening: {attack} re-identifies {rate:.2%} of "
+                            f"records (bar: under {ATTACK_BAR:.0%})")
     for failure in failures:
         print(f"benchmark bar missed: {failure}", file=sys.stderr)
     return 1 if failures else 0

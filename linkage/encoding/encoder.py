@@ -63,6 +63,9 @@ class EncodedRecords:
     flip_probability: dict[str, float] = field(default_factory=dict)
     #: field -> the field whose value salts its tokens
     salted_by: dict[str, str] = field(default_factory=dict)
+    #: blocking pass -> (salted field it stands in for, gate field); see
+    #: :meth:`EncodingSchema.salt_fallbacks`
+    salt_fallbacks: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.record_ids)
@@ -147,24 +150,6 @@ def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
     return _FieldValues(codes.astype(np.int64), normalised[keep], invalid)
 
 
-def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarray,
-            spec: FieldSpec) -> tuple[_FieldValues, TokenTable]:
-    """Distinct (value, salt) pairs and their tokens; a missing salt makes the value missing.
-
-    ``salt_codes`` (n,) int64 per record (-1 = missing) index ``salt_labels``.
-    """
-    ok = (values.codes >= 0) & (salt_codes >= 0)
-    pair = np.where(ok, values.codes * (len(salt_labels) + 1) + salt_codes, -1)
-    pair_codes, pair_uniques = pd.factorize(pair[ok])
-    codes = np.full(len(pair), -1, dtype=np.int64)
-    codes[ok] = pair_codes
-    vi, si = np.divmod(np.asarray(pair_uniques, dtype=np.int64), len(salt_labels) + 1)
-    salts = np.asarray(salt_labels, dtype=np.str_)[si]
-    pair_values = values.values[vi]
-    return (_FieldValues(codes, pair_values, values.invalid),
-            tokenise_values(pair_values, spec, salts))
-
-
 @dataclass(frozen=True)
 class DistinctTokens:
     """A field's tokens de-duplicated: value ``owner[e]`` holds ``distinct[token_code[e]]``."""
@@ -185,6 +170,39 @@ def distinct_tokens(table: TokenTable, n_values: int) -> DistinctTokens:
     token_code, distinct = pd.factorize(table.token[order], sort=False)
     return DistinctTokens(table.owner[order], token_code.astype(np.int64),
                           np.asarray(distinct, dtype=np.str_), n_values)
+
+
+def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarray,
+            spec: FieldSpec) -> tuple[_FieldValues, DistinctTokens]:
+    """Distinct (value, salt) pairs and their distinct tokens (each of the value's tokens
+    followed by ``|salt``); a missing salt makes the value missing.
+
+    ``salt_codes`` (n,) int64 per record (-1 = missing) index ``salt_labels``. The value's
+    tokens come from its unsalted tokens and the salted tokens are numbered as integer
+    (token, salt) pairs, so a million distinct (name, birth date) pairs cost integer work,
+    not a million strings; only the distinct salted tokens are spelt out, for hashing.
+    """
+    ok = (values.codes >= 0) & (salt_codes >= 0)
+    radix = len(salt_labels) + 1
+    pair = np.where(ok, values.codes * radix + salt_codes, -1)
+    pair_codes, pair_uniques = pd.factorize(pair[ok])
+    codes = np.full(len(pair), -1, dtype=np.int64)
+    codes[ok] = pair_codes
+    vi, si = np.divmod(np.asarray(pair_uniques, dtype=np.int64), radix)
+    base = distinct_tokens(tokenise_values(values.values, spec), len(values.values))
+    per_value = np.bincount(base.owner, minlength=len(values.values))
+    first = np.concatenate([[0], np.cumsum(per_value)[:-1]])  # base.owner is sorted
+    count = per_value[vi]
+    owner = np.repeat(np.arange(len(vi), dtype=np.int64), count)
+    within = np.arange(len(owner), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    base_token = base.token_code[np.repeat(first[vi], count) + within]
+    combo = base_token * radix + si[owner]
+    token_code, combos = pd.factorize(combo)
+    combos = np.asarray(combos, dtype=np.int64)
+    spelt = np.strings.add(np.strings.add(base.distinct[combos // radix], "|"),
+                           np.asarray(salt_labels, dtype=np.str_)[combos % radix])
+    return (_FieldValues(codes, values.values[vi], values.invalid),
+            DistinctTokens(owner, token_code.astype(np.int64), spelt, len(vi)))
 
 
 def value_filters(tokens: DistinctTokens, key: bytes, bits_per_token: int,
@@ -323,7 +341,8 @@ class BloomFilterEncoder:
             missing=missing, blocking_keys=blocking,
             field_names=tuple(f.name for f in schema.fields),
             blocking_names=tuple(p.name for p in schema.blocking), counts=counts,
-            flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by())
+            flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by(),
+            salt_fallbacks=schema.salt_fallbacks())
 
     def _encode_field(self, spec: FieldSpec, values: dict[str, _FieldValues],
                       record: np.ndarray) -> np.ndarray:
@@ -332,10 +351,9 @@ class BloomFilterEncoder:
         schema, hard = self.schema, self.schema.hardening
         fv = values[spec.name]
         if spec.salt_with:
-            fv, table = _salted(fv, *_blocking_part(spec.salt_with, values), spec)
+            fv, tokens = _salted(fv, *_blocking_part(spec.salt_with, values), spec)
         else:
-            table = tokenise_values(fv.values, spec)
-        tokens = distinct_tokens(table, len(fv.values))
+            tokens = distinct_tokens(tokenise_values(fv.values, spec), len(fv.values))
         filters = value_filters(tokens, self._key.derive(f"field:{spec.name}"),
                                 spec.bits_per_token, spec.filter_bits)
         if "field" in hard.applies_to:

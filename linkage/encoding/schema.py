@@ -152,6 +152,36 @@ class EncodingSchema(_Frozen):
         """Field -> the field whose value (or part of it) salts its tokens."""
         return {f.name: f.salt_with.partition(".")[0] for f in self.fields if f.salt_with}
 
+    def without_hardening(self) -> EncodingSchema:
+        """The same identifiers encoded plainly: no hardening and no salts (the baseline the
+        privacy evaluation and the benchmarks compare hardening against)."""
+        return self.model_copy(update={
+            "hardening": HardeningSpec(),
+            "fields": tuple(f.model_copy(update={"salt_with": None}) for f in self.fields)})
+
+    def salt_fallbacks(self) -> dict[str, tuple[str, str]]:
+        """Blocking passes that stand in for a salted field where its salt disagrees:
+        pass -> (salted field, gate field).
+
+        A salted name says nothing when the dates of birth differ (a typo), but a pass such
+        as ``[given_name.soundex, postcode]`` still does where the postcodes agree: its
+        tokens are equal exactly when the Soundex codes are. A pass qualifies when it has
+        two parts, one a salted field (whole or derived) and the other a whole field that
+        is neither salted nor the salt.
+        """
+        salted = self.salted_by()
+        out: dict[str, tuple[str, str]] = {}
+        for blocking_pass in self.blocking:
+            if len(blocking_pass.parts) != 2 or blocking_pass.either_order:
+                continue
+            (f1, _, _), (f2, _, how2) = (p.partition(".") for p in blocking_pass.parts)
+            for field, gate, how in ((f1, f2, how2),
+                                     (f2, f1, blocking_pass.parts[0].partition(".")[2])):
+                if field in salted and gate not in salted and not how and \
+                        gate != salted[field]:
+                    out[blocking_pass.name] = (field, gate)
+        return out
+
     def field(self, name: str) -> FieldSpec:
         """The spec of field ``name``."""
         for spec in self.fields:
@@ -170,25 +200,31 @@ def canonical_digest(data: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-#: The shipped hardening: BLIP with epsilon 3 on the fields an attacker can exploit (chosen
-#: from the attacks x encodings table in docs/threat-model.md, and from its cost at scale).
+#: The shipped hardening, with names salted by the date of birth (:data:`NAME_SALT`): BLIP
+#: with epsilon 1.5 on the names and the postcode (chosen from the attacks x encodings table
+#: in docs/threat-model.md: every attack under 1% at under 1 F1 point).
 DEFAULT_HARDENING = HardeningSpec(
-    blip_epsilon=3.0, blip_fields=("given_name", "family_name", "date_of_birth", "postcode"))
+    blip_epsilon=1.5, blip_fields=("given_name", "family_name", "postcode"))
+#: What salts the name fields in the shipped default.
+NAME_SALT = "date_of_birth"
 
 
-def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING) -> EncodingSchema:
+def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING,
+                   salt_names: bool = True) -> EncodingSchema:
     """The shipped default for the early-years identifiers (see docs/encoding.md).
 
-    ``hardening=HardeningSpec()`` gives the same schema without noise (deterministic bits,
-    for tests and for comparisons against the hardened default).
+    ``hardening=HardeningSpec(), salt_names=False`` gives the same identifiers encoded
+    plainly (deterministic, unsalted bits: for tests and for comparisons against the
+    default); :meth:`EncodingSchema.without_hardening` does the same for any schema.
     """
+    salt = NAME_SALT if salt_names else None
     return EncodingSchema(
         hardening=hardening,
         fields=(
             FieldSpec(name="given_name", kind=IdentifierKind.NAME, filter_bits=256,
-                      bits_per_token=12, record_bits_per_token=10),
+                      bits_per_token=12, record_bits_per_token=10, salt_with=salt),
             FieldSpec(name="family_name", kind=IdentifierKind.NAME, filter_bits=256,
-                      bits_per_token=12, record_bits_per_token=10),
+                      bits_per_token=12, record_bits_per_token=10, salt_with=salt),
             FieldSpec(name="date_of_birth", kind=IdentifierKind.DATE, filter_bits=128,
                       bits_per_token=16, record_bits_per_token=12),
             FieldSpec(name="sex", kind=IdentifierKind.SEX, filter_bits=64, bits_per_token=8,

@@ -100,7 +100,8 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
         field_filters={name: data[f"field__{name}"] for name in fields},
         missing=data["missing"], blocking_keys=data["blocking_keys"], field_names=fields,
         blocking_names=tuple(header["blocking"]), counts=header.get("counts", {}),
-        flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by())
+        flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by(),
+        salt_fallbacks=schema.salt_fallbacks())
     _check_shapes(source, encodings, int(header["records"]))
     return EncodingFile(agreement_id=header["agreement"]["id"],
                         agreement_version=header["agreement"]["version"],

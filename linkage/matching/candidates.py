@@ -30,6 +30,9 @@ class ComparisonInputs:
     field_names: tuple[str, ...]
     flip_probability: Mapping[str, float] = field(default_factory=dict)  #: BLIP noise by field
     salted_by: Mapping[str, str] = field(default_factory=dict)  #: field -> field salting it
+    #: comparison name -> (column of ``keys``, salted field it stands in for, gate field):
+    #: blocking passes compared (token equal or not) where a salted field could not be
+    token_fallbacks: Mapping[str, tuple[int, str, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -50,9 +53,17 @@ def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
     A field salted with another (``salted_by``) only says something when the salt agrees:
     where the salting field is not at its top level, the salted field is set to missing
     (-1, neutral), so the model scores it conditionally instead of counting the salt twice.
+    A token fallback (``token_fallbacks``) is the equality of one blocking pass's tokens,
+    compared only where its salted field was not and its gate field is at its top level
+    (e.g. both names' Soundex codes where the postcodes agree but the dates of birth do not).
     """
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
     for f, comp in enumerate(comparisons):
+        if comp.name in a.token_fallbacks:
+            j = a.token_fallbacks[comp.name][0]
+            ka, kb = a.keys[left, j], b.keys[right, j]
+            out[:, f] = comp.levels((ka == kb).astype(np.float32), (ka == 0) | (kb == 0))
+            continue
         sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name],
                               left, right,
                               flip_probability=a.flip_probability.get(comp.name, 0.0))
@@ -62,6 +73,9 @@ def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
     for salted, salt in a.salted_by.items():
         if salted in column and salt in column:
             out[out[:, column[salt]] != 0, column[salted]] = -1
+    for name, (_, salted, gate) in a.token_fallbacks.items():
+        if name in column and salted in column and gate in column:
+            out[(out[:, column[salted]] >= 0) | (out[:, column[gate]] != 0), column[name]] = -1
     return out
 
 
@@ -84,7 +98,9 @@ def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
     """
     column = {comp.name: f for f, comp in enumerate(comparisons)}
     salts: dict[str, list[int]] = {}
-    for salted, salt in a.salted_by.items():
+    gated = [*a.salted_by.items(), *((name, gate) for name, (_, _, gate)
+                                     in a.token_fallbacks.items())]
+    for salted, salt in gated:
         if salted in column and salt in column:
             salts.setdefault(salt, []).append(column[salted])
     out = []

@@ -50,6 +50,8 @@ class Source:
     flip_probability: dict[str, float] = field(default_factory=dict)
     #: field -> the field whose value salts it (compared only where that field agrees)
     salted_by: dict[str, str] = field(default_factory=dict)
+    #: blocking pass -> (salted field, gate field): compared where the salted field cannot be
+    salt_fallbacks: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.record_ids)
@@ -84,6 +86,9 @@ class LinkageResult:
     pair_models: list[PairModel] = field(default_factory=list)
     field_names: tuple[str, ...] = ()    #: the compared fields, in model order
 
+
+#: Levels of a token comparison: equal tokens (0) or not (1).
+TOKEN_THRESHOLDS = (0.5,)
 
 #: Rounds of (u of salted fields from salt-agreeing random pairs, then EM again).
 SALT_ROUNDS = 3
@@ -142,10 +147,16 @@ class Linker:
     def link(self, sources: Sequence[Source]) -> LinkageResult:
         """Link ``sources`` (two or more, with the same fields and filter lengths)."""
         self._check(sources)
-        comparisons = comparisons_for(sources[0].field_kinds, self.comparison_overrides,
-                                      noisy=tuple(sources[0].flip_probability))
+        first = sources[0]
+        comparisons = comparisons_for(first.field_kinds, self.comparison_overrides,
+                                      noisy=tuple(first.flip_probability))
+        comparisons += tuple(FieldComparison(name, TOKEN_THRESHOLDS)
+                             for name in first.salt_fallbacks)
+        fallbacks = {name: (first.blocking_names.index(name), salted, gate)
+                     for name, (salted, gate) in first.salt_fallbacks.items()}
         inputs = [ComparisonInputs(self._keys(s), s.field_filters, s.missing, s.field_names,
-                                   s.flip_probability, s.salted_by) for s in sources]
+                                   s.flip_probability, s.salted_by, fallbacks)
+                  for s in sources]
         pairs = list(itertools.combinations(range(len(sources)), 2))
         dedup = list(range(len(sources))) if self.deduplicate else []
         bar = tqdm(total=len(pairs) + len(dedup), desc="linking source pairs",
@@ -181,7 +192,7 @@ class Linker:
                 raise MatchingError(f"Source '{s.name}' was encoded with other fields or "
                                     f"blocking passes than '{first.name}'.")
             if s.flip_probability != first.flip_probability or \
-                    s.salted_by != first.salted_by:
+                    s.salted_by != first.salted_by or s.salt_fallbacks != first.salt_fallbacks:
                 raise MatchingError(f"Source '{s.name}' was hardened (BLIP noise or salting) "
                                     f"unlike '{first.name}'.")
             if s.record_filters.shape[1] != first.record_filters.shape[1]:
@@ -312,6 +323,8 @@ class EncodingsLike(Protocol):
     def flip_probability(self) -> dict[str, float]: ...
     @property
     def salted_by(self) -> dict[str, str]: ...
+    @property
+    def salt_fallbacks(self) -> dict[str, tuple[str, str]]: ...
 
 
 def source_from_encodings(name: str, enc: EncodingsLike, kinds: dict[str, str]) -> Source:
@@ -324,4 +337,5 @@ def source_from_encodings(name: str, enc: EncodingsLike, kinds: dict[str, str]) 
                   record_filters=enc.record_filters, field_filters=dict(enc.field_filters),
                   missing=enc.missing, field_names=tuple(enc.field_names), field_kinds=kinds,
                   blocking_keys=enc.blocking_keys, blocking_names=tuple(enc.blocking_names),
-                  flip_probability=dict(enc.flip_probability), salted_by=dict(enc.salted_by))
+                  flip_probability=dict(enc.flip_probability), salted_by=dict(enc.salted_by),
+                  salt_fallbacks=dict(enc.salt_fallbacks))

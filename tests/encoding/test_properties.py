@@ -14,7 +14,7 @@ from linkage.synth import Cohort
 from linkage.synth.corruption import typo
 
 #: the default schema without noise: these properties are about the deterministic bits
-PLAIN = default_schema(hardening=HardeningSpec())
+PLAIN = default_schema(hardening=HardeningSpec(), salt_names=False)
 
 KEY = ProjectKey(bytes(range(32)))
 OTHER = ProjectKey(bytes(range(1, 33)))

@@ -33,6 +33,12 @@ def _check_agreement(frame: pd.DataFrame, schema: EncodingSchema) -> None:
 
 def test_agrees_on_a_synthetic_extract(small_cohort: Cohort) -> None:
     frame = small_cohort.extracts["social_care"].head(150)
+    _check_agreement(frame, default_schema(hardening=HardeningSpec(), salt_names=False))
+
+
+def test_agrees_with_the_defaults_salted_names(small_cohort: Cohort) -> None:
+    """The default salts names with the date of birth (built from integer token codes)."""
+    frame = small_cohort.extracts["health"].head(200)
     _check_agreement(frame, default_schema(hardening=HardeningSpec()))
 
 
@@ -63,14 +69,15 @@ def test_agrees_on_arbitrary_values(rows: list[tuple[str, ...]]) -> None:
     frame = pd.DataFrame(rows, columns=["given_name", "family_name", "sex", "date_of_birth",
                                         "postcode", "nhs_number"])
     frame.insert(0, "record_id", [f"r{i}" for i in range(len(frame))])
-    _check_agreement(frame, default_schema(hardening=HardeningSpec()))
+    _check_agreement(frame, default_schema(hardening=HardeningSpec(), salt_names=False))
 
 
 def test_missing_values_leave_fields_empty_and_flagged() -> None:
     frame = pd.DataFrame({"record_id": ["a"], "given_name": [""], "family_name": ["Smith"],
                           "sex": ["U"], "date_of_birth": [""], "postcode": ["nonsense"],
                           "nhs_number": ["1234567890"]})
-    enc = BloomFilterEncoder(default_schema(hardening=HardeningSpec()), KEY).encode(frame)
+    plain = default_schema(hardening=HardeningSpec(), salt_names=False)
+    enc = BloomFilterEncoder(plain, KEY).encode(frame)
     flagged = dict(zip(enc.field_names, enc.missing[0].tolist(), strict=True))
     assert flagged == {"given_name": True, "family_name": False, "date_of_birth": True,
                        "sex": True, "postcode": True, "nhs_number": True}
@@ -101,7 +108,7 @@ def test_either_order_blocking_matches_swapped_names() -> None:
                           "family_name": ["White", "Roman"], "sex": ["M", ""],
                           "date_of_birth": ["2022-08-28", "2022-08-28"], "postcode": "",
                           "nhs_number": ""})
-    schema = default_schema(hardening=HardeningSpec())
+    schema = default_schema(hardening=HardeningSpec(), salt_names=False)
     enc = BloomFilterEncoder(schema, KEY).encode(frame)
     names = list(enc.blocking_names)
     swapped = enc.blocking_keys[:, names.index("names_either_order_dob")]

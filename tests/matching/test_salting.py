@@ -1,0 +1,76 @@
+"""Salted fields: u from salt-agreeing random pairs, and blocking-token fallbacks."""
+
+import numpy as np
+import pytest
+
+from linkage.encoding import EncodingSchema, HardeningSpec, ProjectKey, default_schema
+from linkage.matching import Linker, pairwise_quality
+from linkage.matching.candidates import ComparisonInputs, compare_pairs
+from linkage.matching.comparison import FieldComparison
+from linkage.pipeline import cohort_sources
+from linkage.protocols import load_agreement
+from linkage.synth import Cohort
+
+from ..helpers import EXAMPLE
+
+KEY = ProjectKey(bytes(range(32)))
+
+
+def _salted(schema: EncodingSchema) -> EncodingSchema:
+    data = schema.model_dump()
+    data["fields"] = [dict(f, salt_with="date_of_birth")
+                      if f["name"] in ("given_name", "family_name") else f
+                      for f in data["fields"]]
+    return EncodingSchema.model_validate(data)
+
+
+def test_passes_that_stand_in_for_salted_names() -> None:
+    plain = default_schema(hardening=HardeningSpec(), salt_names=False)
+    assert plain.salt_fallbacks() == {}
+    assert _salted(plain).salt_fallbacks() == {
+        "given_soundex_postcode": ("given_name", "postcode"),
+        "family_soundex_postcode": ("family_name", "postcode")}  # not the *_dob passes
+
+
+def test_token_fallback_is_compared_only_where_the_salted_field_is_not() -> None:
+    # fields: name (salted by dob), dob, postcode; pass 0 = name soundex + postcode
+    filters = {"name": np.array([[1], [1], [1], [2]], np.uint64),
+               "dob": np.array([[7], [7], [9], [9]], np.uint64),
+               "postcode": np.array([[5], [5], [5], [6]], np.uint64)}
+    keys = np.array([[11], [11], [11], [12]], np.uint64)
+    side = ComparisonInputs(keys, filters, np.zeros((4, 3), bool), ("name", "dob", "postcode"),
+                            salted_by={"name": "dob"},
+                            token_fallbacks={"pass": (0, "name", "postcode")})
+    comparisons = (FieldComparison("name", (0.9,)), FieldComparison("dob", (0.9,)),
+                   FieldComparison("postcode", (0.9,)), FieldComparison("pass", (0.5,)))
+    left, right = np.array([0, 0, 0]), np.array([1, 2, 3])
+    levels = compare_pairs(side, side, left, right, comparisons)
+    # (0,1): dob agrees -> name compared, fallback silent
+    assert levels[0].tolist() == [0, 0, 0, -1]
+    # (0,2): dob differs -> name silent; postcode agrees -> tokens compared (equal)
+    assert levels[1].tolist() == [-1, 1, 0, 0]
+    # (0,3): dob and postcode differ -> both silent
+    assert levels[2].tolist() == [-1, 1, 1, -1]
+
+
+@pytest.mark.parametrize("noise", [None, 1.5])
+def test_salting_names_with_the_birth_date_keeps_linkage_quality(small_cohort: Cohort,
+                                                                 noise: float | None) -> None:
+    """Names salted with the date of birth (which stops the frequency and pattern-mining
+    attacks) link as well as plain names: without u from salt-agreeing pairs and the
+    token fallbacks this lost 3 F1 points on 20,000 children."""
+    loaded = load_agreement(EXAMPLE / "agreement.yaml")
+    hardening = HardeningSpec() if noise is None else HardeningSpec(
+        blip_epsilon=noise, blip_fields=("given_name", "family_name", "postcode"))
+
+    def mean_f1(schema: EncodingSchema) -> float:
+        sources = cohort_sources(small_cohort.extracts, loaded, keys=KEY, schema=schema,
+                                 noise_seed=3)
+        quality = pairwise_quality(Linker().link(sources).links, small_cohort.truth)
+        return float(np.mean([q.f1 for (a, b), q in quality.by_partner_pair.items() if a != b]))
+
+    plain = mean_f1(default_schema(hardening=HardeningSpec(), salt_names=False))
+    salted = mean_f1(_salted(default_schema(hardening=hardening)))
+    # measured: -0.0001 (no noise) and -0.0016 (noise); -0.005 and -0.006 without the
+    # token fallbacks
+    assert salted >= plain - 0.004, (plain, salted)
