@@ -66,6 +66,55 @@ def aes_ecb(key: bytes, blocks: np.ndarray, out: bytearray | None = None) -> np.
     return np.frombuffer(out, dtype=np.uint8, count=written).reshape(-1, 16)
 
 
+@njit(cache=True)
+def _join_blocks(left: np.ndarray, right: np.ndarray, sep: np.ndarray,
+                 out: np.ndarray) -> bool:  # pragma: no cover - compiled
+    for i in range(left.shape[0]):
+        lt, ls = left[i, 0], right[i, 0]
+        total = lt + sep.shape[0] + ls
+        if lt == 0xFF or ls == 0xFF or total > 14:
+            return False
+        out[i, 0] = total
+        at = 1
+        for j in range(lt):
+            out[i, at] = left[i, 1 + j]
+            at += 1
+        for j in range(sep.shape[0]):
+            out[i, at] = sep[j]
+            at += 1
+        for j in range(ls):
+            out[i, at] = right[i, 1 + j]
+            at += 1
+    return True
+
+
+def joined_blocks(left: np.ndarray, right: np.ndarray, separator: str = "|") -> np.ndarray | None:
+    """The block of ``a + separator + b`` from the blocks of ``a`` and ``b`` (row by row):
+    ``(T, 15)`` uint8 each -> ``(T, 15)`` uint8, or None when a joined token would exceed
+    14 bytes or a part is itself hashed (the caller then spells the strings out).
+
+    UTF-8 is concatenative, so joining the bytes gives the block of the joined string: salted
+    tokens (``bigram|2021-03-07``) are built from integer codes without making strings.
+    """
+    out = np.zeros((len(left), 15), dtype=np.uint8)
+    sep = np.frombuffer(separator.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+    ok = _join_blocks(np.ascontiguousarray(left, dtype=np.uint8).astype(np.int64),
+                      np.ascontiguousarray(right, dtype=np.uint8).astype(np.int64), sep, out)
+    return out if ok else None
+
+
+def block_positions(blocks: np.ndarray, field_key: bytes, bits_per_token: int,
+                    filter_bits: int) -> np.ndarray:
+    """:func:`token_positions` of tokens given as their :func:`token_blocks`."""
+    count = -(-bits_per_token // 8)
+    plain = np.empty((len(blocks), count, 16), dtype=np.uint8)
+    plain[:, :, :15] = blocks[:, None, :]
+    plain[:, :, 15] = np.arange(count, dtype=np.uint8)
+    cipher = aes_ecb(field_key, plain.reshape(-1, 16))
+    words = cipher.view("<u2").reshape(len(blocks), count * 8)
+    return (words[:, :bits_per_token] % np.uint32(filter_bits)).astype(np.int32)
+
+
 def token_positions(tokens: list[str] | np.ndarray, field_key: bytes, bits_per_token: int,
                     filter_bits: int) -> np.ndarray:
     """Bit positions of each token: ``(len(tokens), bits_per_token)`` int32 in ``[0, filter_bits)``.
@@ -76,25 +125,19 @@ def token_positions(tokens: list[str] | np.ndarray, field_key: bytes, bits_per_t
     filter_bits / 2^16 and zero for powers of two). Positions of different tokens are
     independent ("random hashing").
     """
-    blocks = -(-bits_per_token // 8)
-    base = token_blocks(tokens)
-    plain = np.empty((len(tokens), blocks, 16), dtype=np.uint8)
-    plain[:, :, :15] = base[:, None, :]
-    plain[:, :, 15] = np.arange(blocks, dtype=np.uint8)
-    cipher = aes_ecb(field_key, plain.reshape(-1, 16))
-    words = cipher.view("<u2").reshape(len(tokens), blocks * 8)
-    return (words[:, :bits_per_token] % np.uint32(filter_bits)).astype(np.int32)
+    return block_positions(token_blocks(tokens), field_key, bits_per_token, filter_bits)
 
 
-@njit(cache=True)
-def _set_bits(out: np.ndarray, owner: np.ndarray, token_code: np.ndarray,
+@njit(parallel=True, cache=True)
+def _set_bits(out: np.ndarray, starts: np.ndarray, token_code: np.ndarray,
               positions: np.ndarray) -> None:  # pragma: no cover - compiled
-    for e in range(owner.shape[0]):
-        row = owner[e]
-        code = token_code[e]
-        for k in range(positions.shape[1]):
-            p = positions[code, k]
-            out[row, p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+    # row r owns entries starts[r]:starts[r + 1] (owners sorted): rows are independent
+    for row in prange(out.shape[0]):
+        for e in range(starts[row], starts[row + 1]):
+            code = token_code[e]
+            for k in range(positions.shape[1]):
+                p = np.int64(positions[code, k])
+                out[row, p >> 6] |= np.uint64(1) << np.uint64(p & 63)
 
 
 @njit(parallel=True, cache=True)
@@ -131,11 +174,18 @@ def pack_token_bits(owner: np.ndarray, token_code: np.ndarray, positions: np.nda
     """
     out = np.zeros((n_rows, filter_bits // 64), dtype=np.uint64)
     if len(owner):
-        _set_bits(out, np.ascontiguousarray(owner, dtype=np.int64),
-                  np.ascontiguousarray(token_code, dtype=np.int64),
-                  np.ascontiguousarray(positions, dtype=np.int32))
+        owner = np.asarray(owner, dtype=np.int64)
+        order = None if np.all(owner[1:] >= owner[:-1]) else np.argsort(owner, kind="stable")
+        if order is not None:
+            owner, token_code = owner[order], np.asarray(token_code)[order]
+        starts = np.searchsorted(owner, np.arange(n_rows + 1, dtype=np.int64))
+        # positions < filter_bits (at most 65536 in a schema): 16 bits each halve the
+        # table's cache footprint, which is what this loop waits on
+        narrow = np.uint16 if filter_bits <= 1 << 16 else np.int32
+        _set_bits(out, starts, np.ascontiguousarray(token_code, dtype=np.int64),
+                  np.ascontiguousarray(positions, dtype=narrow))
     return out
 
 
-__all__ = ["aes_ecb", "gather_filters", "pack_token_bits", "packbits_rows",
-           "token_blocks", "token_positions", "unpackbits_rows"]
+__all__ = ["aes_ecb", "block_positions", "gather_filters", "joined_blocks", "pack_token_bits",
+           "packbits_rows", "token_blocks", "token_positions", "unpackbits_rows"]

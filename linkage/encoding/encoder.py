@@ -20,7 +20,13 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from linkage.encoding.blocking_tokens import PassScratch, part_hashes, pass_tokens
-from linkage.encoding.bloom import gather_filters, pack_token_bits, token_positions
+from linkage.encoding.bloom import (
+    block_positions,
+    gather_filters,
+    joined_blocks,
+    pack_token_bits,
+    token_blocks,
+)
 from linkage.encoding.hardening import (
     blip,
     field_flip_probabilities,
@@ -155,9 +161,10 @@ class DistinctTokens:
     """A field's tokens de-duplicated: value ``owner[e]`` holds ``distinct[token_code[e]]``."""
 
     owner: np.ndarray       #: (E,) int64, sorted
-    token_code: np.ndarray  #: (E,) int64 into ``distinct``
-    distinct: np.ndarray    #: (D,) str
+    token_code: np.ndarray  #: (E,) int64 into ``blocks``
+    blocks: np.ndarray      #: (D, 15) uint8: the distinct tokens as :func:`token_blocks`
     n_values: int
+    distinct: np.ndarray | None = None  #: (D,) str, where the tokens were spelt out
 
 
 def distinct_tokens(table: TokenTable, n_values: int) -> DistinctTokens:
@@ -165,11 +172,12 @@ def distinct_tokens(table: TokenTable, n_values: int) -> DistinctTokens:
     if len(table.owner) == n_values and np.array_equal(table.owner, np.arange(n_values)):
         # one token per value (exact fields): no de-duplication needed
         index = np.arange(n_values, dtype=np.int64)
-        return DistinctTokens(index, index, table.token, n_values)
+        return DistinctTokens(index, index, token_blocks(table.token), n_values, table.token)
     order = np.argsort(table.owner, kind="stable")
     token_code, distinct = pd.factorize(table.token[order], sort=False)
-    return DistinctTokens(table.owner[order], token_code.astype(np.int64),
-                          np.asarray(distinct, dtype=np.str_), n_values)
+    spelt = np.asarray(distinct, dtype=np.str_)
+    return DistinctTokens(table.owner[order], token_code.astype(np.int64), token_blocks(spelt),
+                          n_values, spelt)
 
 
 def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarray,
@@ -199,10 +207,15 @@ def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarra
     combo = base_token * radix + si[owner]
     token_code, combos = pd.factorize(combo)
     combos = np.asarray(combos, dtype=np.int64)
-    spelt = np.strings.add(np.strings.add(base.distinct[combos // radix], "|"),
-                           np.asarray(salt_labels, dtype=np.str_)[combos % radix])
+    salts = np.asarray(salt_labels, dtype=np.str_) if len(salt_labels) else \
+        np.zeros(0, dtype="<U1")
+    blocks = joined_blocks(base.blocks[combos // radix], token_blocks(salts)[combos % radix])
+    if blocks is None and base.distinct is not None:  # longer than a block: spell them out
+        blocks = token_blocks(np.strings.add(np.strings.add(base.distinct[combos // radix], "|"),
+                                             salts[combos % radix]))
+    assert blocks is not None
     return (_FieldValues(codes, values.values[vi], values.invalid),
-            DistinctTokens(owner, token_code.astype(np.int64), spelt, len(vi)))
+            DistinctTokens(owner, token_code.astype(np.int64), blocks, len(vi)))
 
 
 def value_filters(tokens: DistinctTokens, key: bytes, bits_per_token: int,
@@ -212,7 +225,7 @@ def value_filters(tokens: DistinctTokens, key: bytes, bits_per_token: int,
     Each distinct token is hashed once; its positions are scattered to every value that
     holds it.
     """
-    positions = token_positions(tokens.distinct, key, bits_per_token, filter_bits)
+    positions = block_positions(tokens.blocks, key, bits_per_token, filter_bits)
     return pack_token_bits(tokens.owner, tokens.token_code, positions, tokens.n_values,
                            filter_bits)
 

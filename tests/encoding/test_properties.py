@@ -130,3 +130,23 @@ def test_nhs_numbers_parse_as_the_plain_rule(values: list[str | None], chunks: i
     assert parse_nhs_numbers(arrow).tolist() == [_nhs_rule(v) for v in values]
     assert parse_nhs_numbers(pa.array(values, type=pa.string())[1:]).tolist() == \
         [_nhs_rule(v) for v in values[1:]]  # a sliced array (non-zero offset)
+
+
+_TOKEN_TEXT = st.text(alphabet=st.sampled_from(list("ab_z09-:é ")), max_size=16)
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(_TOKEN_TEXT, _TOKEN_TEXT), min_size=1, max_size=20))
+def test_joined_blocks_are_the_blocks_of_joined_tokens(pairs: list[tuple[str, str]]) -> None:
+    """Salted tokens are built from the blocks of their parts, without spelling them out."""
+    from linkage.encoding.bloom import joined_blocks, token_blocks
+
+    left = np.asarray([a for a, _ in pairs], dtype=np.str_)
+    right = np.asarray([b for _, b in pairs], dtype=np.str_)
+    joined = joined_blocks(token_blocks(left), token_blocks(right))
+    fits = all(len(f"{a}|{b}".encode()) <= 14 for a, b in pairs)
+    if not fits:
+        assert joined is None
+    else:
+        assert joined is not None
+        assert np.array_equal(joined, token_blocks([f"{a}|{b}" for a, b in pairs]))
