@@ -82,19 +82,21 @@ def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
 def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
                                 comparisons: Sequence[FieldComparison], rng: np.random.Generator,
                                 *, self_join: bool, wanted: int = 20_000,
-                                max_draws: int = 20_000_000, chunk: int = 1_000_000
+                                max_draws: int = 2_000_000, chunk: int = 500_000
                                 ) -> list[tuple[np.ndarray, list[int]]]:
     """Random pairs whose salt agrees, for the ``u`` of salted fields: per salt, the pairs'
     levels ``(Q, F)`` int8 (-1 on the salt itself) and the columns it salts.
 
     A salted field is compared only where its salt agrees, so among ordinary random pairs
     (almost none share a date of birth) it is nearly always missing, and its ``u`` would
-    rest on a handful of pairs and the prior. Here random pairs are drawn in chunks, the
-    salt field alone is compared, and pairs at its top level are kept (until ``wanted`` or
-    ``max_draws``). Such pairs are *not* almost all non-matches (a random pair sharing a
-    date of birth is a match far more often than a random pair), so the caller separates
-    the two with the model (:meth:`FellegiSunter.mixture_u`); the salt's own level, the
-    same in every pair, is set to missing so that it does not count as evidence.
+    rest on a handful of pairs and the prior. Here pairs whose salt is at its top level are
+    drawn directly: uniformly among pairs with identical salt filters when the salt carries
+    no noise, else by drawing random pairs in chunks and keeping those at the top level
+    (until ``wanted`` or ``max_draws``). Such pairs are *not* almost all non-matches (a
+    random pair sharing a date of birth is a match far more often than a random pair), so
+    the caller separates the two with the model (:meth:`FellegiSunter.mixture_u`); the
+    salt's own level, the same in every pair, is set to missing so that it does not count
+    as evidence.
     """
     column = {comp.name: f for f, comp in enumerate(comparisons)}
     salts: dict[str, list[int]] = {}
@@ -105,26 +107,69 @@ def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
             salts.setdefault(salt, []).append(column[salted])
     out = []
     for salt, salted_columns in salts.items():
-        comp = comparisons[column[salt]]
-        k = a.field_names.index(salt)
-        lefts, rights, kept, drawn = [], [], 0, 0
-        while kept < wanted and drawn < max_draws:
-            left = rng.integers(0, len(a), chunk)
-            right = rng.integers(0, len(b), chunk)
-            if self_join:
-                left, right = left[left != right], right[left != right]
-            drawn += chunk
-            sim = dice_similarity(a.field_filters[salt], b.field_filters[salt], left, right,
-                                  flip_probability=a.flip_probability.get(salt, 0.0))
-            top = comp.levels(sim, a.missing[left, k] | b.missing[right, k]) == 0
-            lefts.append(left[top])
-            rights.append(right[top])
-            kept += int(top.sum())
-        left, right = np.concatenate(lefts)[:wanted], np.concatenate(rights)[:wanted]
+        if a.flip_probability.get(salt, 0.0) == 0.0:  # exact filters: equal rows, directly
+            left, right = _equal_row_pairs(a.field_filters[salt], b.field_filters[salt],
+                                           rng, wanted, self_join=self_join)
+        else:
+            left, right = _top_level_pairs(a, b, comparisons[column[salt]], salt, rng,
+                                           wanted=wanted, max_draws=max_draws, chunk=chunk,
+                                           self_join=self_join)
         levels = compare_pairs(a, b, left, right, comparisons)
+        keep = levels[:, column[salt]] == 0
+        levels = levels[keep]
         levels[:, column[salt]] = -1
         out.append((levels, sorted(salted_columns)))
     return out
+
+
+def _equal_row_pairs(fa: np.ndarray, fb: np.ndarray, rng: np.random.Generator, wanted: int,
+                     *, self_join: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``wanted`` random pairs (rows of ``fa``, rows of ``fb``) with identical filters, drawn
+    uniformly from all such pairs: (Q,) int64 twice. Noise-free filters of equal values are
+    identical, so this finds the pairs whose salt agrees without drawing millions."""
+    both = np.ascontiguousarray(np.vstack([fa, fb]))
+    rows = both.view(np.dtype((np.void, both.shape[1] * both.itemsize))).ravel()
+    inverse = np.unique(rows, return_inverse=True)[1].ravel()
+    ca, cb = inverse[:len(fa)], inverse[len(fa):]
+    groups = int(inverse.max(initial=-1)) + 1
+    na, nb = np.bincount(ca, minlength=groups), np.bincount(cb, minlength=groups)
+    weight = (na * (na - 1) if self_join else na * nb).astype(np.float64)
+    empty = np.zeros(0, dtype=np.int64)
+    if groups == 0 or weight.sum() == 0:
+        return empty, empty
+    group = rng.choice(groups, size=wanted, p=weight / weight.sum())
+    order_a, order_b = np.argsort(ca, kind="stable"), np.argsort(cb, kind="stable")
+    start_a = np.concatenate([[0], np.cumsum(na)[:-1]])
+    start_b = np.concatenate([[0], np.cumsum(nb)[:-1]])
+    i = rng.integers(0, na[group])
+    if self_join:  # a second, different member of the same group
+        j = rng.integers(0, na[group] - 1)
+        j = j + (j >= i)
+        return order_a[start_a[group] + i], order_a[start_a[group] + j]
+    j = rng.integers(0, nb[group])
+    return order_a[start_a[group] + i], order_b[start_b[group] + j]
+
+
+def _top_level_pairs(a: ComparisonInputs, b: ComparisonInputs, comp: FieldComparison,
+                     salt: str, rng: np.random.Generator, *, wanted: int, max_draws: int,
+                     chunk: int, self_join: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Random pairs whose (noisy) ``salt`` field is at its top level: drawn in chunks of
+    ``chunk`` and kept, until ``wanted`` or ``max_draws``."""
+    k = a.field_names.index(salt)
+    lefts, rights, kept, drawn = [], [], 0, 0
+    while kept < wanted and drawn < max_draws:
+        left = rng.integers(0, len(a), chunk)
+        right = rng.integers(0, len(b), chunk)
+        if self_join:
+            left, right = left[left != right], right[left != right]
+        drawn += chunk
+        sim = dice_similarity(a.field_filters[salt], b.field_filters[salt], left, right,
+                              flip_probability=a.flip_probability.get(salt, 0.0))
+        top = comp.levels(sim, a.missing[left, k] | b.missing[right, k]) == 0
+        lefts.append(left[top])
+        rights.append(right[top])
+        kept += int(top.sum())
+    return np.concatenate(lefts)[:wanted], np.concatenate(rights)[:wanted]
 
 
 class CandidateBackend(Protocol):
