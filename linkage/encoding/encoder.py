@@ -188,7 +188,8 @@ def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarra
     ``salt_codes`` (n,) int64 per record (-1 = missing) index ``salt_labels``. The value's
     tokens come from its unsalted tokens and the salted tokens are numbered as integer
     (token, salt) pairs, so a million distinct (name, birth date) pairs cost integer work,
-    not a million strings; only the distinct salted tokens are spelt out, for hashing.
+    not a million strings; the salted tokens' AES blocks are joined from their parts'
+    blocks (:func:`joined_blocks`), spelt out only when one would not fit a block.
     """
     ok = (values.codes >= 0) & (salt_codes >= 0)
     radix = len(salt_labels) + 1
@@ -210,10 +211,10 @@ def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarra
     salts = np.asarray(salt_labels, dtype=np.str_) if len(salt_labels) else \
         np.zeros(0, dtype="<U1")
     blocks = joined_blocks(base.blocks[combos // radix], token_blocks(salts)[combos % radix])
-    if blocks is None and base.distinct is not None:  # longer than a block: spell them out
+    if blocks is None:  # a salted token longer than one block: spell them out
+        assert base.distinct is not None  # distinct_tokens always keeps its tokens' text
         blocks = token_blocks(np.strings.add(np.strings.add(base.distinct[combos // radix], "|"),
                                              salts[combos % radix]))
-    assert blocks is not None
     return (_FieldValues(codes, values.values[vi], values.invalid),
             DistinctTokens(owner, token_code.astype(np.int64), blocks, len(vi)))
 

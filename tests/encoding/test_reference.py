@@ -42,6 +42,18 @@ def test_agrees_with_the_defaults_salted_names(small_cohort: Cohort) -> None:
     _check_agreement(frame, default_schema(hardening=HardeningSpec()))
 
 
+def test_agrees_with_salts_too_long_to_join() -> None:
+    """Salted tokens longer than one AES block are spelt out and hashed, as in the reference."""
+    schema = EncodingSchema(fields=(
+        FieldSpec(name="given_name", kind=IdentifierKind.NAME, salt_with="family_name",
+                  record_bits_per_token=8),
+        FieldSpec(name="family_name", kind=IdentifierKind.NAME),
+    ))
+    frame = pd.DataFrame({"record_id": ["a", "b"], "given_name": ["Amelia", "Jo"],
+                          "family_name": ["Featherstonehaugh-Smythe", "Ng"]})
+    _check_agreement(frame, schema)
+
+
 def test_agrees_with_salting() -> None:
     schema = EncodingSchema(fields=(
         FieldSpec(name="given_name", kind=IdentifierKind.NAME, salt_with="date_of_birth.year",
