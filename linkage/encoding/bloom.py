@@ -88,7 +88,7 @@ def _join_blocks(left: np.ndarray, right: np.ndarray, sep: np.ndarray,
     return True
 
 
-def joined_blocks(left: np.ndarray, right: np.ndarray, separator: str = "|") -> np.ndarray | None:
+def joined_blocks(left: np.ndarray, right: np.ndarray, separator: str) -> np.ndarray | None:
     """The block of ``a + separator + b`` from the blocks of ``a`` and ``b`` (row by row):
     ``(T, 15)`` uint8 each -> ``(T, 15)`` uint8, or None when a joined token would exceed
     14 bytes or a part is itself hashed (the caller then spells the strings out).

@@ -46,7 +46,12 @@ from linkage.encoding.normalise import (
     parse_nhs_numbers,
 )
 from linkage.encoding.schema import EncodingSchema, FieldSpec, IdentifierKind
-from linkage.encoding.tokens import TokenTable, tokenise_values
+from linkage.encoding.tokens import (
+    SALT_SEPARATOR,
+    TokenTable,
+    salted_tokens,
+    tokenise_values,
+)
 from linkage.errors import InputDataError
 
 
@@ -158,7 +163,8 @@ def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
 
 @dataclass(frozen=True)
 class DistinctTokens:
-    """A field's tokens de-duplicated: value ``owner[e]`` holds ``distinct[token_code[e]]``."""
+    """A field's tokens de-duplicated: value ``owner[e]`` holds token ``token_code[e]``,
+    whose block is ``blocks[token_code[e]]``."""
 
     owner: np.ndarray       #: (E,) int64, sorted
     token_code: np.ndarray  #: (E,) int64 into ``blocks``
@@ -208,13 +214,13 @@ def _salted(values: _FieldValues, salt_codes: np.ndarray, salt_labels: np.ndarra
     combo = base_token * radix + si[owner]
     token_code, combos = pd.factorize(combo)
     combos = np.asarray(combos, dtype=np.int64)
-    salts = np.asarray(salt_labels, dtype=np.str_) if len(salt_labels) else \
-        np.zeros(0, dtype="<U1")
-    blocks = joined_blocks(base.blocks[combos // radix], token_blocks(salts)[combos % radix])
+    salts = np.asarray(salt_labels, dtype=np.str_)
+    blocks = joined_blocks(base.blocks[combos // radix], token_blocks(salts)[combos % radix],
+                           SALT_SEPARATOR)
     if blocks is None:  # a salted token longer than one block: spell them out
         assert base.distinct is not None  # distinct_tokens always keeps its tokens' text
-        blocks = token_blocks(np.strings.add(np.strings.add(base.distinct[combos // radix], "|"),
-                                             salts[combos % radix]))
+        blocks = token_blocks(salted_tokens(base.distinct[combos // radix],
+                                            salts[combos % radix]))
     return (_FieldValues(codes, values.values[vi], values.invalid),
             DistinctTokens(owner, token_code.astype(np.int64), blocks, len(vi)))
 

@@ -20,6 +20,9 @@ import numpy as np
 
 from linkage.encoding.schema import FieldSpec, IdentifierKind
 
+#: Between a token and its salt: ``ol|2021-03-07``.
+SALT_SEPARATOR = "|"
+
 
 @dataclass(frozen=True)
 class TokenTable:
@@ -44,6 +47,11 @@ def qgram_table(text: np.ndarray, q: int) -> TokenTable:
         owners.append(index[has])
         tokens.append(np.strings.slice(text[has], start, start + q))
     return TokenTable(np.concatenate(owners), np.concatenate(tokens))
+
+
+def salted_tokens(tokens: np.ndarray, salts: np.ndarray) -> np.ndarray:
+    """Each token followed by :data:`SALT_SEPARATOR` and its salt: (T,) str twice -> (T,) str."""
+    return np.strings.add(np.strings.add(_as_str(tokens), SALT_SEPARATOR), _as_str(salts))
 
 
 def _prefixed(prefixes: list[tuple[str, np.ndarray]], count: int) -> TokenTable:
@@ -78,7 +86,6 @@ def tokenise_values(values: np.ndarray, spec: FieldSpec,
     else:
         table = _prefixed([(f"{kind.value[0]}:", text)], len(text))
     if salts is not None:
-        salted = np.strings.add(np.strings.add(table.token, "|"), _as_str(salts)[table.owner])
-        table = TokenTable(table.owner, salted)
+        table = TokenTable(table.owner, salted_tokens(table.token, _as_str(salts)[table.owner]))
     return table
 

@@ -35,6 +35,7 @@ from linkage.encoding import (
 )
 from linkage.encoding.encoder import part_labels
 from linkage.encoding.schema import BlockingPass
+from linkage.encoding.tokens import SALT_SEPARATOR
 from linkage.privacy.frequency import (
     frequency_alignment_guesses,
     record_groups,
@@ -100,13 +101,14 @@ def reference_register(population: Population, schema: EncodingSchema,
 
 
 def _labels(frame: pd.DataFrame, schema: EncodingSchema, field: str) -> np.ndarray:
-    """``value`` or ``value|salt`` per record ("" where either is missing)."""
+    """``value`` or ``value|salt`` (:data:`SALT_SEPARATOR`) per record ("" where either is
+    missing): how the encoder's salted tokens read, for the attacks' public frequencies."""
     values = part_labels(frame, schema, field)
     salt = schema.field(field).salt_with
     if salt is None or salt.partition(".")[0] not in frame.columns:
         return values
     salts = part_labels(frame, schema, salt)
-    joined = np.asarray([f"{v}|{s}" for v, s in zip(values, salts, strict=True)],
+    joined = np.asarray([f"{v}{SALT_SEPARATOR}{s}" for v, s in zip(values, salts, strict=True)],
                         dtype=object)
     return np.where((values != "") & (salts != ""), joined, "")
 
@@ -148,7 +150,8 @@ def _blocking_attack(schema: EncodingSchema, enc: EncodedRecords, truth: pd.Data
 
 
 def _unsalted(labels: np.ndarray) -> np.ndarray:
-    return np.asarray([None if v is None else str(v).partition("|")[0] for v in labels],
+    return np.asarray([None if v is None else str(v).partition(SALT_SEPARATOR)[0]
+                       for v in labels],
                       dtype=object)
 
 
@@ -184,7 +187,7 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
             bar.update(len(GROUPINGS))
             continue
         filters, value = enc.field_filters[spec.name][held], _unsalted(labels[held])
-        top = str(known.index[0]).partition("|")[0]
+        top = str(known.index[0]).partition(SALT_SEPARATOR)[0]
         chance = max(chance, float(np.mean(value == top)))
         for grouping in GROUPINGS:
             groups = record_groups(filters, grouping)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from linkage.bits import unpackbits_rows
 from linkage.encoding import FieldSpec, IdentifierKind
-from linkage.encoding.tokens import tokenise_values
+from linkage.encoding.tokens import SALT_SEPARATOR, tokenise_values
 from linkage.privacy.frequency import AttackResult, distinct_rows, record_groups, score_guesses
 
 _SET_IN_HOLDERS = 0.9   # a q-gram's position is set in at least this share of anchors with it
@@ -39,8 +39,8 @@ def qgram_table(values: pd.Index, q: int = 2, padded: bool = True) -> pd.DataFra
     ``"gram|salt"``.
     """
     labels = np.asarray(values, dtype=str)
-    parts = np.strings.partition(labels, "|")
-    salted = len(labels) > 0 and bool((parts[1] == "|").all())
+    parts = np.strings.partition(labels, SALT_SEPARATOR)
+    salted = len(labels) > 0 and bool((parts[1] == SALT_SEPARATOR).all())
     spec = FieldSpec(name="attacked", kind=IdentifierKind.NAME, qgram_length=q, padded=padded)
     tokens = tokenise_values(parts[0], spec, parts[2] if salted else None)
     codes, distinct = pd.factorize(tokens.token)

@@ -143,7 +143,7 @@ def test_joined_blocks_are_the_blocks_of_joined_tokens(pairs: list[tuple[str, st
 
     left = np.asarray([a for a, _ in pairs], dtype=np.str_)
     right = np.asarray([b for _, b in pairs], dtype=np.str_)
-    joined = joined_blocks(token_blocks(left), token_blocks(right))
+    joined = joined_blocks(token_blocks(left), token_blocks(right), "|")
     fits = all(len(f"{a}|{b}".encode()) <= 14 for a, b in pairs)
     if not fits:
         assert joined is None
