@@ -169,8 +169,9 @@ def check_schema_risk(loaded: LoadedAgreement) -> None:
             f"synthetic reference cohort the encoding schema lets an attacker re-identify "
             f"{risk.advantage:.2%} of records above chance (frequency alignment "
             f"{risk.frequency_alignment:.2%}, pattern mining {risk.pattern_mining:.2%}, chance "
-            f"{risk.chance:.2%}, graph matching {risk.graph_matching:.2%}), more than the "
-            f"{limit:.2%} allowed. Strengthen encoding.hardening (docs/threat-model.md).")
+            f"{risk.chance:.2%}, graph matching {risk.graph_matching:.2%}, blocking tokens "
+            f"{risk.blocking_tokens:.2%} against {risk.blocking_chance:.2%} by chance), more "
+            f"than the {limit:.2%} allowed. Strengthen encoding.hardening (docs/threat-model.md).")
 
 
 def _signer(loaded: LoadedAgreement, signing_key: PathLike | None) -> Ed25519PrivateKey | None:

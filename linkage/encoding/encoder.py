@@ -82,6 +82,14 @@ class EncodedRecords:
         return len(self.record_ids)
 
 
+def comparison_hints(schema: EncodingSchema) -> dict[str, Any]:
+    """What the linkage unit needs from the schema to compare the encodings: the
+    :class:`EncodedRecords` fields ``flip_probability``, ``salted_by`` and
+    ``salt_fallbacks`` (the encoder fills them, and ``read_encodings`` from the header)."""
+    return {"flip_probability": field_flip_probabilities(schema),
+            "salted_by": schema.salted_by(), "salt_fallbacks": schema.salt_fallbacks()}
+
+
 @dataclass(frozen=True)
 class _FieldValues:
     """A field's per-record codes into its distinct normalised values (-1 = missing)."""
@@ -361,8 +369,7 @@ class BloomFilterEncoder:
             missing=missing, blocking_keys=blocking,
             field_names=tuple(f.name for f in schema.fields),
             blocking_names=tuple(p.name for p in schema.blocking), counts=counts,
-            flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by(),
-            salt_fallbacks=schema.salt_fallbacks())
+            **comparison_hints(schema))
 
     def _encode_field(self, spec: FieldSpec, values: dict[str, _FieldValues],
                       record: np.ndarray) -> np.ndarray:

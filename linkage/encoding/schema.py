@@ -174,10 +174,9 @@ class EncodingSchema(_Frozen):
         for blocking_pass in self.blocking:
             if len(blocking_pass.parts) != 2 or blocking_pass.either_order:
                 continue
-            (f1, _, _), (f2, _, how2) = (p.partition(".") for p in blocking_pass.parts)
-            for field, gate, how in ((f1, f2, how2),
-                                     (f2, f1, blocking_pass.parts[0].partition(".")[2])):
-                if field in salted and gate not in salted and not how and \
+            (f1, _, how1), (f2, _, how2) = (p.partition(".") for p in blocking_pass.parts)
+            for field, gate, gate_how in ((f1, f2, how2), (f2, f1, how1)):
+                if field in salted and gate not in salted and not gate_how and \
                         gate != salted[field]:
                     out[blocking_pass.name] = (field, gate)
         return out

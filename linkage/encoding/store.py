@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from linkage.encoding.encoder import EncodedRecords
-from linkage.encoding.hardening import field_flip_probabilities
+from linkage.encoding.encoder import EncodedRecords, comparison_hints
 from linkage.encoding.schema import EncodingSchema, canonical_digest
 from linkage.errors import EncodingError
 from linkage.files import atomic_output
@@ -100,8 +99,7 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
         field_filters={name: data[f"field__{name}"] for name in fields},
         missing=data["missing"], blocking_keys=data["blocking_keys"], field_names=fields,
         blocking_names=tuple(header["blocking"]), counts=header.get("counts", {}),
-        flip_probability=field_flip_probabilities(schema), salted_by=schema.salted_by(),
-        salt_fallbacks=schema.salt_fallbacks())
+        **comparison_hints(schema))
     _check_shapes(source, encodings, int(header["records"]))
     return EncodingFile(agreement_id=header["agreement"]["id"],
                         agreement_version=header["agreement"]["version"],

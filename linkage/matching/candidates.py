@@ -64,11 +64,7 @@ def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
             ka, kb = a.keys[left, j], b.keys[right, j]
             out[:, f] = comp.levels((ka == kb).astype(np.float32), (ka == 0) | (kb == 0))
             continue
-        sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name],
-                              left, right,
-                              flip_probability=a.flip_probability.get(comp.name, 0.0))
-        k = a.field_names.index(comp.name)
-        out[:, f] = comp.levels(sim, a.missing[left, k] | b.missing[right, k])
+        out[:, f] = _field_levels(a, b, left, right, comp)
     column = {comp.name: f for f, comp in enumerate(comparisons)}
     for salted, salt in a.salted_by.items():
         if salted in column and salt in column:
@@ -77,6 +73,15 @@ def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
         if name in column and salted in column and gate in column:
             out[(out[:, column[salted]] >= 0) | (out[:, column[gate]] != 0), column[name]] = -1
     return out
+
+
+def _field_levels(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
+                  right: np.ndarray, comp: FieldComparison) -> np.ndarray:
+    """Levels of one filter field for the pairs ``(a[left], b[right])``: (P,) int8."""
+    sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name], left, right,
+                          flip_probability=a.flip_probability.get(comp.name, 0.0))
+    k = a.field_names.index(comp.name)
+    return comp.levels(sim, a.missing[left, k] | b.missing[right, k])
 
 
 def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
@@ -111,7 +116,7 @@ def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
             left, right = _equal_row_pairs(a.field_filters[salt], b.field_filters[salt],
                                            rng, wanted, self_join=self_join)
         else:
-            left, right = _top_level_pairs(a, b, comparisons[column[salt]], salt, rng,
+            left, right = _top_level_pairs(a, b, comparisons[column[salt]], rng,
                                            wanted=wanted, max_draws=max_draws, chunk=chunk,
                                            self_join=self_join)
         levels = compare_pairs(a, b, left, right, comparisons)
@@ -151,11 +156,10 @@ def _equal_row_pairs(fa: np.ndarray, fb: np.ndarray, rng: np.random.Generator, w
 
 
 def _top_level_pairs(a: ComparisonInputs, b: ComparisonInputs, comp: FieldComparison,
-                     salt: str, rng: np.random.Generator, *, wanted: int, max_draws: int,
+                     rng: np.random.Generator, *, wanted: int, max_draws: int,
                      chunk: int, self_join: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Random pairs whose (noisy) ``salt`` field is at its top level: drawn in chunks of
+    """Random pairs whose (noisy) field ``comp`` is at its top level: drawn in chunks of
     ``chunk`` and kept, until ``wanted`` or ``max_draws``."""
-    k = a.field_names.index(salt)
     lefts, rights, kept, drawn = [], [], 0, 0
     while kept < wanted and drawn < max_draws:
         left = rng.integers(0, len(a), chunk)
@@ -163,9 +167,7 @@ def _top_level_pairs(a: ComparisonInputs, b: ComparisonInputs, comp: FieldCompar
         if self_join:
             left, right = left[left != right], right[left != right]
         drawn += chunk
-        sim = dice_similarity(a.field_filters[salt], b.field_filters[salt], left, right,
-                              flip_probability=a.flip_probability.get(salt, 0.0))
-        top = comp.levels(sim, a.missing[left, k] | b.missing[right, k]) == 0
+        top = _field_levels(a, b, left, right, comp) == 0
         lefts.append(left[top])
         rights.append(right[top])
         kept += int(top.sum())
