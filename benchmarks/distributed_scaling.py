@@ -54,9 +54,9 @@ def run_mode(people: int, mode: str, workers: int, partitions: int) -> dict[str,
     links = result.links
     digest = hashlib.sha256(links.drop(columns="probability").to_csv(index=False).encode())
     quality = pairwise_quality(links, cohort.truth)
-    candidates = sum(len(pm.blocking) for pm in result.pair_models)
+    candidates = sum(len(pm.candidates) for pm in result.pair_models)
     out: dict[str, object] = {
-        "mode": mode, "records": {s.name: len(s) for s in sources},
+        "mode": mode, "records": {s.partner: len(s) for s in sources},
         "link_seconds": round(seconds, 1), "candidate_pairs": candidates,
         "peak_gib_driver_before_link": round(before, 2), "peak_gib_driver": round(_peak_gib(), 2),
         "links_sha256": digest.hexdigest(),

@@ -21,13 +21,13 @@ from linkage.encoding import (
     BlockingPass,
     BloomFilterEncoder,
     EncodingSchema,
+    FieldKind,
     FieldSpec,
-    IdentifierKind,
     ProjectKey,
 )
-from linkage.matching import Linker, LshParameters, pairwise_quality, source_from_encodings
+from linkage.matching import Linker, LshParameters, pairwise_quality
 
-K = IdentifierKind
+K = FieldKind
 FEBRL_SCHEMA = EncodingSchema(
     record_filter_bits=1024,
     fields=(
@@ -78,9 +78,8 @@ def ours(a: pd.DataFrame, b: pd.DataFrame, lsh: bool,
          key: ProjectKey | None = None) -> tuple[pd.DataFrame, float]:
     start = time.perf_counter()
     encoder = BloomFilterEncoder(FEBRL_SCHEMA, key or ProjectKey.generate())
-    kinds = {f.name: f.kind.value for f in FEBRL_SCHEMA.fields}
-    sources = [source_from_encodings(name, encoder.encode(frame, record_id_column="rec_id"),
-                                     kinds) for name, frame in (("a", a), ("b", b))]
+    sources = [encoder.encode(frame, record_id_column="rec_id", partner=name)
+               for name, frame in (("a", a), ("b", b))]
     linker = Linker(deduplicate=False, lsh=LshParameters() if lsh else None)
     links = linker.link(sources).links
     return links, time.perf_counter() - start

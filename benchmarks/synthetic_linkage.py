@@ -36,7 +36,7 @@ def peak_rss_gib() -> float:
 
 def blocking_quality(result, sources, truth: pd.DataFrame) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
     person = truth.set_index(["partner", "record_id"]).person_id
-    by_name = {s.name: s for s in sources}
+    by_name = {s.partner: s for s in sources}
     out = {}
     for pm in result.pair_models:
         if pm.left == pm.right:
@@ -47,11 +47,11 @@ def blocking_quality(result, sources, truth: pd.DataFrame) -> dict[str, dict[str
         m = pd.DataFrame({"p": pa, "i": np.arange(len(a))}).merge(
             pd.DataFrame({"p": pb, "j": np.arange(len(b))}), on="p")
         out[f"{pm.left}~{pm.right}"] = {
-            "candidates": len(pm.blocking),
+            "candidates": len(pm.candidates),
             "pairs_completeness": round(pairs_completeness(
-                pm.blocking.left, pm.blocking.right, m.i.to_numpy(), m.j.to_numpy(),
+                pm.candidates.left, pm.candidates.right, m.i.to_numpy(), m.j.to_numpy(),
                 len(b)), 4),
-            "reduction_ratio": round(pm.blocking.reduction_ratio(len(a), len(b)), 6)}
+            "reduction_ratio": round(pm.candidates.reduction_ratio(len(a), len(b)), 6)}
     return out
 
 
@@ -108,7 +108,7 @@ def main() -> None:
     link_peak = peak_rss_gib()
     quality = pairwise_quality(result.links, cohort.truth)
     report = {
-        "people": args.people, "records": {s.name: len(s) for s in sources},
+        "people": args.people, "records": {s.partner: len(s) for s in sources},
         "encode_s": round(encode_s, 1), "link_s": round(link_s, 1),
         "peak_rss_gib_after_link": round(link_peak, 2), "lsh": args.lsh,
         "quality": {f"{a}~{b}": {"precision": round(q.precision, 4),

@@ -27,14 +27,18 @@ _EXPORTS = {
     "Linker": "linkage.matching",
     "FellegiSunter": "linkage.matching",
     "pairwise_quality": "linkage.matching",
-    "source_from_encodings": "linkage.matching",
+    "LinkerSettings": "linkage.matching",
+    "EncodedSource": "linkage.contracts",
+    "FieldKind": "linkage.contracts",
     "load_agreement": "linkage.protocols",
     "CohortConfig": "linkage.synth",
     "generate_cohort": "linkage.synth",
-    "encode_extract": "linkage.pipeline",
-    "match_encodings": "linkage.pipeline",
-    "release_attributes": "linkage.pipeline",
-    "evaluate_links": "linkage.pipeline",
+    "encode_extract": "linkage.steps",
+    "match_encodings": "linkage.steps",
+    "release_attributes": "linkage.steps",
+    "evaluate_links": "linkage.steps",
+    "report_links": "linkage.steps",
+    "check_privacy": "linkage.steps",
 }
 
 __all__ = ["LinkageError", "__version__", *sorted(_EXPORTS)]

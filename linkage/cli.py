@@ -105,7 +105,7 @@ def _add_keygen(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from linkage.pipeline import encode_extract
+    from linkage.steps import encode_extract
 
     result = encode_extract(agreement=args.agreement, partner=args.partner, key=args.key,
                             input=args.input, output=args.output, audit_log=args.audit_log,
@@ -134,7 +134,7 @@ def _add_encode(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_match(args: argparse.Namespace) -> int:
     from linkage.matching import Linker, LshParameters
-    from linkage.pipeline import match_encodings
+    from linkage.steps import match_encodings
 
     backend = None
     if args.scheduler or args.workers:
@@ -188,7 +188,7 @@ def _add_match(sub: argparse._SubParsersAction) -> None:
     cluster.add_argument("--scheduler", metavar="ADDRESS",
                          help="run blocking and comparison on this Dask scheduler "
                               "(needs the [distributed] extra); the links are the same")
-    cluster.add_argument("--workers", type=int, metavar="N",
+    cluster.add_argument("--workers", type=_positive_int, metavar="N",
                          help="start a local Dask cluster of N worker processes for the run")
     add_audit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -196,7 +196,7 @@ def _add_match(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from linkage.pipeline import evaluate_links
+    from linkage.steps import evaluate_links
 
     evaluation = evaluate_links(links=args.links, truth=args.truth)
     print(evaluation.quality.table().to_string(index=False, float_format="%.4f"))
@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="linkage",
         description="Privacy-preserving record linkage for early-years services.")
     parser.add_argument("--version", action="version", version=f"linkage {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of a failure (may quote input values)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for register in REGISTRARS:
@@ -245,18 +247,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``linkage`` console script."""
+    """Entry point of the ``linkage`` console script.
+
+    The one boundary where failures become one line on stderr: exit 2 for bad input or a
+    refused step, 1 for a check that fails (``protocol check``, ``audit verify``,
+    ``privacy-check``), never a traceback unless ``--debug`` is given.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)
-    except LinkageError as error:
-        print(f"linkage {args.command}: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         print("linkage: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # the boundary: every failure is one line
+        if args.debug:
+            raise
+        print(f"linkage {args.command}: error: {one_line(error)}", file=sys.stderr)
+        return 2
+
+
+def one_line(error: BaseException) -> str:
+    """A failure as one line that carries no value from a record.
+
+    Our own errors carry messages written never to include record values. Anything else
+    (the operating system, a library) is described by its kind and, for file errors, the
+    path and the system's reason, never by its message, which could quote a value.
+    """
+    if isinstance(error, LinkageError):
+        text = str(error)
+        notes = getattr(error, "__notes__", [])
+        text = " ".join([text, *notes]) if notes else text
+        return " ".join(text.split())
+    if isinstance(error, MemoryError):
+        return ("ran out of memory; check the input is the right file, or split it "
+                "(run with --debug for details).")
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or type(error).__name__
+        return f"{where}{reason}."
+    return (f"unexpected {type(error).__name__}; nothing was written. Run again with --debug "
+            f"to see where (the details may quote input values).")
 
 
 if __name__ == "__main__":  # pragma: no cover

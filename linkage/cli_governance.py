@@ -106,7 +106,7 @@ def _cmd_audit_keygen(args: argparse.Namespace) -> int:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    from linkage.pipeline import release_attributes
+    from linkage.steps import release_attributes
 
     attributes = args.attributes.split(",") if args.attributes else None
     result = release_attributes(agreement=args.agreement, links=args.links,
@@ -120,21 +120,20 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from linkage.protocols import load_agreement
-    from linkage.report import write_report
+    from linkage.steps import report_links
 
-    control = load_agreement(args.agreement).agreement.disclosure_control
-    path = write_report(links=args.links, output=args.output, control=control)
+    path = report_links(agreement=args.agreement, links=args.links, output=args.output,
+                        audit_log=args.audit_log, signing_key=args.signing_key)
     print(f"wrote {path}")
     return 0
 
 
 def _cmd_privacy_check(args: argparse.Namespace) -> int:
-    from linkage.privacy import privacy_check
-    from linkage.protocols import load_agreement
+    from linkage.steps import check_privacy
 
-    report = privacy_check(load_agreement(args.agreement), args.input, args.reference,
-                           progress=not args.quiet)
+    report = check_privacy(agreement=args.agreement, encodings=args.input,
+                           reference=args.reference, audit_log=args.audit_log,
+                           signing_key=args.signing_key, progress=not args.quiet)
     risk = report.risk
     print(f"records re-identified (worst name field, best attacker setting):\n"
           f"  frequency alignment  {risk.frequency_alignment:.2%}\n"
@@ -167,6 +166,7 @@ def add_privacy_check(sub: argparse._SubParsersAction) -> None:
                    help="plaintext extract the encodings were made from (CSV)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (about a minute for 20,000 records)")
+    add_audit_options(p)
     p.set_defaults(handler=_cmd_privacy_check)
 
 
@@ -180,6 +180,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--links", type=Path, required=True,
                    help="links CSV from linkage match (its .model.json must be beside it)")
     p.add_argument("--output", type=Path, required=True, help="HTML file to write")
+    add_audit_options(p)
     p.set_defaults(handler=_cmd_report)
 
 

@@ -18,9 +18,13 @@ import pandas as pd
 from linkage.encoding import ProjectKey, write_key_file
 from linkage.matching import Linker
 from linkage.matching.evaluation import QualityReport
-from linkage.pipeline import encode_extract, evaluate_links, match_encodings, release_attributes
-from linkage.protocols import load_agreement
-from linkage.report import write_report
+from linkage.steps import (
+    encode_extract,
+    evaluate_links,
+    match_encodings,
+    release_attributes,
+    report_links,
+)
 from linkage.synth import CohortConfig, generate_cohort, write_cohort
 
 EXAMPLE_PROTOCOLS = Path(__file__).resolve().parent / "protocols" / "data" / "first-1000-days"
@@ -85,8 +89,8 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
                            audit_log=out / "audit.jsonl")
 
     say("6. the linkage report (no identifiers, small numbers suppressed)")
-    loaded_control = load_agreement(agreement).agreement.disclosure_control
-    write_report(links=links_path, output=out / "report.html", control=loaded_control)
+    report_links(agreement=agreement, links=links_path, output=out / "report.html",
+                 audit_log=out / "audit.jsonl")
 
     say("7. evaluate against the truth\n")
     evaluation = evaluate_links(links=links_path, truth=out / "cohort" / "truth.csv")

@@ -9,19 +9,14 @@ agreement's small-number suppression applied. It holds no identifier and no reco
 from __future__ import annotations
 
 import html
-import json
-import os
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from linkage.errors import InputDataError
-from linkage.files import atomic_output
-from linkage.matching.linker import WEIGHT_BINS
+from linkage.matching.scoring import match_probability, probability_weight
+from linkage.matching.summary import WEIGHT_BINS, MatchModel, PairSummary
+from linkage.protocols.disclosure import apply_disclosure_control
 from linkage.protocols.models import DisclosureControl
-from linkage.protocols.release import apply_disclosure_control
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}table{border-collapse:collapse}
@@ -87,8 +82,7 @@ def estimated_quality(histogram: np.ndarray) -> pd.DataFrame:
     A candidate with match weight ``w`` (log2 odds, prior included) matches with
     probability ``1 / (1 + 2^-w)``.
     """
-    centres = (WEIGHT_BINS[:-1] + WEIGHT_BINS[1:]) / 2
-    p = 1.0 / (1.0 + np.exp2(-centres))
+    p = match_probability((WEIGHT_BINS[:-1] + WEIGHT_BINS[1:]) / 2)
     matches = histogram * p
     above_all = np.cumsum(histogram[::-1])[::-1]
     above_matches = np.cumsum(matches[::-1])[::-1]
@@ -99,15 +93,14 @@ def estimated_quality(histogram: np.ndarray) -> pd.DataFrame:
                          "recall": recall})
 
 
-def _pair_section(pair: dict[str, Any], fields: list[str]) -> str:
-    hist = np.asarray(pair["weight_histogram"], dtype=float)
-    centres = (WEIGHT_BINS[:-1] + WEIGHT_BINS[1:]) / 2
-    p = 1.0 / (1.0 + np.exp2(-centres))
+def _pair_section(pair: PairSummary, fields: list[str], threshold: float) -> str:
+    hist = np.asarray(pair.weight_histogram, dtype=float)
+    p = match_probability((WEIGHT_BINS[:-1] + WEIGHT_BINS[1:]) / 2)
     labels = [f"{b:.0f}" for b in WEIGHT_BINS[:-1]]
-    out = [f"<h3>{html.escape(pair['left'])} ~ {html.escape(pair['right'])}</h3>",
-           f"<p>{pair['candidates']:,} candidate pairs; {pair['links_above_threshold']:,} at "
+    out = [f"<h3>{html.escape(pair.left)} ~ {html.escape(pair.right)}</h3>",
+           f"<p>{pair.candidates:,} candidate pairs; {pair.links_above_threshold:,} at "
            f"or above the threshold; prior share of matching pairs "
-           f"&lambda; = {pair['lambda']:.3g}.</p>",
+           f"&lambda; = {pair.lambda_:.3g}.</p>",
            "<p>Match weight (log<sub>2</sub> odds) of candidate pairs, split by the model: "
            "<span style='color:#f58518'>estimated matches</span> on "
            "<span style='color:#4c78a8'>estimated non-matches</span>.</p>",
@@ -116,20 +109,20 @@ def _pair_section(pair: dict[str, Any], fields: list[str]) -> str:
                      title="match weight distribution (square-root scale)"),
            "<p class='note'>Bar heights are square roots of counts so that both groups show.</p>"]
     quality = estimated_quality(hist)
-    out += ["<p>Estimated precision and recall if links were cut at each weight (weight 0 is "
-            "probability 0.5, the default threshold):</p>",
+    out += [f"<p>Estimated precision and recall if links were cut at each weight (this run "
+            f"cut at probability {threshold:g}, weight {probability_weight(threshold):+.1f}):</p>",
             _svg_lines({"precision": list(quality.precision), "recall": list(quality.recall)},
                        list(quality.threshold_weight), title="estimated precision and recall")]
     rows = []
     for f, name in enumerate(fields):
-        m, u = pair["m"][f], pair["u"][f]
+        m, u = pair.m[f], pair.u[f]
         cells = "".join(f"<td>{mi:.3f} / {ui:.4f}</td>" for mi, ui in zip(m, u, strict=True))
         rows.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
     out += ["<p>Per-field m / u by comparison level (level 0 = closest agreement; the last "
             "level = disagreement):</p><table><tr><th>field</th>"
-            + "".join(f"<th>level {k}</th>" for k in range(max(len(x) for x in pair["m"])))
+            + "".join(f"<th>level {k}</th>" for k in range(max(len(x) for x in pair.m)))
             + "</tr>" + "".join(rows) + "</table>"]
-    for example in pair.get("examples", []):
+    for example in pair.examples:
         names = ["prior", *example["fields"]]
         weights = [example["prior"], *example["fields"].values()]
         out.append(f"<p>Waterfall, {html.escape(example['label'])}: total weight "
@@ -183,34 +176,17 @@ def _counts_section(links: pd.DataFrame, sizes: dict[str, int],
               "within a source were linked).</p>")
 
 
-def render_report(links: pd.DataFrame, model_summary: dict[str, Any],
-                  control: DisclosureControl, *, title: str = "Linkage report") -> str:
+def render_report(links: pd.DataFrame, model: MatchModel, control: DisclosureControl, *,
+                  title: str = "Linkage report") -> str:
     """The report as an HTML string."""
-    fields = list(model_summary.get("fields", []))
-    pairs = [p for p in model_summary.get("pairs", []) if p["left"] != p["right"]]
+    pairs = [p for p in model.pairs if p.left != p.right]
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p>{len(links):,} linked records in {links.cluster_id.nunique():,} clusters. "
             "Probabilities come from a Fellegi-Sunter model fitted by EM on each pair of "
             "sources; nothing here identifies a child.</p>",
             "<h2>Models by pair of sources</h2>",
-            *(_pair_section(p, fields) for p in pairs),
-            _counts_section(links, model_summary.get("sizes", {}), control)]
+            *(_pair_section(p, model.fields, model.threshold) for p in pairs),
+            _counts_section(links, model.sizes, control)]
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
             + "".join(body) + "</body></html>\n")
-
-
-def write_report(*, links: str | os.PathLike[str], output: str | os.PathLike[str],
-                 control: DisclosureControl, title: str = "Linkage report") -> Path:
-    """Read ``links`` and its ``.model.json`` (written by ``linkage match``); write HTML."""
-    links_path = Path(links)
-    summary_path = links_path.with_name(links_path.name + ".model.json")
-    if not summary_path.exists():
-        raise InputDataError(f"{summary_path}: model summary not found; it is written by "
-                             f"'linkage match' beside the links file.")
-    frame = pd.read_csv(links_path, dtype={"partner": str, "record_id": str})
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    target = Path(output)
-    with atomic_output(target) as handle:
-        handle.write(render_report(frame, summary, control, title=title))
-    return target

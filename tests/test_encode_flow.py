@@ -9,7 +9,7 @@ import pytest
 from linkage.cli import main
 from linkage.encoding import read_encodings
 from linkage.errors import ProtocolError
-from linkage.pipeline import encode_extract
+from linkage.steps import encode_extract
 from linkage.synth import Cohort, write_cohort
 
 from .helpers import copy_protocols, edit_yaml

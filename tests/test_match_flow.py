@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.cohort_sources import encode_extracts
 from linkage.cli import main
 from linkage.encoding import ProjectKey, read_encodings, write_encodings
 from linkage.errors import ProtocolError
 from linkage.matching import Linker, pairwise_quality
-from linkage.pipeline import cohort_sources, evaluate_links, match_encodings
 from linkage.protocols import load_agreement
+from linkage.steps import evaluate_links, match_encodings
 from linkage.synth import Cohort, write_cohort
 
 from .helpers import copy_protocols, edit_yaml
@@ -59,7 +60,7 @@ def test_encodings_under_different_keys_do_not_link(encoded: Path,
                                                     small_cohort: Cohort) -> None:
     loaded = load_agreement(encoded / "protocols" / "agreement.yaml")
     extracts = {p: small_cohort.extracts[p] for p in ("health", "education")}
-    sources = cohort_sources(extracts, loaded, keys={p: ProjectKey.generate() for p in extracts})
+    sources = encode_extracts(extracts, loaded, keys={p: ProjectKey.generate() for p in extracts})
     result = Linker().link(sources)
     truth = small_cohort.truth
     f1 = pairwise_quality(result.links, truth).by_partner_pair.get(
@@ -90,8 +91,8 @@ def test_refuses_other_parameters(encoded: Path, tmp_path: Path) -> None:
 def test_refuses_non_provider_and_duplicates(encoded: Path, tmp_path: Path) -> None:
     agreement = encoded / "protocols" / "agreement.yaml"
     health = read_encodings(encoded / "enc" / "health.npz")
-    fake = write_encodings(tmp_path / "analysts.npz", health.encodings, schema=health.schema,
-                           partner="analysts", agreement_id=health.agreement_id,
+    fake = write_encodings(tmp_path / "analysts.npz", health.encodings.named("analysts"),
+                           schema=health.schema, agreement_id=health.agreement_id,
                            agreement_version=health.agreement_version)
     _refuse(tmp_path, agreement, [encoded / "enc" / "health.npz", fake], "not a data_provider")
     _refuse(tmp_path, agreement, [encoded / "enc" / "health.npz"] * 2, "second encoding file")

@@ -79,7 +79,7 @@ def test_privacy_check_cli_applies_the_agreements_bar(tmp_path, small_cohort: Co
 def test_encode_refuses_a_schema_over_the_agreements_rate(tmp_path, small_cohort: Cohort  # type: ignore[no-untyped-def]
                                                          ) -> None:
     from linkage.errors import ProtocolError
-    from linkage.pipeline import encode_extract
+    from linkage.steps import encode_extract
     from linkage.synth import write_cohort
 
     from .helpers import copy_protocols, edit_yaml

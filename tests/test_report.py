@@ -8,6 +8,7 @@ import pytest
 
 from linkage.cli import main
 from linkage.demo import run_demo
+from linkage.matching import MatchModel
 from linkage.protocols import DisclosureControl
 from linkage.report import estimated_quality, render_report
 
@@ -34,7 +35,7 @@ def test_small_numbers_suppressed_in_counts() -> None:
     links = pd.DataFrame({"cluster_id": [0, 0, 1, 1, 2, 2, 2],
                           "partner": ["h", "e", "h", "e", "h", "e", "s"],
                           "record_id": list("abcdefg"), "probability": 0.9})
-    summary = {"sizes": {"h": 3, "e": 3, "s": 1}, "fields": [], "pairs": []}
+    summary = MatchModel(threshold=0.5, fields=[], sizes={"h": 3, "e": 3, "s": 1}, pairs=[])
     text = render_report(links, summary, DisclosureControl(minimum_cell_count=10,
                                                            rounding_base=5))
     assert "<td>e + h</td><td>&lt;10</td>" in text
@@ -48,3 +49,15 @@ def test_estimated_quality_is_monotone() -> None:
     assert (np.diff(q.recall) <= 1e-9).all()
     assert q.recall.iloc[0] == pytest.approx(1.0)
     assert 0 <= q.precision.min() <= q.precision.max() <= 1 + 1e-12
+
+
+def test_match_model_round_trips_and_refuses_other_files() -> None:
+    from linkage.errors import InputDataError
+
+    model = MatchModel(threshold=0.7, fields=["a"], sizes={"h": 3}, pairs=[])
+    again = MatchModel.from_json(model.to_json())
+    assert again == model and again.threshold == 0.7
+    for text in ("[]", "{", '{"format": "other"}', model.to_json().replace('"threshold": 0.7',
+                                                                            '"threshold": 7')):
+        with pytest.raises(InputDataError, match="model"):
+            MatchModel.from_json(text, source="m.json")

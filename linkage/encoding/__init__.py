@@ -4,14 +4,14 @@ The key never leaves this stage: :mod:`linkage.matching` works on what
 :func:`write_encodings` writes, which holds no key and nothing derived from it.
 """
 
-from linkage.encoding.encoder import BloomFilterEncoder, EncodedRecords
+from linkage.contracts import EncodedSource, FieldKind
+from linkage.encoding.encoder import BloomFilterEncoder
 from linkage.encoding.keys import ProjectKey, read_key_file, write_key_file
 from linkage.encoding.schema import (
     BlockingPass,
     EncodingSchema,
     FieldSpec,
     HardeningSpec,
-    IdentifierKind,
     default_schema,
 )
 from linkage.encoding.store import EncodingFile, read_encodings, write_encodings
@@ -19,12 +19,12 @@ from linkage.encoding.store import EncodingFile, read_encodings, write_encodings
 __all__ = [
     "BlockingPass",
     "BloomFilterEncoder",
-    "EncodedRecords",
+    "EncodedSource",
     "EncodingFile",
     "EncodingSchema",
+    "FieldKind",
     "FieldSpec",
     "HardeningSpec",
-    "IdentifierKind",
     "ProjectKey",
     "default_schema",
     "read_encodings",

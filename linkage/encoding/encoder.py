@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jellyfish
@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
+from linkage.contracts import BlockingPart, ComparisonHints, Derivation, EncodedSource, FieldKind
 from linkage.encoding.blocking_tokens import PassScratch, part_hashes, pass_tokens
 from linkage.encoding.bloom import (
     block_positions,
@@ -45,7 +46,7 @@ from linkage.encoding.normalise import (
     normalise_texts,
     parse_nhs_numbers,
 )
-from linkage.encoding.schema import EncodingSchema, FieldSpec, IdentifierKind
+from linkage.encoding.schema import EncodingSchema, FieldSpec
 from linkage.encoding.tokens import (
     SALT_SEPARATOR,
     TokenTable,
@@ -55,39 +56,11 @@ from linkage.encoding.tokens import (
 from linkage.errors import InputDataError
 
 
-@dataclass(frozen=True)
-class EncodedRecords:
-    """Encodings of one partner's extract: everything the linkage unit needs, no key.
-
-    Arrays share the first dimension ``n`` (records).
-    """
-
-    record_ids: np.ndarray                 #: (n,) str
-    record_filters: np.ndarray             #: (n, W) uint64, record-level filters
-    field_filters: dict[str, np.ndarray]   #: field -> (n, w_f) uint64
-    missing: np.ndarray                    #: (n, F) bool, field missing/invalid, schema order
-    blocking_keys: np.ndarray              #: (n, P) uint64 keyed blocking tokens; 0 = none
-    field_names: tuple[str, ...]
-    blocking_names: tuple[str, ...]
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  #: per field: missing, invalid
-    #: field -> probability that BLIP flipped each bit of its filters (noisy fields only)
-    flip_probability: dict[str, float] = field(default_factory=dict)
-    #: field -> the field whose value salts its tokens
-    salted_by: dict[str, str] = field(default_factory=dict)
-    #: blocking pass -> (salted field it stands in for, gate field); see
-    #: :meth:`EncodingSchema.salt_fallbacks`
-    salt_fallbacks: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.record_ids)
-
-
-def comparison_hints(schema: EncodingSchema) -> dict[str, Any]:
-    """What the linkage unit needs from the schema to compare the encodings: the
-    :class:`EncodedRecords` fields ``flip_probability``, ``salted_by`` and
-    ``salt_fallbacks`` (the encoder fills them, and ``read_encodings`` from the header)."""
-    return {"flip_probability": field_flip_probabilities(schema),
-            "salted_by": schema.salted_by(), "salt_fallbacks": schema.salt_fallbacks()}
+def comparison_hints(schema: EncodingSchema) -> ComparisonHints:
+    """What the linkage unit needs from the schema to compare the encodings: noise, salts
+    and salt fallbacks (the encoder attaches them, and ``read_encodings`` from the header)."""
+    return ComparisonHints(flip_probability=field_flip_probabilities(schema),
+                           salted_by=schema.salted_by(), salt_fallbacks=schema.salt_fallbacks())
 
 
 @dataclass(frozen=True)
@@ -99,16 +72,16 @@ class _FieldValues:
     invalid: int            # records whose non-blank value failed normalisation
 
 
-def _normalise(kind: IdentifierKind, spec: FieldSpec, uniques: np.ndarray) -> np.ndarray:
-    if kind is IdentifierKind.NAME:
+def _normalise(kind: FieldKind, spec: FieldSpec, uniques: np.ndarray) -> np.ndarray:
+    if kind is FieldKind.NAME:
         return normalise_names(uniques)
-    if kind is IdentifierKind.DATE:
+    if kind is FieldKind.DATE:
         return normalise_dates(uniques, spec.date_format)
-    if kind is IdentifierKind.POSTCODE:
+    if kind is FieldKind.POSTCODE:
         return normalise_postcodes(uniques)
-    if kind is IdentifierKind.TEXT:
+    if kind is FieldKind.TEXT:
         return normalise_texts(uniques)
-    if kind is IdentifierKind.EXACT:
+    if kind is FieldKind.EXACT:
         return normalise_exact(uniques)
     return normalise_sexes(uniques)
 
@@ -150,7 +123,7 @@ def field_values(raw: pd.Series, spec: FieldSpec) -> _FieldValues:
     value ("OLIVER", "Oliver") keep separate codes but get identical tokens, so their
     filters are identical. This saves a second hashing pass over the column.
     """
-    if spec.kind is IdentifierKind.NHS_NUMBER:
+    if spec.kind is FieldKind.NHS_NUMBER:
         return _nhs_number_values(raw)
     raw_codes, raw_uniques = pd.factorize(raw, sort=False)  # NaN/None -> code -1
     all_uniques = np.asarray(raw_uniques, dtype=object)
@@ -245,13 +218,13 @@ def value_filters(tokens: DistinctTokens, key: bytes, bits_per_token: int,
                            filter_bits)
 
 
-def _blocking_part(part: str, values: dict[str, _FieldValues]) -> tuple[np.ndarray, np.ndarray]:
+def _blocking_part(part: BlockingPart, values: dict[str, _FieldValues]
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Per-record codes of one blocking part (-1 = missing) and the label of each code."""
-    name, _, how = part.partition(".")
-    fv = values[name]
-    if not how:
+    fv = values[part.field]
+    if not part.derivation:
         return fv.codes, fv.values
-    derived = np.asarray([_derive_part(v, how) for v in fv.values], dtype=object)
+    derived = np.asarray([_derive_part(v, part.derivation) for v in fv.values], dtype=object)
     codes, labels = pd.factorize(pd.Series(derived, dtype=object))
     per_record = np.full(len(fv.codes), -1, dtype=np.int64)
     present = fv.codes >= 0
@@ -259,31 +232,35 @@ def _blocking_part(part: str, values: dict[str, _FieldValues]) -> tuple[np.ndarr
     return per_record, np.asarray(labels, dtype=object)
 
 
-def part_labels(frame: pd.DataFrame, schema: EncodingSchema, part: str) -> np.ndarray:
+def part_labels(frame: pd.DataFrame, schema: EncodingSchema, part: str | BlockingPart
+                ) -> np.ndarray:
     """Each record's normalised value of a blocking or salt ``part`` such as
     ``'date_of_birth.year'`` or ``'given_name'``: (n,) object, ``""`` where missing.
 
     Columns are named as the schema's fields. Used to simulate an attacker who knows the
     (public) normalisation rules.
     """
-    name = part.partition(".")[0]
+    parsed = part if isinstance(part, BlockingPart) else BlockingPart.parse(part)
+    name = parsed.field
     values = {name: field_values(_column(frame, name, len(frame)), schema.field(name))}
-    codes, labels = _blocking_part(part, values)
+    codes, labels = _blocking_part(parsed, values)
     out = np.full(len(frame), "", dtype=object)
     out[codes >= 0] = np.asarray(labels, dtype=object)[codes[codes >= 0]]
     return out
 
 
-def _derive_part(value: str, how: str) -> str:
-    if how == "soundex":
+def _derive_part(value: str, how: Derivation) -> str:
+    if how is Derivation.SOUNDEX:
         return jellyfish.soundex(value.replace(" ", ""))
-    if how == "year":
+    if how is Derivation.YEAR:
         return value[:4]
-    if how == "month":
+    if how is Derivation.MONTH:
         return value[5:7]
-    if how == "outward":
+    if how is Derivation.OUTWARD:
         return value[:-3]
-    return value[:2]  # first2
+    if how is Derivation.FIRST2:
+        return value[:2]
+    raise ValueError(f"no rule for the part '.{how.value}'")  # Derivation and this agree
 
 
 class BloomFilterEncoder:
@@ -312,8 +289,8 @@ class BloomFilterEncoder:
 
     def encode(self, frame: pd.DataFrame, columns: Mapping[str, str | None] | None = None, *,
                record_id_column: str = "record_id", progress: bool = False,
-               source: str = "input") -> EncodedRecords:
-        """Encode ``frame``.
+               source: str = "input", partner: str = "") -> EncodedSource:
+        """Encode ``frame`` as the encodings of ``partner``.
 
         ``columns`` maps a schema field to its column (default: the field's own name); a
         field mapped to ``None`` is not held by this partner and is missing on every record.
@@ -364,12 +341,13 @@ class BloomFilterEncoder:
             if hard.blip_epsilon is not None:
                 blip(record, hard.blip_epsilon, self._seed("record"), in_place=True)
         missing = np.stack([values[f.name].codes < 0 for f in schema.fields], axis=1)
-        return EncodedRecords(
-            record_ids=record_ids, record_filters=record, field_filters=field_filters,
-            missing=missing, blocking_keys=blocking,
+        return EncodedSource(
+            partner=partner, record_ids=record_ids, record_filters=record,
+            field_filters=field_filters, missing=missing,
             field_names=tuple(f.name for f in schema.fields),
-            blocking_names=tuple(p.name for p in schema.blocking), counts=counts,
-            **comparison_hints(schema))
+            field_kinds={f.name: f.kind for f in schema.fields}, blocking_keys=blocking,
+            blocking_names=tuple(p.name for p in schema.blocking),
+            hints=comparison_hints(schema), counts=counts)
 
     def _encode_field(self, spec: FieldSpec, values: dict[str, _FieldValues],
                       record: np.ndarray) -> np.ndarray:
@@ -377,8 +355,8 @@ class BloomFilterEncoder:
         OR-ed into ``record`` in place."""
         schema, hard = self.schema, self.schema.hardening
         fv = values[spec.name]
-        if spec.salt_with:
-            fv, tokens = _salted(fv, *_blocking_part(spec.salt_with, values), spec)
+        if spec.salt is not None:
+            fv, tokens = _salted(fv, *_blocking_part(spec.salt, values), spec)
         else:
             tokens = distinct_tokens(tokenise_values(fv.values, spec), len(fv.values))
         filters = value_filters(tokens, self._key.derive(f"field:{spec.name}"),
@@ -410,21 +388,22 @@ class BloomFilterEncoder:
     def _blocking_keys(self, values: dict[str, _FieldValues], n: int) -> np.ndarray:
         """Keyed blocking tokens, one uint64 per record and pass (0 = a part is missing)."""
         out = np.zeros((n, len(self.schema.blocking)), dtype=np.uint64)
-        per_part: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # part -> (hashes, codes)
+        per_part: dict[BlockingPart, tuple[np.ndarray, np.ndarray]] = {}  # part -> (hashes, codes)
         scratch = PassScratch(n)
         for j, blocking_pass in enumerate(self.schema.blocking):
-            for part in blocking_pass.parts:
+            parts = blocking_pass.parsed_parts
+            for part in parts:
                 if part not in per_part:
                     codes, labels = _blocking_part(part, values)
                     # keyed by the kind of part, not the field, so that "given_name.soundex"
                     # and "family_name.soundex" hash alike (needed for either_order)
-                    how = part.partition(".")[2] or "whole"
+                    how = part.derivation.value or "whole"
                     table = part_hashes(labels, self._key.derive(f"blocking-part:{how}"))
                     per_part[part] = (table, codes)
-            if not all(len(per_part[p][0]) for p in blocking_pass.parts):
+            if not all(len(per_part[p][0]) for p in parts):
                 continue  # a part missing on every record
-            pass_tokens([per_part[p][0] for p in blocking_pass.parts],
-                        [per_part[p][1] for p in blocking_pass.parts],
+            pass_tokens([per_part[p][0] for p in parts],
+                        [per_part[p][1] for p in parts],
                         self._key.derive(f"blocking:{blocking_pass.name}"),
                         either_order=blocking_pass.either_order, out=out[:, j], scratch=scratch)
         return out

@@ -16,6 +16,13 @@ import pandas as pd
 import pyarrow as pa
 from numba import njit
 
+from linkage.identifiers import (
+    NHS_CHECK_OF_REMAINDER,
+    NHS_PLACEHOLDERS,
+    NHS_TEST_RANGES,
+    NHS_WEIGHTS,
+)
+
 _TITLES = frozenset({"mr", "mrs", "miss", "ms", "mx", "dr", "master", "baby", "infant"})
 _NON_NAME = re.compile(r"[^a-z ]+")
 _NON_TEXT = re.compile(r"[^a-z0-9 ]+")
@@ -89,11 +96,30 @@ _ASCII_BLANK[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
 @njit(cache=True, nogil=True)
+def _reserved(number: int, placeholders: np.ndarray,
+              test_ranges: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether ``number`` is one of ``placeholders`` or in one of ``test_ranges`` (without
+    branches: a third faster than returning at the first hit)."""
+    hit = False
+    for k in range(placeholders.shape[0]):
+        hit |= number == placeholders[k]
+    for k in range(test_ranges.shape[0]):
+        hit |= (test_ranges[k, 0] <= number) & (number <= test_ranges[k, 1])
+    return hit
+
+
+@njit(cache=True, nogil=True)
 def _parse_nhs(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray, skipped: np.ndarray,
-               blank: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+               blank: np.ndarray, weights: np.ndarray, check_of_remainder: np.ndarray,
+               placeholders: np.ndarray, test_ranges: np.ndarray,
+               out: np.ndarray) -> None:  # pragma: no cover - compiled
     """One record per string of an Arrow string array (``offsets`` (n+1,) int64, ``data``
     uint8, ``valid`` (n,) bool = not null): the NHS number as an integer, or a code below
-    zero (``NHS_MISSING``, ``NHS_INVALID``, ``NHS_ASK_PYTHON`` for non-ASCII text)."""
+    zero (``NHS_MISSING``, ``NHS_INVALID``, ``NHS_ASK_PYTHON`` for non-ASCII text).
+
+    The rule comes in as data, from :mod:`linkage.identifiers` (``weights``,
+    ``check_of_remainder``, ``placeholders``, ``test_ranges``), so it is written once and a
+    cached compilation never holds a stale copy of it."""
     for i in range(out.shape[0]):
         if not valid[i]:
             out[i] = -1
@@ -117,20 +143,16 @@ def _parse_nhs(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray, skipped
                 continue
             d = byte - 48
             if digits < 9:
-                total += d * (10 - digits)
-            else:
-                check = 11 - total % 11
-                if check == 11:
-                    check = 0
-                if check != d:
-                    status = -2
+                total += d * weights[digits]
+            elif check_of_remainder[total % 11] != d:
+                status = -2
             number = number * 10 + d
             digits += 1
         if status == -3:
             out[i] = -3
         elif all_blank:
             out[i] = -1
-        elif status == -2 or digits != 10:
+        elif status == -2 or digits != 10 or _reserved(number, placeholders, test_ranges):
             out[i] = -2
         else:
             out[i] = number
@@ -140,6 +162,14 @@ def parse_nhs_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Each record's NHS number: ``(n,)`` int64, the ten digits as an integer when they
     carry a correct Modulus 11 check digit (spaces and dashes removed), ``NHS_MISSING``
     (-1) for null or blank and ``NHS_INVALID`` (-2) for anything else.
+
+    Invalid too, though they pass Modulus 11, are the placeholders and test numbers of
+    :mod:`linkage.identifiers`: one digit ten times (``0000000000`` ... ``9999999999``, all
+    ten pass Modulus 11), the runs ``0123456789`` and ``9876543210``, and every number from
+    ``999 000 0000`` to ``999 999 9999``, which NHS England reserves for testing and never
+    issues. Such a number is typed where the real one is unknown; encoding it would link
+    every record that carries it. :func:`linkage.identifiers.is_valid_nhs_number` applies
+    the same rule.
 
     One compiled pass over the Arrow string buffers: NHS numbers are nearly all distinct,
     so normalising "each distinct value once" would cost as much as a hash table of a
@@ -157,7 +187,9 @@ def parse_nhs_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         data = (np.frombuffer(chunk.buffers()[2], dtype=np.uint8) if chunk.buffers()[2]
                 else np.zeros(0, dtype=np.uint8))
         valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-        _parse_nhs(offsets, data, valid, _NHS_SKIPPED, _ASCII_BLANK, out[start:start + n])
+        _parse_nhs(offsets, data, valid, _NHS_SKIPPED, _ASCII_BLANK, NHS_WEIGHTS,
+                   NHS_CHECK_OF_REMAINDER, NHS_PLACEHOLDERS, NHS_TEST_RANGES,
+                   out[start:start + n])
         start += n
     ask = np.flatnonzero(out == NHS_ASK_PYTHON)
     if len(ask):  # non-ASCII: blank by str.strip() (e.g. a no-break space) or invalid

@@ -10,27 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from linkage.contracts import BlockingPart, FieldKind, SaltFallback
+
 SCHEMA_VERSION = 1
-
-#: What may follow ``FIELD.`` in a blocking part or a salt ('' = the whole value).
-PART_DERIVATIONS = ("", "soundex", "year", "month", "outward", "first2")
-
-
-class IdentifierKind(StrEnum):
-    """What an identifier is; decides its normalisation and tokenisation."""
-
-    NAME = "name"
-    DATE = "date"
-    SEX = "sex"
-    POSTCODE = "postcode"
-    NHS_NUMBER = "nhs_number"
-    TEXT = "text"    #: any other free text (addresses, other identifiers): q-grams
-    EXACT = "exact"  #: any other code compared exactly (one token)
 
 
 class _Frozen(BaseModel):
@@ -42,7 +28,7 @@ class FieldSpec(_Frozen):
 
     name: str = Field(description="Identifier name, e.g. 'given_name'. Matched across partners.",
                       pattern=r"^[a-z][a-z0-9_]*$")
-    kind: IdentifierKind = Field(description=(
+    kind: FieldKind = Field(description=(
         "name, date, sex, postcode, nhs_number, text (other free text) or exact (other codes)."))
     qgram_length: int = Field(2, ge=1, le=4, description=(
         "Length of the q-grams for names and postcodes (2 = bigrams)."))
@@ -64,6 +50,11 @@ class FieldSpec(_Frozen):
             raise ValueError(f"filter_bits of field '{self.name}' must be a multiple of 64 "
                              f"(got {self.filter_bits})")
         return self
+
+    @property
+    def salt(self) -> BlockingPart | None:
+        """``salt_with`` parsed (None: not salted)."""
+        return BlockingPart.parse(self.salt_with) if self.salt_with else None
 
 
 class HardeningSpec(_Frozen):
@@ -94,6 +85,11 @@ class BlockingPass(_Frozen):
         "Parts joined into the token: 'FIELD' (the whole normalised value), "
         "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2'."))
 
+    @property
+    def parsed_parts(self) -> tuple[BlockingPart, ...]:
+        """``parts`` parsed into field and derivation."""
+        return tuple(BlockingPart.parse(p) for p in self.parts)
+
 
 class EncodingSchema(_Frozen):
     """Everything needed to turn identifiers into filters, except the key."""
@@ -113,12 +109,7 @@ class EncodingSchema(_Frozen):
             problems.append("field names must be unique")
         if self.record_filter_bits % 64:
             problems.append("record_filter_bits must be a multiple of 64")
-        for f in self.fields:
-            if f.salt_with is not None:
-                field, _, how = f.salt_with.partition(".")
-                if field not in names or field == f.name or how not in PART_DERIVATIONS:
-                    problems.append(f"field '{f.name}' salts with '{f.salt_with}', which is not "
-                                    f"a part of another field")
+        problems += [problem for f in self.fields if (problem := _salt_problem(f, names))]
         if self.hardening.xor_fold:
             folded = [f"{self.record_filter_bits} (record)"] if "record" in \
                 self.hardening.applies_to and self.record_filter_bits % 128 else []
@@ -129,12 +120,15 @@ class EncodingSchema(_Frozen):
                 problems.append("xor_fold halves filters, so their lengths must be multiples "
                                 "of 128; not: " + ", ".join(folded))
         for p in self.blocking:
-            for part in p.parts:
-                field, _, how = part.partition(".")
-                if field not in names:
-                    problems.append(f"blocking pass '{p.name}' uses unknown field '{field}'")
-                if how not in PART_DERIVATIONS:
-                    problems.append(f"blocking pass '{p.name}' uses unknown part '.{how}'")
+            for text in p.parts:
+                try:
+                    part = BlockingPart.parse(text)
+                except ValueError as error:
+                    problems.append(f"blocking pass '{p.name}': {error}")
+                    continue
+                if part.field not in names:
+                    problems.append(f"blocking pass '{p.name}' uses unknown field "
+                                    f"'{part.field}'")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -150,7 +144,7 @@ class EncodingSchema(_Frozen):
 
     def salted_by(self) -> dict[str, str]:
         """Field -> the field whose value (or part of it) salts its tokens."""
-        return {f.name: f.salt_with.partition(".")[0] for f in self.fields if f.salt_with}
+        return {f.name: salt.field for f in self.fields if (salt := f.salt) is not None}
 
     def without_hardening(self) -> EncodingSchema:
         """The same identifiers encoded plainly: no hardening and no salts (the baseline the
@@ -159,9 +153,8 @@ class EncodingSchema(_Frozen):
             "hardening": HardeningSpec(),
             "fields": tuple(f.model_copy(update={"salt_with": None}) for f in self.fields)})
 
-    def salt_fallbacks(self) -> dict[str, tuple[str, str]]:
-        """Blocking passes that stand in for a salted field where its salt disagrees:
-        pass -> (salted field, gate field).
+    def salt_fallbacks(self) -> tuple[SaltFallback, ...]:
+        """Blocking passes that stand in for a salted field where its salt disagrees.
 
         A salted name says nothing when the dates of birth differ (a typo), but a pass such
         as ``[given_name.soundex, postcode]`` still does where the postcodes agree: its
@@ -170,16 +163,17 @@ class EncodingSchema(_Frozen):
         is neither salted nor the salt.
         """
         salted = self.salted_by()
-        out: dict[str, tuple[str, str]] = {}
+        out: dict[str, SaltFallback] = {}
         for blocking_pass in self.blocking:
             if len(blocking_pass.parts) != 2 or blocking_pass.either_order:
                 continue
-            (f1, _, how1), (f2, _, how2) = (p.partition(".") for p in blocking_pass.parts)
-            for field, gate, gate_how in ((f1, f2, how2), (f2, f1, how1)):
-                if field in salted and gate not in salted and not gate_how and \
-                        gate != salted[field]:
-                    out[blocking_pass.name] = (field, gate)
-        return out
+            p1, p2 = blocking_pass.parsed_parts
+            for part, gate in ((p1, p2), (p2, p1)):
+                if part.field in salted and gate.field not in salted and not gate.derivation \
+                        and gate.field != salted[part.field]:
+                    out[blocking_pass.name] = SaltFallback(blocking_pass.name, part.field,
+                                                           gate.field)
+        return tuple(out.values())
 
     def field(self, name: str) -> FieldSpec:
         """The spec of field ``name``."""
@@ -191,6 +185,20 @@ class EncodingSchema(_Frozen):
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the schema: equal digests, comparable filters."""
         return canonical_digest(self.model_dump(mode="json"))
+
+
+def _salt_problem(spec: FieldSpec, names: list[str]) -> str | None:
+    """What is wrong with ``spec.salt_with`` (None: nothing)."""
+    if spec.salt_with is None:
+        return None
+    try:
+        salt = BlockingPart.parse(spec.salt_with)
+    except ValueError as error:
+        return f"field '{spec.name}' salts with {error}"
+    if salt.field not in names or salt.field == spec.name:
+        return (f"field '{spec.name}' salts with '{spec.salt_with}', which is not a part of "
+                f"another field")
+    return None
 
 
 def canonical_digest(data: object) -> str:
@@ -220,17 +228,17 @@ def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING,
     return EncodingSchema(
         hardening=hardening,
         fields=(
-            FieldSpec(name="given_name", kind=IdentifierKind.NAME, filter_bits=256,
+            FieldSpec(name="given_name", kind=FieldKind.NAME, filter_bits=256,
                       bits_per_token=12, record_bits_per_token=10, salt_with=salt),
-            FieldSpec(name="family_name", kind=IdentifierKind.NAME, filter_bits=256,
+            FieldSpec(name="family_name", kind=FieldKind.NAME, filter_bits=256,
                       bits_per_token=12, record_bits_per_token=10, salt_with=salt),
-            FieldSpec(name="date_of_birth", kind=IdentifierKind.DATE, filter_bits=128,
+            FieldSpec(name="date_of_birth", kind=FieldKind.DATE, filter_bits=128,
                       bits_per_token=16, record_bits_per_token=12),
-            FieldSpec(name="sex", kind=IdentifierKind.SEX, filter_bits=64, bits_per_token=8,
+            FieldSpec(name="sex", kind=FieldKind.SEX, filter_bits=64, bits_per_token=8,
                       record_bits_per_token=4),
-            FieldSpec(name="postcode", kind=IdentifierKind.POSTCODE, filter_bits=256,
+            FieldSpec(name="postcode", kind=FieldKind.POSTCODE, filter_bits=256,
                       bits_per_token=10, record_bits_per_token=6),
-            FieldSpec(name="nhs_number", kind=IdentifierKind.NHS_NUMBER, filter_bits=128,
+            FieldSpec(name="nhs_number", kind=FieldKind.NHS_NUMBER, filter_bits=128,
                       bits_per_token=16, record_bits_per_token=0),
         ),
         blocking=(

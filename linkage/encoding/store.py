@@ -18,12 +18,13 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from linkage.encoding.encoder import EncodedRecords, comparison_hints
+from linkage.contracts import EncodedSource
+from linkage.encoding.encoder import comparison_hints
 from linkage.encoding.schema import EncodingSchema, canonical_digest
 from linkage.errors import EncodingError
 from linkage.files import atomic_output
@@ -38,26 +39,38 @@ class EncodingFile:
 
     agreement_id: str
     agreement_version: str
-    partner: str
     schema: EncodingSchema
-    encodings: EncodedRecords
+    encodings: EncodedSource  #: named after the partner the header names
     path: Path | None = None
 
+    @property
+    def partner(self) -> str:
+        return self.encodings.partner
 
-def write_encodings(path: str | os.PathLike[str], encodings: EncodedRecords, *,
-                    schema: EncodingSchema, partner: str, agreement_id: str,
-                    agreement_version: str) -> Path:
-    """Write ``encodings`` atomically to ``path`` (``.npz`` is appended if absent)."""
+
+def write_encodings(path: str | os.PathLike[str], encodings: EncodedSource, *,
+                    schema: EncodingSchema, agreement_id: str, agreement_version: str) -> Path:
+    """Write ``encodings`` atomically to ``path`` (``.npz`` is appended if absent); the
+    header names ``encodings.partner``."""
     target = Path(path)
     if target.suffix != ".npz":
         target = target.with_name(target.name + ".npz")
+    with atomic_output(target, "wb") as handle:
+        save_encodings(handle, encodings, schema=schema, agreement_id=agreement_id,
+                       agreement_version=agreement_version)
+    return target
+
+
+def save_encodings(handle: IO[bytes], encodings: EncodedSource, *, schema: EncodingSchema,
+                   agreement_id: str, agreement_version: str) -> None:
+    """Write ``encodings`` as an encoding file to an open binary ``handle``."""
     header = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
         "agreement": {"id": agreement_id, "version": str(agreement_version)},
-        "partner": partner, "schema": schema.model_dump(mode="json"),
+        "partner": encodings.partner, "schema": schema.model_dump(mode="json"),
         "schema_digest": schema.digest(), "records": len(encodings),
         "fields": list(encodings.field_names), "blocking": list(encodings.blocking_names),
-        "counts": encodings.counts,
+        "counts": {f: dict(c) for f, c in encodings.counts.items()},
     }
     arrays: dict[str, Any] = {
         "header": np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8),
@@ -68,9 +81,7 @@ def write_encodings(path: str | os.PathLike[str], encodings: EncodedRecords, *,
     }
     for name, filters in encodings.field_filters.items():
         arrays[f"field__{name}"] = filters
-    with atomic_output(target, "wb") as handle:
-        np.savez(handle, allow_pickle=False, **arrays)
-    return target
+    np.savez(handle, allow_pickle=False, **arrays)
 
 
 def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
@@ -93,17 +104,18 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
         raise EncodingError(f"{source}: the header's schema does not match its digest "
                             f"(the file was altered).")
     fields = tuple(header["fields"])
-    encodings = EncodedRecords(
-        record_ids=data["record_ids"].astype(object),
+    encodings = EncodedSource(
+        partner=str(header["partner"]), record_ids=data["record_ids"].astype(object),
         record_filters=data["record_filters"],
         field_filters={name: data[f"field__{name}"] for name in fields},
-        missing=data["missing"], blocking_keys=data["blocking_keys"], field_names=fields,
-        blocking_names=tuple(header["blocking"]), counts=header.get("counts", {}),
-        **comparison_hints(schema))
+        missing=data["missing"], field_names=fields,
+        field_kinds={f.name: f.kind for f in schema.fields},
+        blocking_keys=data["blocking_keys"], blocking_names=tuple(header["blocking"]),
+        hints=comparison_hints(schema), counts=header.get("counts", {}))
     _check_shapes(source, encodings, int(header["records"]))
     return EncodingFile(agreement_id=header["agreement"]["id"],
                         agreement_version=header["agreement"]["version"],
-                        partner=header["partner"], schema=schema, encodings=encodings,
+                        schema=schema, encodings=encodings,
                         path=source)
 
 
@@ -133,7 +145,7 @@ def _header(source: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
     return header
 
 
-def _check_shapes(source: Path, enc: EncodedRecords, records: int) -> None:
+def _check_shapes(source: Path, enc: EncodedSource, records: int) -> None:
     n = len(enc.record_ids)
     problems = []
     if n != records:

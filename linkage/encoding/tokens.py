@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linkage.encoding.schema import FieldSpec, IdentifierKind
+from linkage.encoding.schema import FieldKind, FieldSpec
 
 #: Between a token and its salt: ``ol|2021-03-07``.
 SALT_SEPARATOR = "|"
@@ -69,14 +69,14 @@ def tokenise_values(values: np.ndarray, spec: FieldSpec,
     """
     text = _as_str(values)
     kind = spec.kind
-    if kind in (IdentifierKind.NAME, IdentifierKind.TEXT):
+    if kind in (FieldKind.NAME, FieldKind.TEXT):
         table = qgram_table(np.strings.add(np.strings.add("_", text), "_") if spec.padded
                             else text, spec.qgram_length)
-    elif kind is IdentifierKind.DATE:
+    elif kind is FieldKind.DATE:
         table = _prefixed([("d:", np.strings.slice(text, 8, 10)),
                            ("m:", np.strings.slice(text, 5, 7)),
                            ("y:", np.strings.slice(text, 0, 4))], len(text))
-    elif kind is IdentifierKind.POSTCODE:
+    elif kind is FieldKind.POSTCODE:
         grams = qgram_table(text, spec.qgram_length)
         lengths = np.strings.str_len(text)
         extra = _prefixed([("out:", np.strings.slice(text, 0, lengths - 3)),

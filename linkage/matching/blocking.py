@@ -21,7 +21,7 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
-class BlockingResult:
+class CandidatePairs:
     """Candidate pairs between sources A and B, and what each pass contributed."""
 
     left: np.ndarray                  #: (P,) int64 rows of A, sorted with ``right``
@@ -36,15 +36,15 @@ class BlockingResult:
         """1 - candidates / all pairs."""
         return 1.0 - len(self) / max(n_left * n_right, 1)
 
-    def summary(self) -> BlockingResult:
+    def summary(self) -> CandidatePairs:
         """The counts only: the pair arrays dropped (they can be most of the memory)."""
         empty = np.zeros(0, np.int64)
         return _Summary(empty, empty, self.pairs_per_pass, self.skipped_blocks, len(self))
 
 
 @dataclass(frozen=True)
-class _Summary(BlockingResult):
-    """A :class:`BlockingResult` that remembers how many pairs it had."""
+class _Summary(CandidatePairs):
+    """A :class:`CandidatePairs` that remembers how many pairs it had."""
 
     count: int = 0
 
@@ -154,7 +154,7 @@ def union_pairs(lefts: list[np.ndarray], rights: list[np.ndarray],
 
 
 def block(keys_a: np.ndarray, keys_b: np.ndarray, names: tuple[str, ...], *,
-          max_block_pairs: int = 250_000, self_join: bool = False) -> BlockingResult:
+          max_block_pairs: int = 250_000, self_join: bool = False) -> CandidatePairs:
     """Candidate pairs from every pass: ``keys_*`` are ``(n, passes)`` uint64, one column a pass.
 
     With ``self_join`` (deduplication within one source) only pairs ``i < j`` are kept.
@@ -170,4 +170,4 @@ def block(keys_a: np.ndarray, keys_b: np.ndarray, names: tuple[str, ...], *,
         per_pass[name] = len(left)
         skipped[name] = skip
     left, right = union_pairs(lefts, rights, max(len(keys_b), 1))
-    return BlockingResult(left, right, per_pass, skipped)
+    return CandidatePairs(left, right, per_pass, skipped)

@@ -9,88 +9,92 @@ this part to a backend: :class:`InProcessBackend` (the default) or
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from linkage.matching.blocking import BlockingResult, block
+from linkage.contracts import EncodedSource
+from linkage.matching.blocking import CandidatePairs, block
 from linkage.matching.comparison import FieldComparison
 from linkage.matching.similarity import dice_similarity
 
 
 @dataclass(frozen=True)
-class ComparisonInputs:
-    """What comparing needs of one source: blocking keys, field filters, missing flags."""
+class ComparedPairs:
+    """Candidate pairs (sorted by left, right) and their comparison levels."""
 
-    keys: np.ndarray                       #: (n, passes) uint64, 0 = no key
-    field_filters: dict[str, np.ndarray]   #: field -> (n, w) uint64
-    missing: np.ndarray                    #: (n, F) bool, in ``field_names`` order
-    field_names: tuple[str, ...]
-    flip_probability: Mapping[str, float] = field(default_factory=dict)  #: BLIP noise by field
-    salted_by: Mapping[str, str] = field(default_factory=dict)  #: field -> field salting it
-    #: comparison name -> (column of ``keys``, salted field it stands in for, gate field):
-    #: blocking passes compared (token equal or not) where a salted field could not be
-    token_fallbacks: Mapping[str, tuple[int, str, str]] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.keys)
+    pairs: CandidatePairs
+    levels: np.ndarray  #: (P, fields) int8, -1 = missing
 
 
-@dataclass(frozen=True)
-class Candidates:
-    """Candidate pairs (sorted by left, right) and their levels ``(P, fields)`` int8."""
-
-    blocking: BlockingResult
-    levels: np.ndarray
-
-
-def compare_pairs(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
+def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
                   right: np.ndarray, comparisons: Sequence[FieldComparison]) -> np.ndarray:
     """Comparison level of every field for the pairs ``(a[left], b[right])``: (P, F) int8.
 
-    A field salted with another (``salted_by``) only says something when the salt agrees:
-    where the salting field is not at its top level, the salted field is set to missing
-    (-1, neutral), so the model scores it conditionally instead of counting the salt twice.
-    A token fallback (``token_fallbacks``) is the equality of one blocking pass's tokens,
-    compared only where its salted field was not and its gate field is at its top level
-    (e.g. both names' Soundex codes where the postcodes agree but the dates of birth do not).
+    A field salted with another (``hints.salted_by``) only says something when the salt
+    agrees: where the salting field is not at its top level, the salted field is set to
+    missing (-1, neutral), so the model scores it conditionally instead of counting the salt
+    twice. A salt fallback (``hints.salt_fallbacks``) is the equality of one blocking pass's
+    tokens, compared only where its salted field was not and its gate field is at its top
+    level (e.g. both names' Soundex codes where the postcodes agree but the dates of birth
+    do not).
     """
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
+    fallbacks = {fb.blocking_pass: fb for fb in a.hints.salt_fallbacks}
     for f, comp in enumerate(comparisons):
-        if comp.name in a.token_fallbacks:
-            j = a.token_fallbacks[comp.name][0]
-            ka, kb = a.keys[left, j], b.keys[right, j]
+        if comp.name in fallbacks:
+            j = a.blocking_names.index(comp.name)
+            ka, kb = a.blocking_keys[left, j], b.blocking_keys[right, j]
             out[:, f] = comp.levels((ka == kb).astype(np.float32), (ka == 0) | (kb == 0))
             continue
         out[:, f] = _field_levels(a, b, left, right, comp)
     column = {comp.name: f for f, comp in enumerate(comparisons)}
-    for salted, salt in a.salted_by.items():
+    for salted, salt in a.hints.salted_by.items():
         if salted in column and salt in column:
             out[out[:, column[salt]] != 0, column[salted]] = -1
-    for name, (_, salted, gate) in a.token_fallbacks.items():
+    for fb in fallbacks.values():
+        name, salted, gate = fb.blocking_pass, fb.salted_field, fb.gate_field
         if name in column and salted in column and gate in column:
             out[(out[:, column[salted]] >= 0) | (out[:, column[gate]] != 0), column[name]] = -1
     return out
 
 
-def _field_levels(a: ComparisonInputs, b: ComparisonInputs, left: np.ndarray,
+def random_pair_levels(a: EncodedSource, b: EncodedSource,
+                       comparisons: Sequence[FieldComparison], rng: np.random.Generator,
+                       count: int, *, self_join: bool) -> np.ndarray:
+    """Levels ``(Q, F)`` int8 of ``count`` random record pairs (distinct records when
+    ``self_join``): almost all non-matches, so they give the model its ``u``."""
+    ra = rng.integers(0, len(a), count)
+    rb = rng.integers(0, len(b), count)
+    keep = ra != rb if self_join else np.ones(len(ra), bool)
+    return compare_pairs(a, b, ra[keep], rb[keep], comparisons)
+
+
+def _field_levels(a: EncodedSource, b: EncodedSource, left: np.ndarray,
                   right: np.ndarray, comp: FieldComparison) -> np.ndarray:
     """Levels of one filter field for the pairs ``(a[left], b[right])``: (P,) int8."""
     sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name], left, right,
-                          flip_probability=a.flip_probability.get(comp.name, 0.0))
+                          flip_probability=a.hints.flip_probability.get(comp.name, 0.0))
     k = a.field_names.index(comp.name)
     return comp.levels(sim, a.missing[left, k] | b.missing[right, k])
 
 
-def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
+@dataclass(frozen=True)
+class SaltSample:
+    """Random pairs whose salt agrees, for the ``u`` of the fields it salts."""
+
+    levels: np.ndarray          #: (Q, F) int8; the salt's own column is -1
+    salted_columns: tuple[int, ...]  #: the columns (comparisons) the salt gates
+
+
+def salt_agreeing_random_levels(a: EncodedSource, b: EncodedSource,
                                 comparisons: Sequence[FieldComparison], rng: np.random.Generator,
                                 *, self_join: bool, wanted: int = 20_000,
                                 max_draws: int = 2_000_000, chunk: int = 500_000
-                                ) -> list[tuple[np.ndarray, list[int]]]:
-    """Random pairs whose salt agrees, for the ``u`` of salted fields: per salt, the pairs'
-    levels ``(Q, F)`` int8 (-1 on the salt itself) and the columns it salts.
+                                ) -> list[SaltSample]:
+    """Random pairs whose salt agrees, for the ``u`` of salted fields: one sample per salt.
 
     A salted field is compared only where its salt agrees, so among ordinary random pairs
     (almost none share a date of birth) it is nearly always missing, and its ``u`` would
@@ -105,14 +109,14 @@ def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
     """
     column = {comp.name: f for f, comp in enumerate(comparisons)}
     salts: dict[str, list[int]] = {}
-    gated = [*a.salted_by.items(), *((name, gate) for name, (_, _, gate)
-                                     in a.token_fallbacks.items())]
+    gated = [*a.hints.salted_by.items(),
+             *((fb.blocking_pass, fb.gate_field) for fb in a.hints.salt_fallbacks)]
     for salted, salt in gated:
         if salted in column and salt in column:
             salts.setdefault(salt, []).append(column[salted])
     out = []
     for salt, salted_columns in salts.items():
-        if a.flip_probability.get(salt, 0.0) == 0.0:  # exact filters: equal rows, directly
+        if a.hints.flip_probability.get(salt, 0.0) == 0.0:  # exact filters: equal rows, directly
             left, right = _equal_row_pairs(a.field_filters[salt], b.field_filters[salt],
                                            rng, wanted, self_join=self_join)
         else:
@@ -123,7 +127,7 @@ def salt_agreeing_random_levels(a: ComparisonInputs, b: ComparisonInputs,
         keep = levels[:, column[salt]] == 0
         levels = levels[keep]
         levels[:, column[salt]] = -1
-        out.append((levels, sorted(salted_columns)))
+        out.append(SaltSample(levels, tuple(sorted(salted_columns))))
     return out
 
 
@@ -155,7 +159,7 @@ def _equal_row_pairs(fa: np.ndarray, fb: np.ndarray, rng: np.random.Generator, w
     return order_a[start_a[group] + i], order_b[start_b[group] + j]
 
 
-def _top_level_pairs(a: ComparisonInputs, b: ComparisonInputs, comp: FieldComparison,
+def _top_level_pairs(a: EncodedSource, b: EncodedSource, comp: FieldComparison,
                      rng: np.random.Generator, *, wanted: int, max_draws: int,
                      chunk: int, self_join: bool) -> tuple[np.ndarray, np.ndarray]:
     """Random pairs whose (noisy) field ``comp`` is at its top level: drawn in chunks of
@@ -177,18 +181,17 @@ def _top_level_pairs(a: ComparisonInputs, b: ComparisonInputs, comp: FieldCompar
 class CandidateBackend(Protocol):
     """Runs blocking and comparison for one pair of sources (or one source with itself)."""
 
-    def candidates(self, a: ComparisonInputs, b: ComparisonInputs, names: tuple[str, ...],
+    def candidates(self, a: EncodedSource, b: EncodedSource,
                    comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
-                   self_join: bool) -> Candidates: ...
+                   self_join: bool) -> ComparedPairs: ...
 
 
 class InProcessBackend:
     """Blocking and comparison in this process (numba kernels use every core)."""
 
-    def candidates(self, a: ComparisonInputs, b: ComparisonInputs, names: tuple[str, ...],
+    def candidates(self, a: EncodedSource, b: EncodedSource,
                    comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
-                   self_join: bool) -> Candidates:
-        blocking = block(a.keys, b.keys, names, max_block_pairs=max_block_pairs,
-                         self_join=self_join)
-        return Candidates(blocking, compare_pairs(a, b, blocking.left, blocking.right,
-                                                  comparisons))
+                   self_join: bool) -> ComparedPairs:
+        pairs = block(a.blocking_keys, b.blocking_keys, a.blocking_names,
+                      max_block_pairs=max_block_pairs, self_join=self_join)
+        return ComparedPairs(pairs, compare_pairs(a, b, pairs.left, pairs.right, comparisons))

@@ -9,15 +9,20 @@ records joined by a within-source (deduplication) edge may share a source.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numba import njit
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
+from linkage.matching.similarity import dice_similarity
+from linkage.matching.uniques import distinct_with_inverse
 
 
 @njit(cache=True)
@@ -140,3 +145,75 @@ def greedy_one_to_one(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.nd
     source = np.r_[np.zeros(n_a, np.int64), np.ones(int(b.max()) + 1, np.int64)]
     clusters = greedy_clusters(source, a, b + n_a, weight, np.ones(len(a)))
     return clusters.accepted
+
+
+@dataclass(frozen=True)
+class DedupGate:
+    """Fields that must agree for two records of one source to link (deduplication).
+
+    Twins share a family name, date of birth, sex and postcode; only the given name tells
+    them apart, and they are far more common than duplicate records, so a within-source
+    link needs the given name to agree (Dice >= ``min_similarity``).
+    """
+
+    fields: tuple[str, ...] = ("given_name",)
+    min_similarity: float = 0.85
+
+
+def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
+                 right: np.ndarray, weights: np.ndarray, probability: np.ndarray, *,
+                 threshold: float, gate: DedupGate | None = None) -> np.ndarray:
+    """Which scored candidate pairs may link: (P,) bool.
+
+    A pair links when its probability reaches ``threshold``; between two sources, then at
+    most one link per record (:func:`one_to_one`); within one source (``source is other``),
+    the pair must also pass the ``gate``.
+    """
+    chosen = probability >= threshold
+    if source is not other:
+        picked = np.flatnonzero(chosen)
+        chosen[picked] = one_to_one(left[picked], right[picked], weights[picked])
+        return chosen
+    for name in gate.fields if gate else ():  # only the pairs still chosen need scoring
+        picked = np.flatnonzero(chosen)
+        sim = dice_similarity(source.field_filters[name], other.field_filters[name],
+                              left[picked], right[picked],
+                              flip_probability=source.hints.flip_probability.get(name, 0.0))
+        chosen[picked] = sim >= gate.min_similarity  # type: ignore[union-attr]
+    return chosen
+
+
+@dataclass(frozen=True)
+class PairLinks:
+    """The links chosen between two sources (or within one): rows and their scores."""
+
+    left: str                #: partner of ``left_rows``
+    right: str               #: partner of ``right_rows`` (== left: deduplication)
+    left_rows: np.ndarray    #: (E,) int64
+    right_rows: np.ndarray   #: (E,) int64
+    probability: np.ndarray  #: (E,) float64
+    weight: np.ndarray       #: (E,) float64
+
+
+def cluster_links(sources: Sequence[EncodedSource], links: Sequence[PairLinks]) -> pd.DataFrame:
+    """Cluster every source's records from the chosen links: one row per linked record,
+    ``cluster_id, partner, record_id, probability`` (the best link that placed it)."""
+    offsets = np.cumsum([0] + [len(s) for s in sources])
+    index = {s.partner: k for k, s in enumerate(sources)}
+    source_of = np.repeat(np.arange(len(sources)), [len(s) for s in sources])
+    a = np.concatenate([pl.left_rows + offsets[index[pl.left]] for pl in links])
+    b = np.concatenate([pl.right_rows + offsets[index[pl.right]] for pl in links])
+    weight = np.concatenate([pl.weight for pl in links])
+    prob = np.concatenate([pl.probability for pl in links])
+    within = np.concatenate([np.full(len(pl.weight), pl.left == pl.right) for pl in links])
+    clusters = greedy_clusters(source_of, a.astype(np.int64), b.astype(np.int64), weight,
+                               prob, within_source=within)
+    sizes = np.bincount(clusters.label, minlength=len(source_of))
+    linked = sizes[clusters.label] > 1
+    _, cluster_ids, _ = distinct_with_inverse(clusters.label[linked])
+    partner = np.asarray([s.partner for s in sources], dtype=object)[source_of[linked]]
+    record_ids = np.concatenate([s.record_ids for s in sources])[linked]
+    return pd.DataFrame({"cluster_id": cluster_ids.astype(np.int64), "partner": partner,
+                         "record_id": record_ids,
+                         "probability": np.round(clusters.probability[linked], 6)}
+                        ).sort_values(["cluster_id", "partner"], ignore_index=True)

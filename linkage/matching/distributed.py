@@ -18,15 +18,17 @@ with a worker is re-run elsewhere and gives the same arrays.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
-from linkage.matching.blocking import BlockingResult, common_blocks, join_on_keys
-from linkage.matching.candidates import Candidates, ComparisonInputs, compare_pairs
+from linkage.matching.blocking import CandidatePairs, common_blocks, join_on_keys
+from linkage.matching.candidates import ComparedPairs, compare_pairs
 from linkage.matching.comparison import FieldComparison
 
 INSTALL_HINT = ("Running on Dask needs the optional extra: pip install 'linkage-pprl[distributed]'"
@@ -56,17 +58,26 @@ def oversize_keys(keys_a: np.ndarray, keys_b: np.ndarray, max_block_pairs: int) 
     return blocks.keys[blocks.oversize(max_block_pairs)]
 
 
-def partition_candidates(a: ComparisonInputs, b: ComparisonInputs, pass_index: int, part: int,
+@dataclass(frozen=True)
+class PartitionResult:
+    """What one task returns: its candidate pairs, their levels, and the pass's counts."""
+
+    left: np.ndarray    #: (P,) int64 rows of A
+    right: np.ndarray   #: (P,) int64 rows of B
+    levels: np.ndarray  #: (P, F) int8
+    raw_pairs: int      #: pairs the pass produced in this partition (before dropping repeats)
+    skipped_blocks: int  #: oversize blocks skipped in this partition
+
+
+def partition_candidates(a: EncodedSource, b: EncodedSource, pass_index: int, part: int,
                          parts: int, skipped: Sequence[np.ndarray],
                          comparisons: Sequence[FieldComparison], max_block_pairs: int,
-                         self_join: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+                         self_join: bool) -> PartitionResult:
     """One task: pass ``pass_index``, key partition ``part`` of ``parts``.
 
     ``skipped[q]`` holds the oversize keys of pass ``q`` (earlier passes only are used).
-    Returns ``left, right`` (int64), ``levels`` (P, F) int8, the pass's raw pair count in
-    this partition, and the blocks it skipped there.
     """
-    ka, kb = a.keys[:, pass_index], b.keys[:, pass_index]
+    ka, kb = a.blocking_keys[:, pass_index], b.blocking_keys[:, pass_index]
     rows_a = np.flatnonzero((ka != 0) & (key_partition(ka, parts) == part))
     rows_b = np.flatnonzero((kb != 0) & (key_partition(kb, parts) == part))
     left, right, skip = join_on_keys(ka[rows_a], kb[rows_b], max_block_pairs)
@@ -77,10 +88,10 @@ def partition_candidates(a: ComparisonInputs, b: ComparisonInputs, pass_index: i
     raw = len(left)
     first = np.ones(raw, dtype=bool)
     for q in range(pass_index):  # a pair belongs to the first pass that produced it
-        key = a.keys[left, q]
-        first &= ~((key != 0) & (key == b.keys[right, q]) & ~np.isin(key, skipped[q]))
+        key = a.blocking_keys[left, q]
+        first &= ~((key != 0) & (key == b.blocking_keys[right, q]) & ~np.isin(key, skipped[q]))
     left, right = left[first], right[first]
-    return left, right, compare_pairs(a, b, left, right, comparisons), raw, skip
+    return PartitionResult(left, right, compare_pairs(a, b, left, right, comparisons), raw, skip)
 
 
 class DaskBackend:
@@ -114,7 +125,7 @@ class DaskBackend:
         self.partitions = partitions
         self.progress = progress
         self.on_task_done = on_task_done
-        self._scattered: dict[int, tuple[ComparisonInputs, Any]] = {}
+        self._scattered: dict[int, tuple[EncodedSource, Any]] = {}
 
     def __enter__(self) -> DaskBackend:
         return self
@@ -131,7 +142,7 @@ class DaskBackend:
         if self._cluster is not None:
             self._cluster.close()
 
-    def _scatter(self, inputs: ComparisonInputs) -> Any:
+    def _scatter(self, inputs: EncodedSource) -> Any:
         """Scatter a source's arrays once; the last few stay on the workers for reuse."""
         held = self._scattered.get(id(inputs))
         if held is None or held[0] is not inputs:
@@ -141,11 +152,12 @@ class DaskBackend:
                 self._scattered.pop(next(iter(self._scattered)))
         return held[1]
 
-    def candidates(self, a: ComparisonInputs, b: ComparisonInputs, names: tuple[str, ...],
+    def candidates(self, a: EncodedSource, b: EncodedSource,
                    comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
-                   self_join: bool) -> Candidates:
+                   self_join: bool) -> ComparedPairs:
         distributed = _distributed()
-        skipped = [oversize_keys(a.keys[:, p], b.keys[:, p], max_block_pairs)
+        names = a.blocking_names
+        skipped = [oversize_keys(a.blocking_keys[:, p], b.blocking_keys[:, p], max_block_pairs)
                    for p in range(len(names))]
         fa, fb = self._scatter(a), self._scatter(b)
         tasks = {}
@@ -155,8 +167,7 @@ class DaskBackend:
                                             self.partitions, skipped[:p], tuple(comparisons),
                                             max_block_pairs, self_join, pure=False)
                 tasks[future] = p
-        results: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, int, int]]] = {
-            p: [] for p in range(len(names))}
+        results: dict[int, list[PartitionResult]] = {p: [] for p in range(len(names))}
         bar = tqdm(total=len(tasks), desc="cluster tasks", disable=not self.progress)
         for done, future in enumerate(distributed.as_completed(tasks), start=1):
             results[tasks[future]].append(future.result())
@@ -165,12 +176,13 @@ class DaskBackend:
                 self.on_task_done(done, len(tasks))
         bar.close()
         parts = [r for p in range(len(names)) for r in results[p]]
-        left = np.concatenate([r[0] for r in parts]) if parts else np.zeros(0, np.int64)
-        right = np.concatenate([r[1] for r in parts]) if parts else np.zeros(0, np.int64)
-        levels = np.concatenate([r[2] for r in parts]) if parts else \
+        left = np.concatenate([r.left for r in parts]) if parts else np.zeros(0, np.int64)
+        right = np.concatenate([r.right for r in parts]) if parts else np.zeros(0, np.int64)
+        levels = np.concatenate([r.levels for r in parts]) if parts else \
             np.zeros((0, len(comparisons)), np.int8)
         order = np.argsort(left * max(len(b), 1) + right, kind="stable")
-        blocking = BlockingResult(left[order], right[order],
-                                  {n: sum(r[3] for r in results[p]) for p, n in enumerate(names)},
-                                  {n: sum(r[4] for r in results[p]) for p, n in enumerate(names)})
-        return Candidates(blocking, levels[order])
+        pairs = CandidatePairs(
+            left[order], right[order],
+            {n: sum(r.raw_pairs for r in results[p]) for p, n in enumerate(names)},
+            {n: sum(r.skipped_blocks for r in results[p]) for p, n in enumerate(names)})
+        return ComparedPairs(pairs, levels[order])

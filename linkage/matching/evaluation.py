@@ -105,3 +105,38 @@ def pairs_completeness(candidate_left: np.ndarray, candidate_right: np.ndarray,
     cand = distinct(candidate_left.astype(np.int64) * n_right + candidate_right)
     real = true_left.astype(np.int64) * n_right + true_right
     return float(np.isin(real, cand).mean())
+
+
+def blocking_quality(candidates: list[tuple[str, str, np.ndarray, np.ndarray]],
+                     truth: pd.DataFrame) -> pd.DataFrame:
+    """Per pair of sources: candidate count, pairs completeness and reduction ratio.
+
+    ``candidates``: per pair of sources (left partner, right partner, left record ids,
+    right record ids), as saved by ``linkage match --save-candidates``; ``truth``
+    (partner, record_id, person_id) as text.
+    """
+    rows = []
+    sizes = truth.groupby("partner").size()
+    person = truth.set_index(["partner", "record_id"]).person_id
+    for left_name, right_name, cand_left, cand_right in candidates:
+        a = person.loc[left_name] if left_name in sizes else person.iloc[:0]
+        b = person.loc[right_name] if right_name in sizes else person.iloc[:0]
+        pairs = a.rename("p").reset_index().merge(b.rename("p").reset_index(), on="p")
+        index_a, index_b = pd.Index(a.index), pd.Index(b.index)
+        cand_l, cand_r = index_a.get_indexer(cand_left), index_b.get_indexer(cand_right)
+        true_l = index_a.get_indexer(pairs.record_id_x)
+        true_r = index_b.get_indexer(pairs.record_id_y)
+        if left_name == right_name:  # unordered pairs: compare both orientations
+            keep = pairs.record_id_x.to_numpy() < pairs.record_id_y.to_numpy()
+            true_l, true_r = true_l[keep], true_r[keep]
+            cand_l, cand_r = np.minimum(cand_l, cand_r), np.maximum(cand_l, cand_r)
+            true_l, true_r = np.minimum(true_l, true_r), np.maximum(true_l, true_r)
+            total = len(index_a) * (len(index_a) - 1) // 2
+        else:
+            total = len(index_a) * len(index_b)
+        rows.append({"pair": f"{left_name}~{right_name}", "candidates": len(cand_l),
+                     "pairs_completeness": pairs_completeness(cand_l, cand_r, true_l, true_r,
+                                                              len(index_b)),
+                     "reduction_ratio": 1 - len(cand_l) / max(total, 1),
+                     "records": f"{sizes.get(left_name, 0)} x {sizes.get(right_name, 0)}"})
+    return pd.DataFrame(rows)

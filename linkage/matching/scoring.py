@@ -9,12 +9,28 @@ contribute nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from linkage.errors import MatchingError, NotFittedError
+from linkage.matching.candidates import SaltSample
 from linkage.matching.uniques import distinct_with_inverse
 
 _FLOOR = 1e-6
+
+
+def match_probability(weights: np.ndarray | float) -> np.ndarray:
+    """Match weight (log2 odds, prior included) -> calibrated probability ``1/(1+2^-w)``.
+
+    ``weights`` (P,) float64 -> (P,) float64 in [0, 1]. The one place this formula lives.
+    """
+    return 1.0 / (1.0 + np.exp2(-np.clip(np.asarray(weights, dtype=np.float64), -1000, 1000)))
+
+
+def probability_weight(probability: float) -> float:
+    """The match weight at which :func:`match_probability` reaches ``probability``."""
+    return float(np.log2(probability / (1.0 - probability)))
 
 
 def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,13 +66,16 @@ class FellegiSunter:
     ----------
     n_levels : number of comparison levels of each field (level 0 = closest agreement).
     max_iter, tol : EM stopping rule (largest change of any parameter).
+    salt_rounds : rounds of (u of salted fields from salt-agreeing samples, then EM again)
+        when ``fit`` is given salt samples.
     """
 
     def __init__(self, n_levels: tuple[int, ...], *, max_iter: int = 200,
-                 tol: float = 1e-6) -> None:
+                 tol: float = 1e-6, salt_rounds: int = 3) -> None:
         self.n_levels = tuple(n_levels)
         self.max_iter = max_iter
         self.tol = tol
+        self.salt_rounds = salt_rounds
 
     def __repr__(self) -> str:
         return f"FellegiSunter(n_levels={self.n_levels}, max_iter={self.max_iter})"
@@ -73,7 +92,7 @@ class FellegiSunter:
     def fit(self, levels: np.ndarray, random_levels: np.ndarray, *, total_pairs: int,
             max_matches: int | None = None,
             fixed_m: list[np.ndarray] | None = None,
-            fixed_u: dict[int, np.ndarray] | None = None) -> FellegiSunter:
+            salt_samples: Sequence[SaltSample] = ()) -> FellegiSunter:
         """Learn ``m_``, ``u_`` and ``lambda_`` without labels.
 
         ``levels`` (P, F) int8: the candidate pairs from blocking. ``random_levels`` (Q, F):
@@ -95,9 +114,27 @@ class FellegiSunter:
         then only ``lambda_`` is estimated. Deduplication uses this: duplicates are too rare
         within a source for EM to find them among namesakes and twins.
 
-        ``fixed_u``: field index -> u probabilities that replace the random pairs' estimate
-        (salted fields: see :meth:`mixture_u`).
+        ``salt_samples``: random pairs whose salt agrees (one sample per salt). A salted
+        field is compared only where its salt agrees, so random pairs almost never give its
+        ``u``; after a first fit, ``salt_rounds`` times, the u of each salted field is taken
+        from its sample with the matches in it separated by the model (:meth:`mixture_u`),
+        and EM runs again with those u held fixed.
         """
+        self._em(levels, random_levels, total_pairs=total_pairs, max_matches=max_matches,
+                 fixed_m=fixed_m)
+        for _ in range(self.salt_rounds if salt_samples else 0):
+            fixed_u: dict[int, np.ndarray] = {}
+            for sample in salt_samples:
+                fixed_u.update(self.mixture_u(sample.levels, list(sample.salted_columns)))
+            self._em(levels, random_levels, total_pairs=total_pairs, max_matches=max_matches,
+                     fixed_m=fixed_m, fixed_u=fixed_u)
+        return self
+
+    def _em(self, levels: np.ndarray, random_levels: np.ndarray, *, total_pairs: int,
+            max_matches: int | None, fixed_m: list[np.ndarray] | None,
+            fixed_u: dict[int, np.ndarray] | None = None) -> None:
+        """One EM fit of ``m_`` and ``lambda_`` with ``u_`` from the random pairs, except the
+        fields in ``fixed_u`` (field index -> u probabilities)."""
         levels = self._check(levels, "levels")
         if len(levels) == 0:
             raise MatchingError("Cannot fit the model: there are no candidate pairs.")
@@ -125,7 +162,6 @@ class FellegiSunter:
             if change < self.tol:
                 break
         self.m_, self.u_, self.lambda_ = m, u, lam
-        return self
 
     def mixture_u(self, sample: np.ndarray, fields: list[int], *,
                   max_iter: int = 200) -> dict[int, np.ndarray]:
@@ -199,5 +235,4 @@ class FellegiSunter:
 
     def predict_proba(self, levels: np.ndarray) -> np.ndarray:
         """Calibrated match probability of each pair: (P,) float64 in [0, 1]."""
-        weights = self.match_weights(levels)
-        return 1.0 / (1.0 + np.exp2(-np.clip(weights, -1000, 1000)))
+        return match_probability(self.match_weights(levels))

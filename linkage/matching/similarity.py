@@ -71,7 +71,7 @@ def debiased_dice(inter: np.ndarray, pop_a: np.ndarray, pop_b: np.ndarray, bits:
 
 
 @dataclass(frozen=True)
-class CandidatePairs:
+class ScoredPairs:
     """Sparse pairs between two sets of records: ``a[i]`` ~ ``b[j]`` with a score."""
 
     left: np.ndarray   #: (P,) int64 row in the first set
@@ -100,7 +100,7 @@ def cardinality_bounds(pop_a: np.ndarray, sorted_pop_b: np.ndarray,
 
 
 def dice_above(a: np.ndarray, b: np.ndarray, threshold: float, *,
-               row_chunk: int = 4096, capacity: int = 32) -> CandidatePairs:
+               row_chunk: int = 4096, capacity: int = 32) -> ScoredPairs:
     """All pairs ``(i, j)`` with Dice ``>= threshold``, pruned by cardinality first.
 
     Memory is bounded by ``row_chunk * capacity`` per chunk plus the result.
@@ -138,6 +138,6 @@ def dice_above(a: np.ndarray, b: np.ndarray, threshold: float, *,
         scores.append(sims[mask])
     if not lefts:
         empty = np.zeros(0, np.int64)
-        return CandidatePairs(empty, empty, np.zeros(0, np.float32))
-    return CandidatePairs(np.concatenate(lefts).astype(np.int64),
+        return ScoredPairs(empty, empty, np.zeros(0, np.float32))
+    return ScoredPairs(np.concatenate(lefts).astype(np.int64),
                           np.concatenate(rights).astype(np.int64), np.concatenate(scores))

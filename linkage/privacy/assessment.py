@@ -20,6 +20,7 @@ everybody is right for that name's share of records, with no encoding at all.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,9 +29,9 @@ from tqdm.auto import tqdm
 
 from linkage.encoding import (
     BloomFilterEncoder,
-    EncodedRecords,
+    EncodedSource,
     EncodingSchema,
-    IdentifierKind,
+    FieldKind,
     ProjectKey,
 )
 from linkage.encoding.encoder import part_labels
@@ -53,8 +54,8 @@ from linkage.synth.population import Population, generate_population
 #: and the best threshold sits just below it, so the grid is fine.
 GROUPINGS: tuple[float | None, ...] = (None, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55)
 #: Fields of these kinds form the graph attack's views (sex and codes add little).
-GRAPH_KINDS = (IdentifierKind.NAME, IdentifierKind.DATE, IdentifierKind.POSTCODE,
-               IdentifierKind.TEXT)
+GRAPH_KINDS = (FieldKind.NAME, FieldKind.DATE, FieldKind.POSTCODE,
+               FieldKind.TEXT)
 _POPULATION_COLUMNS = ("given_name", "family_name", "date_of_birth", "sex", "postcode",
                        "nhs_number")
 
@@ -94,7 +95,7 @@ def reference_register(population: Population, schema: EncodingSchema,
         if spec.name not in _POPULATION_COLUMNS:
             continue
         values = getattr(population, spec.name)[people]
-        if spec.kind is IdentifierKind.DATE:
+        if spec.kind is FieldKind.DATE:
             values = pd.Series(values).dt.strftime(spec.date_format).to_numpy(dtype=object)
         columns[spec.name] = values
     return pd.DataFrame(columns)
@@ -104,8 +105,8 @@ def _labels(frame: pd.DataFrame, schema: EncodingSchema, field: str) -> np.ndarr
     """``value`` or ``value|salt`` (:data:`SALT_SEPARATOR`) per record ("" where either is
     missing): how the encoder's salted tokens read, for the attacks' public frequencies."""
     values = part_labels(frame, schema, field)
-    salt = schema.field(field).salt_with
-    if salt is None or salt.partition(".")[0] not in frame.columns:
+    salt = schema.field(field).salt
+    if salt is None or salt.field not in frame.columns:
         return values
     salts = part_labels(frame, schema, salt)
     joined = np.asarray([f"{v}{SALT_SEPARATOR}{s}" for v, s in zip(values, salts, strict=True)],
@@ -126,14 +127,14 @@ def _pass_labels(frame: pd.DataFrame, schema: EncodingSchema,
     return np.where(missing, "", joined)
 
 
-def _blocking_attack(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame,
+def _blocking_attack(schema: EncodingSchema, enc: EncodedSource, truth: pd.DataFrame,
                      public: pd.DataFrame) -> tuple[float, float, str]:
     """Frequency alignment on each blocking pass's tokens: (rate, chance, pass) of the pass
     whose rate is furthest above its chance level."""
     best = (0.0, 0.0, "")
     for j, blocking_pass in enumerate(schema.blocking):
-        if any(p.partition(".")[0] not in truth.columns or p.partition(".")[0] not in
-               public.columns for p in blocking_pass.parts):
+        if any(p.field not in truth.columns or p.field not in public.columns
+               for p in blocking_pass.parsed_parts):
             continue
         labels = _pass_labels(truth, schema, blocking_pass)
         known = pd.Series(_pass_labels(public, schema, blocking_pass)).value_counts()
@@ -155,14 +156,14 @@ def _unsalted(labels: np.ndarray) -> np.ndarray:
                       dtype=object)
 
 
-def _views(fields: dict[str, np.ndarray], names: list[str], rows: np.ndarray | None
+def _views(fields: Mapping[str, np.ndarray], names: list[str], rows: np.ndarray | None
            ) -> list[np.ndarray]:
     def pick(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a if rows is None else a[rows])
     return [pick(np.hstack([fields[f] for f in names])), *(pick(fields[f]) for f in names)]
 
 
-def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame,
+def run_attacks(schema: EncodingSchema, enc: EncodedSource, truth: pd.DataFrame,
                 public: pd.DataFrame, sample: np.ndarray, register: pd.DataFrame, *,
                 attacker_key: ProjectKey, noise_seed: int | None = None,
                 progress: bool = False) -> SchemaRisk:
@@ -174,7 +175,7 @@ def run_attacks(schema: EncodingSchema, enc: EncodedRecords, truth: pd.DataFrame
     identifiers, which the attacker encodes under ``attacker_key`` (and ``noise_seed``).
     """
     assessed = tuple(f.name for f in schema.fields if f.name in truth.columns)
-    names = [f for f in schema.fields if f.kind is IdentifierKind.NAME and f.name in assessed]
+    names = [f for f in schema.fields if f.kind is FieldKind.NAME and f.name in assessed]
     bar = tqdm(total=len(names) * len(GROUPINGS) + 1, desc="attacking", unit="step",
                disable=not progress)
     frequency = mining = chance = 0.0

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.bits import unpackbits_rows
-from linkage.encoding import FieldSpec, IdentifierKind
+from linkage.encoding import FieldKind, FieldSpec
 from linkage.encoding.tokens import SALT_SEPARATOR, tokenise_values
 from linkage.privacy.frequency import AttackResult, distinct_rows, record_groups, score_guesses
 
@@ -41,7 +41,7 @@ def qgram_table(values: pd.Index, q: int = 2, padded: bool = True) -> pd.DataFra
     labels = np.asarray(values, dtype=str)
     parts = np.strings.partition(labels, SALT_SEPARATOR)
     salted = len(labels) > 0 and bool((parts[1] == SALT_SEPARATOR).all())
-    spec = FieldSpec(name="attacked", kind=IdentifierKind.NAME, qgram_length=q, padded=padded)
+    spec = FieldSpec(name="attacked", kind=FieldKind.NAME, qgram_length=q, padded=padded)
     tokens = tokenise_values(parts[0], spec, parts[2] if salted else None)
     codes, distinct = pd.factorize(tokens.token)
     table = np.zeros((len(labels), len(distinct)), dtype=bool)

@@ -44,7 +44,7 @@ def _last_hash(path: Path) -> str:
         tail = handle.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
     try:
         return str(json.loads(tail)["hash"])
-    except (json.JSONDecodeError, KeyError):
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise AuditLogError(f"{path}: last entry is not a valid audit entry; run "
                             f"'linkage audit verify {path}'.") from None
 
@@ -53,7 +53,7 @@ def append_entry(path: str | os.PathLike[str], *, action: str, actor: str,
                  agreement: tuple[str, str] | None, inputs: Mapping[str, str] | None = None,
                  outputs: Mapping[str, str] | None = None,
                  counts: Mapping[str, Any] | None = None, outcome: str = "ok",
-                 detail: str | None = None,
+                 detail: Mapping[str, Any] | None = None,
                  signing_key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
     """Append one entry; ``inputs``/``outputs`` map a role (e.g. "input") to a file digest.
 
@@ -61,7 +61,12 @@ def append_entry(path: str | os.PathLike[str], *, action: str, actor: str,
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "a", encoding="utf-8") as handle:
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise AuditLogError(f"{target}: cannot open the audit log for appending "
+                            f"({error.strerror or type(error).__name__}).") from None
+    with open(fd, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             entry: dict[str, Any] = {
@@ -73,7 +78,7 @@ def append_entry(path: str | os.PathLike[str], *, action: str, actor: str,
                 "prev": _last_hash(target),
             }
             if detail:
-                entry["detail"] = detail
+                entry["detail"] = dict(detail)
             entry["hash"] = hashlib.sha256(_canonical(entry)).hexdigest()
             if signing_key is not None:
                 entry["signature"] = signing_key.sign(_canonical(entry)).hex()
@@ -106,16 +111,18 @@ def verify_log(path: str | os.PathLike[str],
     problems: list[str] = []
     prev = GENESIS
     count = 0
-    with open(source, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with open(source, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 problems.append(f"line {number}: blank line inserted")
                 continue
             count += 1
             try:
-                entry = json.loads(line)
+                entry = json.loads(raw.decode("utf-8"))
                 recorded = entry["hash"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+                if not isinstance(entry, dict) or not isinstance(recorded, str):
+                    raise TypeError
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
                 problems.append(f"line {number}: not a valid audit entry")
                 continue
             if hashlib.sha256(_canonical(entry)).hexdigest() != recorded:
@@ -151,7 +158,7 @@ def write_signing_key(path: str | os.PathLike[str]) -> tuple[Path, Path]:
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
     with atomic_output(target, "wb", file_mode=0o600) as handle:
         handle.write(private_pem)
-    with atomic_output(public, "wb") as handle:
+    with atomic_output(public, "wb", file_mode=0o644) as handle:
         handle.write(public_pem)
     return target, public
 

@@ -31,7 +31,7 @@ def write_schemas(out_dir: str | os.PathLike[str]) -> list[Path]:
     written = []
     for name in SCHEMAS:
         path = Path(out_dir) / name
-        with atomic_output(path) as handle:
+        with atomic_output(path, file_mode=0o644) as handle:
             handle.write(schema_text(name))
         written.append(path)
     return written

@@ -2,13 +2,19 @@
 
 Messages never include a raw validator dump nor a value from a data record; they name the
 file, the line and the clause (``encoding.fields[2].filter_bits``) and say what is wrong.
+
+Every file is read by :func:`read_yaml_document`, which treats the file as hostile: it
+bounds the size, refuses anchors and aliases (so nothing can expand), deep nesting,
+repeated clauses, impossible dates and non-plain YAML tags, all before any Python object
+is built, and turns every failure into :class:`ProtocolProblems`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +26,28 @@ from linkage.errors import ProtocolError
 from linkage.protocols.models import Agreement, PartnerProtocol, Role
 
 M = TypeVar("M", bound=BaseModel)
+
+MAX_PROTOCOL_BYTES = 256 * 1024
+"""Largest protocol or agreement file read, checked before parsing. A reviewed document is a
+few kilobytes (the example agreement is 4 KiB); the pure-Python YAML parser, needed to
+refuse aliases while composing, takes seconds per hundred kilobytes on a slow machine."""
+
+MAX_NESTING = 32
+"""Deepest nesting of clauses accepted; the agreement itself needs five levels."""
+
+LineMarks = dict[tuple[Any, ...], int]
+"""Line number (1-based) of every clause path, e.g. ``("parties", 2, "protocol")``."""
+
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(_YAML + kind for kind in
+                         ("null", "bool", "int", "float", "str", "timestamp"))
+_ALIAS_MESSAGE = ("YAML anchors and aliases are not allowed in protocol files; write the "
+                  "clause out in full")
+_REPEAT_MESSAGE = "is given twice (first on line {first}); a reviewed file may not repeat a clause"
+_HIDDEN_CLAUSE = "<unreadable clause name>"
+_KINDS = {_YAML + "int": "a whole number", _YAML + "float": "a number",
+          _YAML + "bool": "true or false", _YAML + "null": "an empty value",
+          _YAML + "str": "text"}
 
 
 @dataclass(frozen=True)
@@ -76,29 +104,245 @@ class LoadedAgreement:
                                 f"{a.expiry_date.isoformat()}; renew it before use.")
 
 
-def _marks(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Line number (1-based) of every key path in a composed YAML document."""
-    out = {path: node.start_mark.line + 1}
+class _Refusal(Exception):
+    """Raised inside the composer: a node that a protocol file may not contain."""
+
+    def __init__(self, line: int, loc: Sequence[Any], message: str) -> None:
+        super().__init__(message)
+        self.line, self.loc, self.message = line, tuple(loc), message
+
+
+class _ProtocolLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer refuses anchors, aliases and deep nesting.
+
+    The refusal happens while composing, so an alias is never followed and nothing is
+    built from a hostile document.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._loc: list[Any] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, keeping the clause path; refuse aliases, anchors, deep nesting."""
+        event = self.peek_event()
+        part = index.value if isinstance(index, yaml.ScalarNode) else index
+        part = _HIDDEN_CLAUSE if isinstance(part, yaml.Node) else part
+        loc = [p for p in (*self._loc, part) if p is not None]
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refusal(line, loc, _ALIAS_MESSAGE)
+        if len(self._loc) >= MAX_NESTING:
+            raise _Refusal(line, loc, f"is nested more than {MAX_NESTING} levels deep")
+        self._loc.append(part)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._loc.pop()
+
+
+def read_yaml_document(path: str | os.PathLike[str]) -> tuple[dict[Any, Any], LineMarks]:
+    """Read one protocol or agreement file safely: its clauses and the line of each.
+
+    This is the only way linkage reads a protocol YAML file; use it wherever such a file
+    is opened. The file is treated as hostile: it must be a regular file of at most
+    ``MAX_PROTOCOL_BYTES``, UTF-8, one YAML document whose top level is a mapping, with no
+    anchor or alias, no repeated clause (at any depth), no nesting deeper than
+    ``MAX_NESTING``, no YAML tag beyond plain scalars, lists and mappings, and no
+    impossible date. These are checked on the composed node tree, before any Python object
+    is built. Returns ``(data, line_marks)``; ``line_marks`` maps a clause path such as
+    ``("parties", 2, "protocol")`` to its 1-based line.
+
+    Raises :class:`ProtocolProblems` (a :class:`~linkage.errors.ProtocolError`) naming the
+    file, the line and the clause; messages never echo a value from the file.
+    """
+    source = Path(path)
+    loader = _loader(source, _read_text(source))
+    try:
+        node = _compose(source, loader)
+        problems = list(_node_problems(source, loader, node, ()))
+        if problems:
+            raise ProtocolProblems(problems)
+        data = _construct(source, loader, node)
+    finally:
+        loader.dispose()
+    return data, _marks(node)
+
+
+def _refuse(source: Path, line: int | None, clause: str, message: str) -> ProtocolProblems:
+    """A single problem, ready to raise."""
+    return ProtocolProblems([Problem(source, line, clause, message)])
+
+
+def _read_text(source: Path) -> str:
+    """The file's text: refused if missing, not a regular file, too large or not UTF-8."""
+    raw = _read_bytes(source)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _refuse(source, None, "", "is not UTF-8 text (save it as UTF-8)") from None
+
+
+def _read_bytes(source: Path) -> bytes:
+    """At most ``MAX_PROTOCOL_BYTES`` of a regular file; the size is checked before reading."""
+    try:
+        info = source.stat()
+        regular = stat.S_ISREG(info.st_mode)
+        raw = b""
+        if regular and info.st_size <= MAX_PROTOCOL_BYTES:
+            with source.open("rb") as handle:
+                raw = handle.read(MAX_PROTOCOL_BYTES + 1)
+    except FileNotFoundError:
+        raise _refuse(source, None, "", "file not found") from None
+    except (OSError, ValueError):
+        raise _refuse(source, None, "", "could not be read (check the path and its "
+                      "permissions)") from None
+    if not regular:
+        raise _refuse(source, None, "", "is not a regular file (a folder or a device?)")
+    if info.st_size > MAX_PROTOCOL_BYTES or len(raw) > MAX_PROTOCOL_BYTES:
+        raise _refuse(source, None, "", f"is larger than {MAX_PROTOCOL_BYTES // 1024} KiB; a "
+                      f"protocol file is a short reviewed document, not data")
+    return raw
+
+
+def _loader(source: Path, text: str) -> _ProtocolLoader:
+    """A loader over ``text``; it refuses control characters as it starts."""
+    try:
+        return _ProtocolLoader(text)
+    except yaml.YAMLError as error:
+        raise _not_yaml(source, error) from None
+
+
+def _not_yaml(source: Path, error: yaml.YAMLError) -> ProtocolProblems:
+    """PyYAML's own error as a problem: the line where it stopped, never its text."""
+    mark = getattr(error, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    return _refuse(source, line, "", "not valid YAML")
+
+
+def _compose(source: Path, loader: _ProtocolLoader) -> yaml.MappingNode:
+    """The document's node tree, refused unless it is a single top-level mapping."""
+    try:
+        node = loader.get_single_node()
+    except _Refusal as refusal:
+        raise _refuse(source, refusal.line, _clause(refusal.loc), refusal.message) from None
+    except yaml.YAMLError as error:
+        raise _not_yaml(source, error) from None
+    if not isinstance(node, yaml.MappingNode):
+        raise _refuse(source, 1, "", "expected a mapping of clauses")
+    return node
+
+
+def _node_problems(source: Path, loader: yaml.SafeLoader, node: yaml.Node,
+                   loc: tuple[Any, ...]) -> Iterator[Problem]:
+    """Non-plain tags, unreadable scalars and repeated clauses under ``node``."""
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode) and node.tag == _YAML + "map":
+        yield from _mapping_problems(source, loader, node, loc)
+    elif isinstance(node, yaml.SequenceNode) and node.tag == _YAML + "seq":
+        for index, item in enumerate(node.value):
+            yield from _node_problems(source, loader, item, (*loc, index))
+    elif isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS:
+        message = _scalar_problem(loader, node)
+        if message:
+            yield Problem(source, line, _clause(loc), message)
+    elif node.tag == _YAML + "merge":
+        yield Problem(source, line, _clause(loc), "YAML merge keys (<<) are not allowed in "
+                      "protocol files; write the clauses out in full")
+    else:
+        yield Problem(source, line, _clause(loc), "uses a YAML tag that protocol files may "
+                      "not use; write a plain value, list or mapping")
+
+
+def _mapping_problems(source: Path, loader: yaml.SafeLoader, node: yaml.MappingNode,
+                      loc: tuple[Any, ...]) -> Iterator[Problem]:
+    """Problems of a mapping: its clause names, repeats among them, and their values."""
+    first: dict[Any, int] = {}
+    for key, value in node.value:
+        line = key.start_mark.line + 1
+        if not isinstance(key, yaml.ScalarNode) or key.tag not in _SCALAR_TAGS:
+            if key.tag == _YAML + "merge":
+                yield from _node_problems(source, loader, key, loc)
+            else:
+                yield Problem(source, line, _clause(loc), "a clause name must be plain text")
+            continue
+        message = _scalar_problem(loader, key)
+        if message:
+            yield Problem(source, line, _clause((*loc, key.value)), message)
+            continue
+        name = loader.construct_object(key)
+        if name in first:
+            yield Problem(source, line, _clause((*loc, key.value)),
+                          _REPEAT_MESSAGE.format(first=first[name]))
+        first.setdefault(name, line)
+        yield from _node_problems(source, loader, value, (*loc, key.value))
+
+
+def _scalar_problem(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str | None:
+    """Why a plain scalar cannot be read (e.g. ``2029-02-30``), or None if it can."""
+    try:
+        loader.construct_object(node)
+    except (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError):
+        if node.tag == _YAML + "timestamp":
+            return "is not a real date (check the year, month and day)"
+        return f"cannot be read as {_KINDS.get(node.tag, 'a value')}"
+    return None
+
+
+def _construct(source: Path, loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """Python objects from a node tree already checked by :func:`_node_problems`."""
+    try:
+        data = loader.construct_document(node)
+    except (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError):
+        raise _refuse(source, None, "", "could not be read as a protocol file") from None
+    if not isinstance(data, dict):
+        raise _refuse(source, 1, "", "expected a mapping of clauses")
+    return data
+
+
+def _marks(root: yaml.Node) -> LineMarks:
+    """Line number (1-based) of every key path in a composed YAML document.
+
+    Each node is visited once, so a node reached twice (an alias) is never expanded again.
+    """
+    marks: LineMarks = {}
+    _mark(root, (), marks, set())
+    return marks
+
+
+def _mark(node: yaml.Node, path: tuple[Any, ...], marks: LineMarks, seen: set[int]) -> None:
+    """Record ``node``'s line under ``path``, then its clauses', each node at most once."""
+    marks.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            out[(*path, key.value)] = key.start_mark.line + 1
-            for sub, line in _marks(value, (*path, key.value)).items():
-                out.setdefault(sub, line)
+            if isinstance(key, yaml.ScalarNode):
+                marks.setdefault((*path, key.value), key.start_mark.line + 1)
+                _mark(value, (*path, key.value), marks, seen)
     elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            for sub, line in _marks(item, (*path, i)).items():
-                out.setdefault(sub, line)
-    return out
+        for index, item in enumerate(node.value):
+            _mark(item, (*path, index), marks, seen)
 
 
 def _clause(loc: Sequence[Any]) -> str:
+    """A clause path as a reviewer writes it: ``encoding.fields[2].filter_bits``."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{_shown(part)}" if text
+                                                           else _shown(part))
     return text
 
 
+def _shown(part: Any) -> str:
+    """A clause name as shown in a message: on one line and of a readable length."""
+    name = str(part)
+    return name if name.isprintable() and len(name) <= 80 else _HIDDEN_CLAUSE
+
+
 def _line(marks: dict[tuple[Any, ...], int], loc: Sequence[Any]) -> int | None:
+    """The line of ``loc``, or of the nearest enclosing clause that has one."""
     loc = tuple(loc)
     while loc not in marks and loc:
         loc = loc[:-1]
@@ -118,20 +362,12 @@ def _message(error: dict[str, Any]) -> str:
 def load_model(path: str | os.PathLike[str], model: type[M]) -> M:
     """Parse a YAML file into ``model``, reporting every problem with its line and clause."""
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProtocolProblems([Problem(source, None, "", "file not found")]) from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ProtocolProblems([Problem(source, line, "", "not valid YAML")]) from None
-    if not isinstance(data, dict) or node is None:
-        raise ProtocolProblems([Problem(source, 1, "", "expected a mapping of clauses")])
-    marks = _marks(node)
+    data, marks = read_yaml_document(source)
+    return _validate(source, data, marks, model)
+
+
+def _validate(source: Path, data: dict[Any, Any], marks: LineMarks, model: type[M]) -> M:
+    """``data`` as ``model``, or every validation problem with its line and clause."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -153,24 +389,27 @@ def load_model(path: str | os.PathLike[str], model: type[M]) -> M:
 def load_agreement(path: str | os.PathLike[str]) -> LoadedAgreement:
     """Load an agreement and every party's protocol, and check them against each other.
 
-    Problems in the agreement and in every protocol file are reported together.
+    Problems in the agreement and in every protocol file are reported together. Each
+    party's protocol file must lie in the agreement's folder or below it.
     """
     source = Path(path)
     problems: list[Problem] = []
     agreement: Agreement | None = None
+    data: dict[Any, Any] | None = None
+    marks: LineMarks = {}
     try:
-        agreement = load_model(source, Agreement)
-        parties = [(p.name, p.protocol) for p in agreement.parties]
+        data, marks = read_yaml_document(source)
+        agreement = _validate(source, data, marks, Agreement)
+        parties = [(i, p.name, p.protocol) for i, p in enumerate(agreement.parties)]
     except ProtocolProblems as error:
         problems.extend(error.problems)
-        parties = _raw_parties(source)
+        parties = _raw_parties(data)
     protocols: dict[str, PartnerProtocol] = {}
     paths: dict[str, Path] = {}
-    for name, relative in parties:
-        protocol_path = (source.parent / relative).resolve()
-        paths[name] = protocol_path
+    for index, name, relative in parties:
         try:
-            protocols[name] = load_model(protocol_path, PartnerProtocol)
+            paths[name] = _party_file(source, marks, index, relative)
+            protocols[name] = load_model(paths[name], PartnerProtocol)
         except ProtocolProblems as error:
             problems.extend(error.problems)
     if agreement is None or problems:
@@ -182,14 +421,34 @@ def load_agreement(path: str | os.PathLike[str]) -> LoadedAgreement:
     return loaded
 
 
-def _raw_parties(source: Path) -> list[tuple[str, str]]:
-    """Party names and protocol paths read leniently from an agreement that failed."""
+def _party_file(source: Path, marks: LineMarks, index: int, relative: str) -> Path:
+    """The resolved path of party ``index``'s protocol; refused outside the agreement's folder.
+
+    Symbolic links and ``..`` are resolved on both sides first, so a folder that is itself
+    a link (as ``protocols/first-1000-days`` is) still holds its own party files.
+    """
+    clause = f"parties[{index}].protocol"
+    line = _line(marks, ("parties", index, "protocol"))
     try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-        return [(str(p["name"]), str(p["protocol"])) for p in data.get("parties", [])
-                if isinstance(p, dict) and "name" in p and "protocol" in p]
-    except (OSError, yaml.YAMLError, AttributeError, TypeError):
+        if not relative.isprintable():
+            raise ValueError(clause)
+        resolved = (source.parent / relative).resolve()
+        inside = resolved.is_relative_to(source.parent.resolve())
+    except (OSError, ValueError, RuntimeError):
+        raise _refuse(source, line, clause, "is not a usable file path") from None
+    if not inside:
+        raise _refuse(source, line, clause, "points outside the agreement's folder; keep "
+                      "every party's protocol file in that folder (or below it)")
+    return resolved
+
+
+def _raw_parties(data: Any) -> list[tuple[int, str, str]]:
+    """Party index, name and protocol path, read leniently from an agreement that failed."""
+    parties = data.get("parties") if isinstance(data, dict) else None
+    if not isinstance(parties, list):
         return []
+    return [(i, str(p["name"]), str(p["protocol"])) for i, p in enumerate(parties)
+            if isinstance(p, dict) and "name" in p and "protocol" in p]
 
 
 def cross_check(loaded: LoadedAgreement) -> list[Problem]:

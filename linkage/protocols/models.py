@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,6 +72,27 @@ class DisclosureControl(_Clause):
     rounding_base: int = Field(5, ge=1, description="Counts are rounded to a multiple of this.")
 
 
+_Share = Annotated[float, Field(gt=0, le=1)]
+
+
+class DataQuality(_Clause):
+    """How complete a provider's identifiers must be before its extract is encoded.
+
+    A column that is mostly blank or invalid (e.g. NHS numbers that fail their check digit,
+    or placeholders such as 0000000000) links few records and biases the linked data
+    towards the children whose records are complete, so 'encode' refuses such an extract
+    rather than encode it.
+    """
+
+    maximum_missing_share: _Share = Field(0.5, description=(
+        "Largest share of a provider's records (above 0, at most 1) in which an identifier "
+        "it holds may be missing or invalid; 'encode' refuses an extract over it. 1 turns "
+        "the check off."))
+    per_field: dict[str, _Share] = Field(default_factory=dict, description=(
+        "A different largest share for named identifiers (encoding field names), e.g. "
+        "{nhs_number: 0.2} where every record should carry one."))
+
+
 class AuditRequirements(_Clause):
     required: bool = Field(True, description="Every step appends to a tamper-evident audit log.")
     signed: bool = Field(False, description="Entries are signed with the actor's Ed25519 key.")
@@ -99,6 +120,7 @@ class Agreement(_Clause):
     encoding: EncodingSchema
     encoding_requirements: EncodingRequirements = Field(default_factory=EncodingRequirements)
     disclosure_control: DisclosureControl = Field(default_factory=DisclosureControl)
+    data_quality: DataQuality = Field(default_factory=DataQuality)
     audit: AuditRequirements = Field(default_factory=AuditRequirements)
 
     @model_validator(mode="after")
@@ -114,6 +136,11 @@ class Agreement(_Clause):
         purposes = [p.id for p in self.purposes]
         if len(set(purposes)) != len(purposes):
             problems.append("purpose ids must be unique")
+        fields = {f.name for f in self.encoding.fields}
+        unknown = [f for f in self.data_quality.per_field if f not in fields]
+        if unknown:
+            problems.append(f"data_quality.per_field names unknown field(s): "
+                            f"{', '.join(unknown)}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -74,7 +74,7 @@ def test_key_absent_from_outputs_logs_and_errors(tmp_path, small_cohort: Cohort,
     key = ProjectKey(SECRET)
     encoder = BloomFilterEncoder(default_schema(), key)
     enc = encoder.encode(small_cohort.extracts["health"].head(300))
-    path = write_encodings(tmp_path / "h.npz", enc, schema=default_schema(), partner="health",
+    path = write_encodings(tmp_path / "h.npz", enc.named("health"), schema=default_schema(),
                            agreement_id="a", agreement_version="1")
     blob = path.read_bytes()
     messages = []
@@ -93,7 +93,7 @@ def test_encoding_file_round_trip_and_refusals(tmp_path, small_cohort: Cohort) -
     enc = BloomFilterEncoder(default_schema(), ProjectKey(SECRET)).encode(
         small_cohort.extracts["education"].head(200), {"nhs_number": None})
     assert enc.missing[:, enc.field_names.index("nhs_number")].all()
-    path = write_encodings(tmp_path / "e", enc, schema=default_schema(), partner="education",
+    path = write_encodings(tmp_path / "e", enc.named("education"), schema=default_schema(),
                            agreement_id="first-1000-days", agreement_version="1.0")
     assert path.suffix == ".npz" and not list(tmp_path.glob("*.tmp"))
     back = read_encodings(path)

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from linkage.encoding import (
     BloomFilterEncoder,
     EncodingSchema,
+    FieldKind,
     FieldSpec,
     HardeningSpec,
-    IdentifierKind,
     ProjectKey,
     default_schema,
 )
@@ -45,9 +45,9 @@ def test_agrees_with_the_defaults_salted_names(small_cohort: Cohort) -> None:
 def test_agrees_with_salts_too_long_to_join() -> None:
     """Salted tokens longer than one AES block are spelt out and hashed, as in the reference."""
     schema = EncodingSchema(fields=(
-        FieldSpec(name="given_name", kind=IdentifierKind.NAME, salt_with="family_name",
+        FieldSpec(name="given_name", kind=FieldKind.NAME, salt_with="family_name",
                   record_bits_per_token=8),
-        FieldSpec(name="family_name", kind=IdentifierKind.NAME),
+        FieldSpec(name="family_name", kind=FieldKind.NAME),
     ))
     frame = pd.DataFrame({"record_id": ["a", "b"], "given_name": ["Amelia", "Jo"],
                           "family_name": ["Featherstonehaugh-Smythe", "Ng"]})
@@ -56,10 +56,10 @@ def test_agrees_with_salts_too_long_to_join() -> None:
 
 def test_agrees_with_salting() -> None:
     schema = EncodingSchema(fields=(
-        FieldSpec(name="given_name", kind=IdentifierKind.NAME, salt_with="date_of_birth.year",
+        FieldSpec(name="given_name", kind=FieldKind.NAME, salt_with="date_of_birth.year",
                   record_bits_per_token=8),
-        FieldSpec(name="family_name", kind=IdentifierKind.NAME, salt_with="date_of_birth"),
-        FieldSpec(name="date_of_birth", kind=IdentifierKind.DATE, date_format="%d/%m/%Y"),
+        FieldSpec(name="family_name", kind=FieldKind.NAME, salt_with="date_of_birth"),
+        FieldSpec(name="date_of_birth", kind=FieldKind.DATE, date_format="%d/%m/%Y"),
     ))
     frame = pd.DataFrame({"record_id": ["a", "b", "c", "d"],
                           "given_name": ["Amélie", "Amelie", "Zoë", "Jo"],
@@ -103,8 +103,8 @@ def test_missing_values_leave_fields_empty_and_flagged() -> None:
 
 def test_agrees_on_text_and_exact_fields() -> None:
     schema = EncodingSchema(fields=(
-        FieldSpec(name="address", kind=IdentifierKind.TEXT, record_bits_per_token=6),
-        FieldSpec(name="state", kind=IdentifierKind.EXACT, filter_bits=64, bits_per_token=8),
+        FieldSpec(name="address", kind=FieldKind.TEXT, record_bits_per_token=6),
+        FieldSpec(name="state", kind=FieldKind.EXACT, filter_bits=64, bits_per_token=8),
     ))
     frame = pd.DataFrame({"record_id": ["a", "b", "c"],
                           "address": ["12 O'Neill St.", "12 oneill st", ""],

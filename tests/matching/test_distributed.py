@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.cohort_sources import encode_extracts
+from linkage.contracts import EncodedSource
 from linkage.encoding import ProjectKey
-from linkage.matching import Linker, Source
+from linkage.matching import Linker
 from linkage.matching.distributed import DaskBackend, key_partition, partition_candidates
-from linkage.pipeline import cohort_sources
 from linkage.protocols import load_agreement
 from linkage.synth import Cohort
 
@@ -24,8 +25,8 @@ distributed = pytest.importorskip("distributed", reason="the [distributed] extra
 
 
 @pytest.fixture(scope="module")
-def sources(small_cohort: Cohort) -> list[Source]:
-    return cohort_sources(small_cohort.extracts, load_agreement(EXAMPLE / "agreement.yaml"),
+def sources(small_cohort: Cohort) -> list[EncodedSource]:
+    return encode_extracts(small_cohort.extracts, load_agreement(EXAMPLE / "agreement.yaml"),
                           keys=ProjectKey.generate())
 
 
@@ -42,29 +43,29 @@ def _same_links(a: pd.DataFrame, b: pd.DataFrame) -> None:
     np.testing.assert_allclose(a.probability, b.probability, rtol=0, atol=1e-9)
 
 
-def test_dask_links_equal_in_process_links(sources: list[Source], cluster: object) -> None:
+def test_dask_links_equal_in_process_links(sources: list[EncodedSource], cluster: object) -> None:
     expected = Linker().link(sources)
     with distributed.Client(cluster) as client, \
             DaskBackend(client=client, partitions=7) as backend:
         got = Linker(backend=backend).link(sources)
     _same_links(expected.links, got.links)
     for e, g in zip(expected.pair_models, got.pair_models, strict=True):
-        assert e.blocking.pairs_per_pass == g.blocking.pairs_per_pass
-        assert e.blocking.skipped_blocks == g.blocking.skipped_blocks
+        assert e.candidates.pairs_per_pass == g.candidates.pairs_per_pass
+        assert e.candidates.skipped_blocks == g.candidates.skipped_blocks
         np.testing.assert_allclose(np.concatenate(e.model.m_), np.concatenate(g.model.m_))
 
 
-def test_oversize_blocks_are_skipped_the_same_way(sources: list[Source], cluster: object
+def test_oversize_blocks_are_skipped_the_same_way(sources: list[EncodedSource], cluster: object
                                                   ) -> None:
     expected = Linker(max_block_pairs=3).link(sources)
     with distributed.Client(cluster) as client, \
             DaskBackend(client=client, partitions=3) as backend:
         got = Linker(max_block_pairs=3, backend=backend).link(sources)
-    assert sum(expected.pair_models[0].blocking.skipped_blocks.values()) > 0
+    assert sum(expected.pair_models[0].candidates.skipped_blocks.values()) > 0
     _same_links(expected.links, got.links)
 
 
-def test_a_worker_killed_mid_run_changes_nothing(sources: list[Source], cluster: object
+def test_a_worker_killed_mid_run_changes_nothing(sources: list[EncodedSource], cluster: object
                                                  ) -> None:
     expected = Linker().link(sources)
     killed: list[int] = []
@@ -85,22 +86,18 @@ def test_a_worker_killed_mid_run_changes_nothing(sources: list[Source], cluster:
     _same_links(expected.links, got.links)
 
 
-def test_each_pair_is_produced_by_exactly_one_task(sources: list[Source]) -> None:
+def test_each_pair_is_produced_by_exactly_one_task(sources: list[EncodedSource]) -> None:
     from linkage.matching.blocking import block
-    from linkage.matching.candidates import ComparisonInputs
     from linkage.matching.comparison import comparisons_for
 
     a, b = sources[0], sources[1]
-    ia = ComparisonInputs(a.blocking_keys, a.field_filters, a.missing, a.field_names)
-    ib = ComparisonInputs(b.blocking_keys, b.field_filters, b.missing, b.field_names)
     comps = comparisons_for(a.field_kinds)
     pairs = []
     for p in range(len(a.blocking_names)):
         for part in range(5):
-            left, right, _, _, _ = partition_candidates(ia, ib, p, part, 5,
-                                                        [np.zeros(0, np.uint64)] * p, comps,
-                                                        250_000, False)
-            pairs.append(left * len(b) + right)
+            task = partition_candidates(a, b, p, part, 5, [np.zeros(0, np.uint64)] * p, comps,
+                                        250_000, False)
+            pairs.append(task.left * len(b) + task.right)
     codes = np.concatenate(pairs)
     assert len(codes) == len(np.unique(codes))  # no pair twice
     expected = block(a.blocking_keys, b.blocking_keys, a.blocking_names)

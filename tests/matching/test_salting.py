@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from benchmarks.cohort_sources import encode_extracts
+from linkage.contracts import ComparisonHints, EncodedSource, FieldKind, SaltFallback
 from linkage.encoding import EncodingSchema, HardeningSpec, ProjectKey, default_schema
 from linkage.matching import Linker, pairwise_quality
-from linkage.matching.candidates import ComparisonInputs, compare_pairs
+from linkage.matching.candidates import compare_pairs
 from linkage.matching.comparison import FieldComparison
-from linkage.pipeline import cohort_sources
 from linkage.protocols import load_agreement
 from linkage.synth import Cohort
 
@@ -26,10 +27,10 @@ def _salted(schema: EncodingSchema) -> EncodingSchema:
 
 def test_passes_that_stand_in_for_salted_names() -> None:
     plain = default_schema(hardening=HardeningSpec(), salt_names=False)
-    assert plain.salt_fallbacks() == {}
-    assert _salted(plain).salt_fallbacks() == {
-        "given_soundex_postcode": ("given_name", "postcode"),
-        "family_soundex_postcode": ("family_name", "postcode")}  # not the *_dob passes
+    assert plain.salt_fallbacks() == ()
+    assert _salted(plain).salt_fallbacks() == (
+        SaltFallback("given_soundex_postcode", "given_name", "postcode"),
+        SaltFallback("family_soundex_postcode", "family_name", "postcode"))  # not *_dob
 
 
 def test_token_fallback_is_compared_only_where_the_salted_field_is_not() -> None:
@@ -38,9 +39,12 @@ def test_token_fallback_is_compared_only_where_the_salted_field_is_not() -> None
                "dob": np.array([[7], [7], [9], [9]], np.uint64),
                "postcode": np.array([[5], [5], [5], [6]], np.uint64)}
     keys = np.array([[11], [11], [11], [12]], np.uint64)
-    side = ComparisonInputs(keys, filters, np.zeros((4, 3), bool), ("name", "dob", "postcode"),
-                            salted_by={"name": "dob"},
-                            token_fallbacks={"pass": (0, "name", "postcode")})
+    hints = ComparisonHints(salted_by={"name": "dob"},
+                            salt_fallbacks=(SaltFallback("pass", "name", "postcode"),))
+    side = EncodedSource("p", np.array(["a", "b", "c", "d"]), np.zeros((4, 1), np.uint64),
+                         filters, np.zeros((4, 3), bool), ("name", "dob", "postcode"),
+                         {"name": FieldKind.NAME, "dob": FieldKind.DATE,
+                          "postcode": FieldKind.POSTCODE}, keys, ("pass",), hints)
     comparisons = (FieldComparison("name", (0.9,)), FieldComparison("dob", (0.9,)),
                    FieldComparison("postcode", (0.9,)), FieldComparison("pass", (0.5,)))
     left, right = np.array([0, 0, 0]), np.array([1, 2, 3])
@@ -64,7 +68,7 @@ def test_salting_names_with_the_birth_date_keeps_linkage_quality(small_cohort: C
         blip_epsilon=noise, blip_fields=("given_name", "family_name", "postcode"))
 
     def mean_f1(schema: EncodingSchema) -> float:
-        sources = cohort_sources(small_cohort.extracts, loaded, keys=KEY, schema=schema,
+        sources = encode_extracts(small_cohort.extracts, loaded, keys=KEY, schema=schema,
                                  noise_seed=3)
         quality = pairwise_quality(Linker().link(sources).links, small_cohort.truth)
         return float(np.mean([q.f1 for (a, b), q in quality.by_partner_pair.items() if a != b]))

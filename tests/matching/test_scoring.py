@@ -3,6 +3,7 @@ import pytest
 
 from linkage.errors import MatchingError, NotFittedError
 from linkage.matching import FellegiSunter
+from linkage.matching.candidates import SaltSample
 from linkage.matching.comparison import FieldComparison
 
 
@@ -96,6 +97,8 @@ def test_mixture_u_separates_matches_from_a_salt_agreeing_sample() -> None:
     estimated = model.mixture_u(sample, [1])
     assert set(estimated) == {1}
     assert np.allclose(estimated[1], U[1], atol=0.02)
-    refit = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=total,
-                                            fixed_u=estimated)
+    # fit does the same in its salt rounds: u of the salted field from the sample
+    refit = FellegiSunter((3, 3, 2, 3), salt_rounds=1).fit(
+        levels, random_levels, total_pairs=total, salt_samples=[SaltSample(sample, (1,))])
     assert np.array_equal(refit.u_[1], estimated[1])
+    assert np.allclose(refit.u_[0], model.u_[0])  # the other fields' u from random pairs

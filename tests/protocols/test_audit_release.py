@@ -9,10 +9,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage.cli import main
 from linkage.errors import ProtocolError
-from linkage.pipeline import release_attributes
 from linkage.protocols import DisclosureControl, load_agreement
 from linkage.protocols.audit import append_entry, verify_log
-from linkage.protocols.release import apply_disclosure_control, authorise_release
+from linkage.protocols.disclosure import apply_disclosure_control
+from linkage.protocols.enforcement import authorise_release
+from linkage.steps import release_attributes
 
 from ..helpers import EXAMPLE
 
@@ -110,7 +111,7 @@ def test_disclosure_control() -> None:
 
 
 def test_signed_agreement_needs_a_signing_key(tmp_path: Path, small_cohort) -> None:  # type: ignore[no-untyped-def]
-    from linkage.pipeline import encode_extract
+    from linkage.steps import encode_extract
     from linkage.synth import write_cohort
 
     from ..helpers import copy_protocols, edit_yaml

@@ -1,0 +1,31 @@
+"""``privacy-check`` as an audited step: a provider attacks its own encodings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from linkage.encoding import read_encodings
+from linkage.privacy import PrivacyReport, privacy_check
+from linkage.steps.layer import PathLike, audited_step, default_audit_log
+
+
+def check_privacy(*, agreement: PathLike, encodings: PathLike, reference: PathLike,
+                  audit_log: PathLike | None = None, progress: bool = False,
+                  today: dt.date | None = None,
+                  signing_key: PathLike | None = None) -> PrivacyReport:
+    """Run the attacks on ``encodings`` with ``reference`` (the extract they were made
+    from) as the attacker's knowledge; the audit entry records the rates (no values)."""
+    partner = read_encodings(encodings).partner
+    with audited_step("privacy-check", agreement=agreement, actor=partner,
+                      inputs={"encodings": encodings, "reference": reference}, outputs={},
+                      audit_log=audit_log or default_audit_log(encodings),
+                      signing_key=signing_key, today=today) as step:
+        report = privacy_check(step.agreement, encodings, reference, progress=progress)
+        risk = report.risk
+        step.counts = {"frequency_alignment": risk.frequency_alignment,
+                       "pattern_mining": risk.pattern_mining,
+                       "graph_matching": risk.graph_matching,
+                       "blocking_tokens": risk.blocking_tokens,
+                       "advantage": risk.advantage, "over_limit": report.over_limit}
+    return report
+

@@ -1,0 +1,57 @@
+"""A data provider's release: link keys joined to the attributes a recipient may have."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from linkage.errors import InputDataError
+from linkage.linkfiles import read_links
+from linkage.protocols.enforcement import authorise_release, record_id_column
+from linkage.steps.layer import PathLike, audited_step
+from linkage.tables import read_table
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    output: Path
+    rows: int
+    attributes: list[str]
+    purpose: str
+
+
+def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, input: PathLike,
+                       recipient: str, output: PathLike, purpose: str | None = None,
+                       attributes: list[str] | None = None, audit_log: PathLike | None = None,
+                       today: dt.date | None = None,
+                       signing_key: PathLike | None = None) -> ReleaseResult:
+    """Write ``link_key`` plus the permitted attributes of ``partner``'s linked records."""
+    inputs = {"links": links, "input": input}
+    with audited_step("release", agreement=agreement, actor=partner, inputs=inputs,
+                      outputs={"release": output}, audit_log=audit_log,
+                      signing_key=signing_key, today=today) as step:
+        chosen_purpose, columns = authorise_release(step.agreement, partner, recipient,
+                                                    purpose, attributes)
+        id_column = record_id_column(step.agreement, partner)
+        link_frame = read_links(links)
+        extract = read_table(input, [id_column, *columns])
+        repeated = extract[id_column].duplicated().to_numpy(bool)
+        if repeated.any():
+            row = int(repeated.argmax()) + 2
+            raise InputDataError(f"{input}: row {row}: column '{id_column}' repeats an earlier "
+                                 f"record id ({int(repeated.sum())} repeated row(s)); each "
+                                 f"record may be released once.")
+        mine = link_frame[link_frame["partner"] == partner]
+        joined = mine.merge(extract[[id_column, *columns]], left_on="record_id",
+                            right_on=id_column, how="inner")
+        released = pd.DataFrame({"link_key": joined["cluster_id"].astype(str)})
+        for column in columns:
+            released[column] = joined[column].to_numpy()
+        step.write("release", output, lambda handle: released.to_csv(
+            handle, index=False, lineterminator="\n"))
+        step.counts = {"rows": len(released), "recipient": recipient,
+                       "purpose": chosen_purpose, "attributes": columns}
+    return ReleaseResult(Path(output), len(released), columns, chosen_purpose)

@@ -1,0 +1,28 @@
+"""The linkage report as an audited step: links and model in, one HTML file out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from linkage.linkfiles import model_path, read_links, read_model
+from linkage.report import render_report
+from linkage.steps.layer import PathLike, audited_step
+
+
+def report_links(*, agreement: PathLike, links: PathLike, output: PathLike,
+                 audit_log: PathLike | None = None, title: str = "Linkage report",
+                 today: dt.date | None = None, signing_key: PathLike | None = None) -> Path:
+    """Write the HTML report on ``links`` (and its match model) under the agreement's
+    disclosure control; refused when the agreement is not in force."""
+    inputs = {"links": links, "match model": model_path(links)}
+    with audited_step("report", agreement=agreement, actor=None, inputs=inputs,
+                      outputs={"report": output}, audit_log=audit_log,
+                      signing_key=signing_key, today=today) as step:
+        frame = read_links(links)
+        model = read_model(links)
+        control = step.agreement.agreement.disclosure_control
+        html = render_report(frame, model, control, title=title)
+        step.write("report", output, lambda handle: handle.write(html))
+        step.counts = {"pairs_of_sources": len(model.pairs)}
+    return Path(output)
