@@ -110,11 +110,9 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     result = encode_extract(agreement=args.agreement, partner=args.partner, key=args.key,
                             input=args.input, output=args.output, audit_log=args.audit_log,
                             progress=not args.quiet, signing_key=args.signing_key)
-    invalid = {f: c["invalid"] for f, c in result.counts.items() if c["invalid"]}
     print(f"encoded {result.records:,} records -> {result.output}")
-    if invalid:
-        print("invalid values treated as missing: "
-              + ", ".join(f"{f} {n:,}" for f, n in invalid.items()))
+    print("missing or invalid per field (counted in the audit log): " + ", ".join(
+        f"{f} {c['missing']:,} ({c['invalid']:,} invalid)" for f, c in result.counts.items()))
     return 0
 
 

@@ -11,11 +11,11 @@ from linkage.errors import ProtocolError
 
 def _file_kind(path: Path) -> str:
     """``"agreement"`` if the file lists parties, else ``"partner protocol"``."""
-    import yaml
+    from linkage.protocols.loading import read_yaml_document
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data, _ = read_yaml_document(path)
+    except ProtocolError:
         data = None  # the loader reports the file's own problem, with its line
     return "agreement" if isinstance(data, dict) and "parties" in data else "partner protocol"
 

@@ -95,3 +95,23 @@ def test_missing_column_named_with_file(workspace: Path) -> None:
     with pytest.raises(Exception, match=r"health.csv: missing column\(s\) home_postcode"):
         _encode(workspace, agreement)
     assert not (workspace / "enc" / "health.npz").exists()
+
+
+def test_refuses_extract_whose_dates_are_all_in_another_format(workspace: Path) -> None:
+    """Every date of birth in the wrong format would silently salt the names with nothing:
+    the data_quality clause refuses it, nothing is written, the refusal names the clause."""
+    import pandas as pd
+
+    from linkage.errors import InputDataError
+
+    extract = workspace / "cohort" / "health.csv"
+    frame = pd.read_csv(extract, dtype=str, keep_default_na=False)
+    frame["date_of_birth"] = pd.to_datetime(frame["date_of_birth"]).dt.strftime("%d/%m/%Y")
+    frame.to_csv(extract, index=False)
+    with pytest.raises(InputDataError, match="date_of_birth: 100% of") as caught:
+        _encode(workspace, copy_protocols(workspace))
+    assert "data_quality.maximum_missing_share" in str(caught.value)
+    assert not (workspace / "enc" / "health.npz").exists()
+    assert not [p for p in (workspace / "enc").iterdir() if p.name != "audit.jsonl"]
+    entry = json.loads((workspace / "enc" / "audit.jsonl").read_text().splitlines()[-1])
+    assert entry["outcome"] == "refused" and entry["detail"]["clause"] == "data_quality"

@@ -55,6 +55,10 @@ from linkage.encoding.tokens import (
 )
 from linkage.errors import InputDataError
 
+#: Longest record id (characters): ids are short pseudonyms, and the linkage unit's reader
+#: refuses longer ones.
+MAX_RECORD_ID_CHARS = 256
+
 
 def comparison_hints(schema: EncodingSchema) -> ComparisonHints:
     """What the linkage unit needs from the schema to compare the encodings: noise, salts
@@ -311,6 +315,7 @@ class BloomFilterEncoder:
         values: dict[str, _FieldValues] = {}
         record = np.zeros((n, schema.record_filter_bits // 64), dtype=np.uint64)
         field_filters: dict[str, np.ndarray] = {}
+        encoded: dict[str, np.ndarray] = {}  # per field: (n,) bool, a value was encoded
         # Two threads: Arrow's hashing, AES and the compiled kernels release the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = {spec.name: pool.submit(field_values, _column(frame, mapping[spec.name], n),
@@ -329,7 +334,8 @@ class BloomFilterEncoder:
             # this one builds the filters
             blocking_keys = pool.submit(self._blocking_keys, values, n)
             for spec in schema.fields:
-                field_filters[spec.name] = self._encode_field(spec, values, record)
+                field_filters[spec.name], encoded[spec.name] = self._encode_field(
+                    spec, values, record)
                 bar.update()
             blocking = blocking_keys.result()
         bar.close()
@@ -340,7 +346,8 @@ class BloomFilterEncoder:
             record = harden_deterministic(record, hard, self._step_keys("hardening:record"))
             if hard.blip_epsilon is not None:
                 blip(record, hard.blip_epsilon, self._seed("record"), in_place=True)
-        missing = np.stack([values[f.name].codes < 0 for f in schema.fields], axis=1)
+        # a salted field whose salt is missing encodes nothing: it is missing too
+        missing = np.stack([~encoded[f.name] for f in schema.fields], axis=1)
         return EncodedSource(
             partner=partner, record_ids=record_ids, record_filters=record,
             field_filters=field_filters, missing=missing,
@@ -350,9 +357,10 @@ class BloomFilterEncoder:
             hints=comparison_hints(schema), counts=counts)
 
     def _encode_field(self, spec: FieldSpec, values: dict[str, _FieldValues],
-                      record: np.ndarray) -> np.ndarray:
-        """One field's filters for every record; its part of the record-level filter is
-        OR-ed into ``record`` in place."""
+                      record: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One field's filters for every record ``(n, w)`` uint64, and which records had a
+        value to encode ``(n,)`` bool; its part of the record-level filter is OR-ed into
+        ``record`` in place."""
         schema, hard = self.schema, self.schema.hardening
         fv = values[spec.name]
         if spec.salt is not None:
@@ -372,7 +380,7 @@ class BloomFilterEncoder:
             contrib = value_filters(tokens, self._key.derive(f"record:{spec.name}"),
                                     spec.record_bits_per_token, schema.record_filter_bits)
             gather_filters(contrib, fv.codes, out=record)
-        return gathered
+        return gathered, fv.codes >= 0
 
     def _seed(self, label: str) -> int | None:
         """The noise seed of one filter (None: fresh noise)."""
@@ -426,6 +434,11 @@ def _check_record_ids(ids: np.ndarray, source: str, column: str) -> None:
     if len(blank):
         raise InputDataError(f"{source}: row {int(blank[0]) + 2}: column '{column}' is empty "
                              f"({len(blank)} row(s) in all).")
+    long = np.flatnonzero(pd.Series(ids).astype(str).str.len().to_numpy() > MAX_RECORD_ID_CHARS)
+    if len(long):
+        raise InputDataError(f"{source}: row {int(long[0]) + 2}: column '{column}' holds a record "
+                             f"id longer than {MAX_RECORD_ID_CHARS} characters ({len(long)} "
+                             f"row(s) in all); record ids are short pseudonyms.")
     repeated = np.flatnonzero(pd.Series(ids).duplicated().to_numpy(bool))
     if len(repeated):
         raise InputDataError(f"{source}: row {int(repeated[0]) + 2}: column '{column}' repeats "

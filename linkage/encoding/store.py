@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from pydantic import ValidationError
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from linkage.contracts import EncodedSource
-from linkage.encoding.encoder import comparison_hints
+from linkage.encoding.archive import MemberRule, check_rows, read_archive
+from linkage.encoding.encoder import MAX_RECORD_ID_CHARS, comparison_hints
 from linkage.encoding.schema import EncodingSchema, canonical_digest
 from linkage.errors import EncodingError
 from linkage.files import atomic_output
@@ -84,80 +85,133 @@ def save_encodings(handle: IO[bytes], encodings: EncodedSource, *, schema: Encod
     np.savez(handle, allow_pickle=False, **arrays)
 
 
+#: Most records one encoding file may hold (a national extract is under ten million).
+MAX_RECORDS = 50_000_000
+_WIDE = 1024  # most uint64 words in a filter (65,536 bits) or columns in missing/keys
+_MEMBERS = {
+    "header": MemberRule("u", (2**20,), itemsize=1, max_bytes=2**20),
+    "record_ids": MemberRule("U", (MAX_RECORDS,), max_chars=MAX_RECORD_ID_CHARS),
+    "record_filters": MemberRule("u", (MAX_RECORDS, _WIDE), itemsize=8),
+    "missing": MemberRule("b", (MAX_RECORDS, _WIDE), itemsize=1),
+    "blocking_keys": MemberRule("u", (MAX_RECORDS, _WIDE), itemsize=8),
+}
+_FIELD_PREFIX = "field__"
+_PREFIXES = {_FIELD_PREFIX: MemberRule("u", (MAX_RECORDS, _WIDE), itemsize=8)}
+
+
+class _Agreement(BaseModel):
+    id: str
+    version: str
+
+
+class _Header(BaseModel):
+    """The JSON header of an encoding file, validated before anything else is trusted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str
+    format_version: int
+    agreement: _Agreement
+    partner: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    schema_: dict[str, Any] = Field(alias="schema")
+    schema_digest: str
+    records: int = Field(ge=1, le=MAX_RECORDS)
+    fields: list[str]
+    blocking: list[str]
+    counts: dict[str, dict[str, int]] = {}
+
+
 def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
-    """Read and validate an encoding file written by :func:`write_encodings`."""
+    """Read and validate an encoding file written by :func:`write_encodings`.
+
+    Only the allowed members are read, each after its ``.npy`` header has been checked
+    (:func:`~linkage.encoding.archive.read_archive`); then the JSON header, the schema and
+    its digest, every array's shape against the schema, and the record ids (non-empty,
+    unique). Any problem is one :class:`EncodingError` naming the file and what is wrong.
+    """
     source = Path(path)
-    if not source.exists():
-        raise EncodingError(f"{source}: encoding file not found.")
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            data = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise EncodingError(f"{source}: not a linkage encoding file ({type(error).__name__}).") \
-            from None
+    data = read_archive(source, members=_MEMBERS, optional_prefixes=_PREFIXES)
+    n = check_rows(source, data, ("record_ids", "record_filters", "missing", "blocking_keys"),
+                   prefixes=(_FIELD_PREFIX,))
     header = _header(source, data)
     try:
-        schema = EncodingSchema.model_validate(header["schema"])
+        schema = EncodingSchema.model_validate(header.schema_)
     except ValidationError:
         raise EncodingError(f"{source}: header holds an invalid encoding schema.") from None
-    if canonical_digest(header["schema"]) != header.get("schema_digest"):
+    if canonical_digest(header.schema_) != header.schema_digest:
         raise EncodingError(f"{source}: the header's schema does not match its digest "
                             f"(the file was altered).")
-    fields = tuple(header["fields"])
+    _check_layout(source, data, header, schema, n)
+    record_ids = data["record_ids"].astype(object)
+    _check_record_ids(source, record_ids)
+    fields = tuple(header.fields)
     encodings = EncodedSource(
-        partner=str(header["partner"]), record_ids=data["record_ids"].astype(object),
+        partner=header.partner, record_ids=record_ids,
         record_filters=data["record_filters"],
-        field_filters={name: data[f"field__{name}"] for name in fields},
+        field_filters={name: data[f"{_FIELD_PREFIX}{name}"] for name in fields},
         missing=data["missing"], field_names=fields,
         field_kinds={f.name: f.kind for f in schema.fields},
-        blocking_keys=data["blocking_keys"], blocking_names=tuple(header["blocking"]),
-        hints=comparison_hints(schema), counts=header.get("counts", {}))
-    _check_shapes(source, encodings, int(header["records"]))
-    return EncodingFile(agreement_id=header["agreement"]["id"],
-                        agreement_version=header["agreement"]["version"],
-                        schema=schema, encodings=encodings,
-                        path=source)
+        blocking_keys=data["blocking_keys"], blocking_names=tuple(header.blocking),
+        hints=comparison_hints(schema), counts=header.counts)
+    return EncodingFile(agreement_id=header.agreement.id,
+                        agreement_version=header.agreement.version,
+                        schema=schema, encodings=encodings, path=source)
 
 
-def _header(source: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
-    required = {"header", "record_ids", "record_filters", "missing", "blocking_keys"}
-    absent = sorted(required - set(data))
-    if absent:
-        raise EncodingError(f"{source}: not a linkage encoding file (missing {', '.join(absent)}).")
+def _header(source: Path, data: dict[str, np.ndarray]) -> _Header:
     try:
-        header: dict[str, Any] = json.loads(data["header"].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        raw = json.loads(data["header"].tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise EncodingError(f"{source}: header is not valid JSON.") from None
-    if header.get("format") != FORMAT_NAME:
-        raise EncodingError(f"{source}: not a linkage encoding file (format "
-                            f"'{header.get('format')}').")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise EncodingError(f"{source}: encoding format version {header.get('format_version')} "
-                            f"is not supported (this library reads {FORMAT_VERSION}).")
-    for key in ("agreement", "partner", "schema", "schema_digest", "records", "fields",
-                "blocking"):
-        if key not in header:
-            raise EncodingError(f"{source}: header lacks '{key}'.")
-    for name in header["fields"]:
-        if f"field__{name}" not in data:
-            raise EncodingError(f"{source}: header names field '{name}' but its filters "
-                                f"are missing.")
-    return header
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
+        raise EncodingError(f"{source}: not a linkage encoding file (its header does not "
+                            f"say '{FORMAT_NAME}').")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise EncodingError(f"{source}: this encoding format version is not supported (this "
+                            f"library reads {FORMAT_VERSION}); re-export it with "
+                            f"'linkage encode'.")
+    try:
+        return _Header.model_validate(raw)
+    except ValidationError as error:
+        where = ".".join(str(x) for x in error.errors()[0]["loc"])
+        raise EncodingError(f"{source}: header field '{where}' is missing or invalid.") \
+            from None
 
 
-def _check_shapes(source: Path, enc: EncodedSource, records: int) -> None:
-    n = len(enc.record_ids)
+def _check_layout(source: Path, data: dict[str, np.ndarray], header: _Header,
+                  schema: EncodingSchema, n: int) -> None:
+    """Every array's shape as the schema says: the header cannot disagree with its schema,
+    and a too-narrow filter is blamed on this file."""
     problems = []
-    if n != records:
-        problems.append(f"header says {records} records, file holds {n}")
-    if enc.record_filters.dtype != np.uint64 or enc.record_filters.shape[0] != n:
-        problems.append("record_filters must be (records, words) uint64")
-    for name, filters in enc.field_filters.items():
-        if filters.dtype != np.uint64 or filters.shape[0] != n:
-            problems.append(f"filters of field '{name}' must be (records, words) uint64")
-    if enc.missing.shape != (n, len(enc.field_names)):
-        problems.append("missing must be (records, fields) bool")
-    if enc.blocking_keys.shape != (n, len(enc.blocking_names)):
-        problems.append("blocking_keys must be (records, passes) uint64")
+    if n != header.records:
+        problems.append(f"header says {header.records} records, file holds {n}")
+    if header.fields != [f.name for f in schema.fields]:
+        problems.append("header's fields differ from its schema's")
+    if header.blocking != [p.name for p in schema.blocking]:
+        problems.append("header's blocking passes differ from its schema's")
+    present = sorted(k[len(_FIELD_PREFIX):] for k in data if k.startswith(_FIELD_PREFIX))
+    if present != sorted(header.fields):
+        problems.append("field filters present differ from the fields the header lists")
+    widths = {"record_filters": schema.record_filter_bits // 64,
+              "missing": len(schema.fields), "blocking_keys": len(schema.blocking),
+              **{f"{_FIELD_PREFIX}{f.name}": f.filter_bits // 64 for f in schema.fields}}
+    for name, width in widths.items():
+        if name in data and data[name].shape[1] != width:
+            problems.append(f"'{name}' has {data[name].shape[1]} columns, the schema says "
+                            f"{width}")
     if problems:
-        raise EncodingError(f"{source}: " + "; ".join(problems) + ".")
+        raise EncodingError(f"{source}: " + "; ".join(problems) + "; re-export it with "
+                            "'linkage encode'.")
+
+
+def _check_record_ids(source: Path, record_ids: np.ndarray) -> None:
+    """Refuse blank or repeated record ids (a record in two clusters), naming the row."""
+    blank = np.flatnonzero(record_ids == "")
+    if len(blank):
+        raise EncodingError(f"{source}: record {int(blank[0]) + 1} has a blank record id "
+                            f"({len(blank)} in all).")
+    repeated = np.flatnonzero(pd.Series(record_ids).duplicated().to_numpy(bool))
+    if len(repeated):
+        raise EncodingError(f"{source}: record {int(repeated[0]) + 1} repeats an earlier "
+                            f"record id ({len(repeated)} repeated in all); each record must "
+                            f"appear once.")

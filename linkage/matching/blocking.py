@@ -64,8 +64,9 @@ class LshParameters:
 def lsh_keys(filters: np.ndarray, params: LshParameters) -> np.ndarray:
     """``(n, w)`` uint64 filters -> ``(n, bands)`` uint64 keys (0 reserved for "none").
 
-    Bits are sampled only from positions that are set in some filter so that empty regions
-    (e.g. after XOR-folding) are not wasted. The sample is public: it needs no key.
+    Each band samples ``bits_per_band`` of all ``64 w`` positions, drawn from
+    ``params.seed`` alone, so that both sources' keys use the same positions whatever their
+    data. The sample is public: it needs no key.
     """
     rng = np.random.default_rng(params.seed)
     m = filters.shape[1] * 64

@@ -41,6 +41,10 @@ def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     shifted = levels.astype(np.int64) + 1
     radix = int(shifted.max(initial=0)) + 1
+    if radix ** levels.shape[1] >= 2**62:  # too many fields to pack: sort the rows instead
+        rows, inverse, counts = np.unique(levels, axis=0, return_inverse=True,
+                                          return_counts=True)
+        return rows.astype(levels.dtype), counts.astype(np.float64), inverse.ravel()
     weights = radix ** np.arange(levels.shape[1], dtype=np.int64)
     codes, inverse, counts = distinct_with_inverse(shifted @ weights)
     patterns = (codes[:, None] // weights[None, :]) % radix - 1

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from linkage.encoding import BloomFilterEncoder, read_key_file
 from linkage.encoding.store import save_encodings
-from linkage.errors import ProtocolError
+from linkage.errors import InputDataError, ProtocolError
+from linkage.protocols.data_quality import field_quality_problems
 from linkage.protocols.enforcement import authorise_encode, record_id_column
 from linkage.protocols.loading import LoadedAgreement
 from linkage.steps.layer import PathLike, audited_step
@@ -47,13 +48,27 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
         encodings = BloomFilterEncoder(loaded.agreement.encoding, project_key).encode(
             frame, mapping, record_id_column=id_column, progress=progress, source=str(input),
             partner=partner)
+        counts = {f: dict(c) for f, c in encodings.counts.items()}
+        step.counts = {"records": len(encodings), "fields": counts}
+        check_field_quality(loaded, partner, input, counts, len(encodings))
         a = loaded.agreement
         step.write("encodings", target, lambda handle: save_encodings(
             handle, encodings, schema=a.encoding, agreement_id=a.id,
             agreement_version=a.version), binary=True)
-        counts = {f: dict(c) for f, c in encodings.counts.items()}
-        step.counts = {"records": len(encodings), "fields": counts}
     return EncodeResult(target, len(encodings), counts)
+
+
+def check_field_quality(loaded: LoadedAgreement, partner: str, input: PathLike,
+                        counts: dict[str, dict[str, int]], records: int) -> None:
+    """Refuse an extract whose mapped fields are missing or invalid in more records than the
+    agreement's ``data_quality`` clause allows (counts only in the message)."""
+    held = [f for f, column in loaded.protocol(partner).identifiers.items() if column]
+    problems = field_quality_problems(counts, records, loaded.agreement.data_quality,
+                                      held=held)
+    if problems:
+        raise InputDataError(f"{input}: data_quality: " + "; ".join(problems) + ". Check the "
+                             f"column mapping in {partner}'s protocol and the date formats, "
+                             f"or fix the extract; nothing was written.")
 
 
 def check_schema_risk(loaded: LoadedAgreement) -> None:

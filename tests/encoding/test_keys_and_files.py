@@ -6,6 +6,8 @@ import logging
 import math
 import os
 import stat
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -101,7 +103,7 @@ def test_encoding_file_round_trip_and_refusals(tmp_path, small_cohort: Cohort) -
     assert np.array_equal(back.encodings.record_filters, enc.record_filters)
     assert list(back.encodings.record_ids) == list(enc.record_ids)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(EncodingError, match="not a linkage encoding file"):
+    with pytest.raises(EncodingError, match="not a readable zip archive"):
         read_encodings(tmp_path / "junk.npz")
     arrays = dict(np.load(path))
     header = json.loads(arrays["header"].tobytes())
@@ -213,3 +215,44 @@ def test_xor_fold_needs_even_word_counts() -> None:
         EncodingSchema.model_validate(data)
     data["hardening"] = {"xor_fold": True, "applies_to": ["record"]}
     assert EncodingSchema.model_validate(data).hardening.xor_fold
+
+
+def _rewrite(path: Path, out: Path, change: Callable[[dict[str, np.ndarray]], None]) -> Path:
+    arrays = dict(np.load(path))
+    change(arrays)
+    np.savez(out, **arrays)
+    return out
+
+
+def test_encoding_files_from_elsewhere_are_checked_before_use(tmp_path: Path,
+                                                              small_cohort: Cohort) -> None:
+    """Repeated or blank record ids, a too-narrow filter, an extra member and a relabelled
+    field list are refused naming this file, before the linkage unit uses it."""
+    enc = BloomFilterEncoder(default_schema(), ProjectKey(SECRET)).encode(
+        small_cohort.extracts["health"].head(40), partner="health")
+    path = write_encodings(tmp_path / "h.npz", enc, schema=default_schema(),
+                           agreement_id="a", agreement_version="1")
+
+    def repeat(a: dict[str, np.ndarray]) -> None:
+        a["record_ids"] = a["record_ids"].copy()
+        a["record_ids"][5] = a["record_ids"][3]
+
+    def narrow(a: dict[str, np.ndarray]) -> None:
+        a["field__given_name"] = a["field__given_name"][:, :2]
+
+    def extra(a: dict[str, np.ndarray]) -> None:
+        a["payload"] = np.zeros(10, np.uint8)
+
+    def no_records(a: dict[str, np.ndarray]) -> None:
+        for name in list(a):
+            if name != "header":
+                a[name] = a[name][:0]
+
+    for change, expected in ((repeat, "repeats an earlier record id"),
+                             (narrow, "'field__given_name' has 2 columns"),
+                             (extra, "payload"), (no_records, "no records")):
+        bad = _rewrite(path, tmp_path / f"{change.__name__}.npz", change)
+        with pytest.raises(EncodingError, match=expected) as caught:
+            read_encodings(bad)
+        assert str(bad) in str(caught.value)
+        assert not any(rid in str(caught.value) for rid in enc.record_ids)
