@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -101,3 +102,20 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     if pa.exists() and pb.exists():
         return os.path.samefile(pa, pb)
     return pa.resolve() == pb.resolve()
+
+
+def parse_format_json(text: str | bytes, *, format_name: str, version: int, source: object,
+                      kind: str, remedy: str, error: type[Exception]) -> dict[str, object]:
+    """Parse a JSON document of ours: a mapping whose ``format`` is ``format_name`` and
+    whose ``format_version`` is ``version``; otherwise one ``error`` naming ``source`` and
+    the ``kind`` of file expected, with the ``remedy``, never quoting the document."""
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise error(f"{source}: not a {kind} (not JSON); {remedy}.") from None
+    if not isinstance(data, dict) or data.get("format") != format_name:
+        raise error(f"{source}: not a {kind}; {remedy}.")
+    if data.get("format_version") != version:
+        raise error(f"{source}: this {kind} is in a format version this library does not "
+                    f"read (it reads {version}); {remedy}.")
+    return data

@@ -23,3 +23,23 @@ def edit_yaml(path: Path, change: Any) -> None:
     data = yaml.safe_load(path.read_text())
     change(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+PROVIDERS = ("health", "education", "social_care")
+
+
+def encoded_workspace(root: Path, cohort: Any) -> Path:
+    """``root`` with the cohort's extracts, the example protocols, a key, and each data
+    provider's encoding file in ``enc/`` (made through the CLI, as a provider would)."""
+    from linkage.cli import main
+    from linkage.synth import write_cohort
+
+    write_cohort(cohort, root / "cohort")
+    agreement = copy_protocols(root)
+    assert main(["keygen", "--out", str(root / "project.key")]) == 0
+    for partner in PROVIDERS:
+        assert main(["encode", "--agreement", str(agreement), "--partner", partner,
+                     "--key", str(root / "project.key"), "--input",
+                     str(root / "cohort" / f"{partner}.csv"), "--output",
+                     str(root / "enc" / f"{partner}.npz"), "--quiet"]) == 0
+    return root

@@ -12,25 +12,16 @@ from linkage.errors import ProtocolError
 from linkage.matching import Linker, pairwise_quality
 from linkage.protocols import load_agreement
 from linkage.steps import evaluate_links, match_encodings
-from linkage.synth import Cohort, write_cohort
+from linkage.synth import Cohort
 
-from .helpers import copy_protocols, edit_yaml
+from .helpers import copy_protocols, edit_yaml, encoded_workspace
 
 PARTNERS = ("health", "education", "social_care")
 
 
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory: pytest.TempPathFactory, small_cohort: Cohort) -> Path:
-    ws = tmp_path_factory.mktemp("flow")
-    write_cohort(small_cohort, ws / "cohort")
-    agreement = copy_protocols(ws)
-    assert main(["keygen", "--out", str(ws / "project.key")]) == 0
-    for partner in PARTNERS:
-        assert main(["encode", "--agreement", str(agreement), "--partner", partner,
-                     "--key", str(ws / "project.key"), "--input",
-                     str(ws / "cohort" / f"{partner}.csv"), "--output",
-                     str(ws / "enc" / f"{partner}.npz"), "--quiet"]) == 0
-    return ws
+    return encoded_workspace(tmp_path_factory.mktemp("flow"), small_cohort)
 
 
 def test_whole_flow_links_well(encoded: Path, capsys: pytest.CaptureFixture[str]) -> None:

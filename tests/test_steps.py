@@ -3,6 +3,7 @@ entry, leave nothing half-written; links do not depend on the order of the input
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -22,25 +23,16 @@ from linkage.files import TEMP_SUFFIX, remove_stale_temporaries
 from linkage.matching import Linker
 from linkage.protocols import load_agreement
 from linkage.steps import audited_step, match_encodings
-from linkage.synth import Cohort, write_cohort
+from linkage.synth import Cohort
 
-from .helpers import EXAMPLE, copy_protocols
+from .helpers import EXAMPLE, copy_protocols, encoded_workspace
 
 PARTNERS = ("health", "education", "social_care")
 
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory, small_cohort: Cohort) -> Path:
-    root = tmp_path_factory.mktemp("steps")
-    write_cohort(small_cohort, root / "cohort")
-    agreement = copy_protocols(root)
-    assert main(["keygen", "--out", str(root / "project.key")]) == 0
-    for partner in PARTNERS:
-        assert main(["encode", "--agreement", str(agreement), "--partner", partner,
-                     "--key", str(root / "project.key"), "--input",
-                     str(root / "cohort" / f"{partner}.csv"), "--output",
-                     str(root / "enc" / f"{partner}.npz"), "--quiet"]) == 0
-    return root
+    return encoded_workspace(tmp_path_factory.mktemp("steps"), small_cohort)
 
 
 def _digest(path: Path) -> str:
@@ -125,11 +117,11 @@ def test_an_output_appears_only_after_its_audit_entry(ws: Path, tmp_path: Path) 
 def test_a_failed_refusal_entry_does_not_hide_the_real_error(ws: Path, tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     log.mkdir()
-    with pytest.raises(ProtocolError, match="expiry_date") as caught:
-        with audited_step("encode", agreement=ws / "protocols" / "agreement.yaml",
-                          actor="health", inputs={}, outputs={"x": tmp_path / "x"},
-                          audit_log=log, today=__import__("datetime").date(2099, 1, 1)):
-            pass
+    step = audited_step("encode", agreement=ws / "protocols" / "agreement.yaml", actor="health",
+                        inputs={}, outputs={"x": tmp_path / "x"}, audit_log=log,
+                        today=dt.date(2099, 1, 1))
+    with pytest.raises(ProtocolError, match="expiry_date") as caught, step:
+        pass
     assert "could not be audited" in " ".join(getattr(caught.value, "__notes__", []))
 
 
@@ -137,11 +129,11 @@ def test_a_failing_body_leaves_no_output_and_is_audited_with_its_clause(tmp_path
     agreement = copy_protocols(tmp_path)
     log = tmp_path / "audit.jsonl"
     out = tmp_path / "out.csv"
-    with pytest.raises(InputDataError):
-        with audited_step("release", agreement=agreement, actor="health", inputs={},
-                          outputs={"release": out}, audit_log=log) as step:
-            step.write("release", out, lambda handle: handle.write("half"))
-            raise InputDataError(f"{agreement}: releases.attributes: refused for the test")
+    running = audited_step("release", agreement=agreement, actor="health", inputs={},
+                           outputs={"release": out}, audit_log=log)
+    with pytest.raises(InputDataError), running as step:
+        step.write("release", out, lambda handle: handle.write("half"))
+        raise InputDataError(f"{agreement}: releases.attributes: refused for the test")
     assert not out.exists() and not _leftovers(tmp_path)
     entry = _entries(log)[-1]
     assert entry["outcome"] == "refused"

@@ -28,7 +28,7 @@ from linkage.encoding.archive import MemberRule, check_rows, read_archive
 from linkage.encoding.encoder import MAX_RECORD_ID_CHARS, comparison_hints
 from linkage.encoding.schema import EncodingSchema, canonical_digest
 from linkage.errors import EncodingError
-from linkage.files import atomic_output
+from linkage.files import atomic_output, parse_format_json
 
 FORMAT_NAME = "linkage-encodings"
 FORMAT_VERSION = 1
@@ -159,17 +159,10 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
 
 
 def _header(source: Path, data: dict[str, np.ndarray]) -> _Header:
-    try:
-        raw = json.loads(data["header"].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise EncodingError(f"{source}: header is not valid JSON.") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
-        raise EncodingError(f"{source}: not a linkage encoding file (its header does not "
-                            f"say '{FORMAT_NAME}').")
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise EncodingError(f"{source}: this encoding format version is not supported (this "
-                            f"library reads {FORMAT_VERSION}); re-export it with "
-                            f"'linkage encode'.")
+    raw = parse_format_json(data["header"].tobytes(), format_name=FORMAT_NAME,
+                            version=FORMAT_VERSION, source=source,
+                            kind="linkage encoding file",
+                            remedy="re-export it with 'linkage encode'", error=EncodingError)
     try:
         return _Header.model_validate(raw)
     except ValidationError as error:

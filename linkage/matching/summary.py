@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from linkage.errors import InputDataError
+from linkage.files import parse_format_json
 from linkage.matching.comparison import FieldComparison
 from linkage.matching.scoring import FellegiSunter
 
@@ -89,17 +90,10 @@ class MatchModel:
     @classmethod
     def from_json(cls, text: str, *, source: str = "model file") -> MatchModel:
         """Parse :meth:`to_json` output; a malformed file is one :class:`InputDataError`."""
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            raise InputDataError(f"{source}: not a match model file (not JSON).") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
-            raise InputDataError(f"{source}: not a match model file; it is written by "
-                                 f"'linkage match' beside the links.")
-        if data.get("format_version") != FORMAT_VERSION:
-            raise InputDataError(f"{source}: match model format version "
-                                 f"{data.get('format_version')!r} is not supported "
-                                 f"(this library reads {FORMAT_VERSION}).")
+        data: dict[str, Any] = parse_format_json(
+            text, format_name=FORMAT_NAME, version=FORMAT_VERSION, source=source,
+            kind="match model file", remedy="'linkage match' writes it beside the links",
+            error=InputDataError)
         try:
             pairs = [PairSummary(**p) for p in data["pairs"]]
             model = cls(threshold=float(data["threshold"]),
