@@ -152,8 +152,9 @@ def _cmd_match(args: argparse.Namespace) -> int:
         if backend is not None:
             backend.close()
     links = result.result.links
-    print(f"linked {len(links):,} records into {links.cluster_id.nunique():,} clusters "
-          f"-> {result.output}")
+    print(f"linked {len(links):,} records into {links.cluster_id.nunique():,} clusters; "
+          f"each data provider's own link keys -> "
+          + ", ".join(str(path) for path in result.files.values()))
     return 0
 
 
@@ -169,10 +170,14 @@ def _probability(text: str) -> float:
 
 def _add_match(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("match", help="link encoding files (linkage unit; no key needed)",
-                       description="Link the encodings of two or more data providers and "
-                                   "write cluster_id,partner,record_id,probability.")
+                       description="Link the encodings of two or more data providers. Each "
+                                   "provider gets a file of its own record ids with their "
+                                   "link keys (link_key,partner,record_id), nothing of "
+                                   "the others'.")
     p.add_argument("--agreement", type=Path, required=True, help="agreement YAML file")
-    p.add_argument("--output", type=Path, required=True, help="links CSV to write")
+    p.add_argument("--output", type=Path, required=True,
+                   help="output folder: one links file per data provider (its own record "
+                        "ids and link keys only), link-quality.csv, match-model.json")
     p.add_argument("encodings", type=Path, nargs="+", help="encoding files (.npz)")
     p.add_argument("--threshold", type=_probability, default=0.5,
                    help="match probability needed to link (default 0.5)")
@@ -208,7 +213,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="pairwise precision, recall and F1 against the truth",
                        description="Compare a links file with ground truth "
                                    "(partner,record_id,person_id).")
-    p.add_argument("--links", type=Path, required=True, help="links CSV from linkage match")
+    p.add_argument("--links", type=Path, required=True, nargs="+",
+                   help="the providers' links files from linkage match (or its output folder)")
     p.add_argument("--truth", type=Path, required=True, help="truth CSV")
     p.set_defaults(handler=_cmd_evaluate)
 

@@ -178,7 +178,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agreement", type=Path, required=True,
                    help="agreement YAML (for its disclosure control)")
     p.add_argument("--links", type=Path, required=True,
-                   help="links CSV from linkage match (its .model.json must be beside it)")
+                   help="the output folder of linkage match (links files and match model)")
     p.add_argument("--output", type=Path, required=True, help="HTML file to write")
     add_audit_options(p)
     p.set_defaults(handler=_cmd_report)
@@ -235,7 +235,8 @@ def add_release(sub: argparse._SubParsersAction) -> None:
                        description="Join link keys to the attributes the partner's protocol "
                                    "lets the recipient have, and nothing else.")
     p.add_argument("--agreement", type=Path, required=True)
-    p.add_argument("--links", type=Path, required=True, help="links CSV from linkage match")
+    p.add_argument("--links", type=Path, required=True,
+                   help="the partner's own links file from linkage match")
     p.add_argument("--partner", required=True, help="the data provider releasing")
     p.add_argument("--input", type=Path, required=True, help="the partner's extract (CSV)")
     p.add_argument("--recipient", required=True, help="the party receiving")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from linkage.encoding import ProjectKey, write_key_file
+from linkage.linkfiles import read_links
 from linkage.matching import Linker
 from linkage.matching.evaluation import QualityReport
 from linkage.steps import (
@@ -75,7 +76,7 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
                        audit_log=out / "audit.jsonl", progress=not quiet)
 
     say("4. the linkage unit links the encodings (no key, no identifiers)")
-    links_path = out / "linkage_unit" / "links.csv"
+    links_path = out / "linkage_unit"
     match_encodings(agreement=agreement,
                     encodings=[out / "encodings" / f"{p}.npz" for p in PROVIDERS],
                     output=links_path, audit_log=out / "audit.jsonl",
@@ -83,7 +84,8 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
 
     say("5. each provider releases permitted attributes to the analysts, with link keys")
     for partner in PROVIDERS:
-        release_attributes(agreement=agreement, links=links_path, partner=partner,
+        release_attributes(agreement=agreement, links=links_path / f"{partner}.csv",
+                           partner=partner,
                            input=out / "cohort" / f"{partner}.csv", recipient="analysts",
                            output=out / "analysts" / f"{partner}.csv",
                            audit_log=out / "audit.jsonl")
@@ -94,7 +96,7 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
 
     say("7. evaluate against the truth\n")
     evaluation = evaluate_links(links=links_path, truth=out / "cohort" / "truth.csv")
-    links = pd.read_csv(links_path, dtype=str)
+    links = read_links([links_path])
     result = DemoResult(out, evaluation.quality, links, time.perf_counter() - start)
     if not quiet:
         print(summary_table(result, {p: len(cohort.extracts[p]) for p in PROVIDERS}))
@@ -104,7 +106,8 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
 def summary_table(result: DemoResult, records: dict[str, int]) -> str:
     """The closing table: records per partner, links per partner pair, quality."""
     lines = [f"{'partner':<14}{'records':>10}{'linked':>10}"]
-    linked = result.links.groupby("partner").size()
+    sizes = result.links.groupby("cluster_id")["record_id"].transform("size")
+    linked = result.links[sizes.to_numpy() > 1].groupby("partner").size()
     for partner, count in records.items():
         lines.append(f"{partner:<14}{count:>10,}{int(linked.get(partner, 0)):>10,}")
     lines += ["", f"{'partner pair':<26}{'links':>8}{'precision':>11}{'recall':>9}{'F1':>8}"]
@@ -119,7 +122,7 @@ def summary_table(result: DemoResult, records: dict[str, int]) -> str:
     q = result.quality.overall
     lines += [f"{'all pairs (incl. duplicates)':<26}{'':>8}{q.precision:>11.4f}"
               f"{q.recall:>9.4f}{q.f1:>8.4f}", "",
-              f"links:            {result.out_dir / 'linkage_unit' / 'links.csv'}",
+              f"link keys:        {result.out_dir / 'linkage_unit'} (one file per provider)",
               f"analyst releases: {result.out_dir / 'analysts'}",
               f"report:           {result.out_dir / 'report.html'}",
               f"audit log:        {result.out_dir / 'audit.jsonl'}  "

@@ -2,8 +2,16 @@
 
 It shows whether to trust the links: the match-weight distribution split by the model into
 matches and non-matches, estimated precision and recall against the threshold, per-field m
-and u, weight waterfalls of example pairs, cluster sizes, and counts per partner with the
-agreement's small-number suppression applied. It holds no identifier and no record id.
+and u, weight waterfalls of example pairs, cluster sizes, and counts per partner. It holds no
+identifier and no record id.
+
+Every number and chart that derives from counts of records, pairs or clusters goes through
+the agreement's disclosure control (:mod:`linkage.protocols.disclosure`): totals and table
+cells are printed with :func:`disclose`, and charts are drawn from :func:`disclosed_counts`
+(a suppressed count is a bar of height 0 labelled ``<N``), so no count the agreement
+suppresses or rounds can be read from the text or from a bar. The estimated precision and
+recall curves are computed from the disclosed histogram. m, u, lambda and weights are model
+parameters and are printed at fixed, low precision.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import pandas as pd
 
 from linkage.matching.scoring import match_probability, probability_weight
 from linkage.matching.summary import WEIGHT_BINS, MatchModel, PairSummary
-from linkage.protocols.disclosure import apply_disclosure_control
+from linkage.protocols.disclosure import apply_disclosure_control, disclose, disclosed_counts
 from linkage.protocols.models import DisclosureControl
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
@@ -27,8 +35,10 @@ svg{background:#fff;margin:.5em 0}"""
 
 def _svg_bars(values: list[float], labels: list[str], *, width: int = 640, height: int = 200,
               colours: list[str] | None = None, stacked: list[float] | None = None,
-              title: str = "") -> str:
-    """A bar chart; ``stacked`` draws a second series on top of ``values``."""
+              value_labels: list[str] | None = None, title: str = "") -> str:
+    """A bar chart; ``stacked`` draws a second series on top of ``values``; ``value_labels``
+    (plain text) are written above the bars. Heights come from ``values`` alone: pass
+    disclosed counts, never raw ones."""
     n = max(len(values), 1)
     top = max((v + (stacked[i] if stacked else 0) for i, v in enumerate(values)), default=1)
     top = top or 1
@@ -46,6 +56,11 @@ def _svg_bars(values: list[float], labels: list[str], *, width: int = 640, heigh
             parts.append(f'<rect x="{x:.1f}" y="{height - h - h2:.1f}" '
                          f'width="{max(bar - 1, 1):.1f}" height="{h2:.1f}" '
                          f'fill="{(colours or ["", "#f58518"])[1]}"/>')
+        if value_labels:
+            h2 = (height - 10) * stacked[i] / top if stacked else 0.0
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - h - h2 - 3:.1f}" '
+                         f'font-size="10" text-anchor="middle">'
+                         f'{html.escape(value_labels[i])}</text>')
     step = max(1, n // 10)
     for i in range(0, n, step):
         parts.append(f'<text x="{30 + i * bar:.1f}" y="{height + 15}" font-size="10">'
@@ -93,12 +108,33 @@ def estimated_quality(histogram: np.ndarray) -> pd.DataFrame:
                          "recall": recall})
 
 
-def _pair_section(pair: PairSummary, fields: list[str], threshold: float) -> str:
-    hist = np.asarray(pair.weight_histogram, dtype=float)
+def _count(count: int, control: DisclosureControl) -> str:
+    """One count for the HTML text, under disclosure control."""
+    return html.escape(disclose(count, control, thousands=True))
+
+
+def _rule(control: DisclosureControl) -> str:
+    """The agreement's disclosure rule, in words (HTML)."""
+    n, base = control.minimum_cell_count, control.rounding_base
+    rounding = ("others are shown as they are" if base == 1 else
+                f"others are rounded to the nearest multiple of {base}, halves up")
+    return (f"Counts below {n} are shown as &lt;{n}; {rounding} (the agreement's disclosure "
+            f"control). This applies to every count of records, pairs or clusters in this "
+            f"report, in the text, the tables and the charts: a chart is drawn from the "
+            f"published counts, so a suppressed count is a bar of height 0. Each total is "
+            f"rounded on its own and need not equal the sum of its parts.")
+
+
+def _pair_section(pair: PairSummary, fields: list[str], threshold: float,
+                  control: DisclosureControl) -> str:
+    hist = np.asarray(disclosed_counts(pair.weight_histogram, control), dtype=float)
     p = match_probability((WEIGHT_BINS[:-1] + WEIGHT_BINS[1:]) / 2)
     labels = [f"{b:.0f}" for b in WEIGHT_BINS[:-1]]
+    n, base = control.minimum_cell_count, control.rounding_base
+    rounded = "" if base == 1 else f", the others rounded to a multiple of {base}"
     out = [f"<h3>{html.escape(pair.left)} ~ {html.escape(pair.right)}</h3>",
-           f"<p>{pair.candidates:,} candidate pairs; {pair.links_above_threshold:,} at "
+           f"<p>{_count(pair.candidates, control)} candidate pairs; "
+           f"{_count(pair.links_above_threshold, control)} at "
            f"or above the threshold; prior share of matching pairs "
            f"&lambda; = {pair.lambda_:.3g}.</p>",
            "<p>Match weight (log<sub>2</sub> odds) of candidate pairs, split by the model: "
@@ -107,12 +143,20 @@ def _pair_section(pair: PairSummary, fields: list[str], threshold: float) -> str
            _svg_bars(list(np.sqrt(hist * (1 - p))), labels, stacked=list(np.sqrt(hist * p)),
                      colours=["#4c78a8", "#f58518"],
                      title="match weight distribution (square-root scale)"),
-           "<p class='note'>Bar heights are square roots of counts so that both groups show.</p>"]
+           f"<p class='note'>Bar heights are square roots of the published bin counts, so "
+           f"that both groups show: bins with fewer than {n} candidate pairs are drawn with "
+           f"height 0{rounded} (the agreement's disclosure control).</p>"]
+    if not hist.any():
+        out.append(f"<p class='note'>Every bin has fewer than {n} candidate pairs, so "
+                   f"nothing is drawn.</p>")
     quality = estimated_quality(hist)
     out += [f"<p>Estimated precision and recall if links were cut at each weight (this run "
             f"cut at probability {threshold:g}, weight {probability_weight(threshold):+.1f}):</p>",
             _svg_lines({"precision": list(quality.precision), "recall": list(quality.recall)},
-                       list(quality.threshold_weight), title="estimated precision and recall")]
+                       list(quality.threshold_weight), title="estimated precision and recall"),
+            "<p class='note'>The curves are computed from the published (disclosed) bin "
+            "counts above, not the raw ones, so no count that the disclosure control "
+            "suppresses or rounds can be recovered from them.</p>"]
     rows = []
     for f, name in enumerate(fields):
         m, u = pair.m[f], pair.u[f]
@@ -154,38 +198,49 @@ def _counts_section(links: pd.DataFrame, sizes: dict[str, int],
                     control: DisclosureControl) -> str:
     clusters = links.groupby("cluster_id")["partner"].apply(lambda s: " + ".join(sorted(s)))
     combos = clusters.value_counts().sort_index()
-    shown = apply_disclosure_control(combos, control)
+    shown = apply_disclosure_control(combos, control, thousands=True)
     linked = links.groupby("partner").size()
-    per_partner = pd.Series({p: int(linked.get(p, 0)) for p in sizes})
-    shown_partner = apply_disclosure_control(per_partner, control)
+    per_partner = pd.Series({p: int(linked.get(p, 0)) for p in sizes}, dtype=np.int64)
+    shown_partner = apply_disclosure_control(per_partner, control, thousands=True)
     size_counts = links.groupby("cluster_id").size().value_counts().sort_index()
-    rows = "".join(f"<tr><td>{html.escape(p)}</td><td>{html.escape(shown_partner[p])}</td></tr>"
-                   for p in sizes)
+    if len(size_counts):  # every size up to the largest, so a 0 looks like any small count
+        size_counts = size_counts.reindex(range(int(size_counts.index.min()),
+                                                int(size_counts.index.max()) + 1), fill_value=0)
+    rows = "".join(f"<tr><td>{html.escape(p)}</td><td>{_count(sizes[p], control)}</td>"
+                   f"<td>{html.escape(shown_partner[p])}</td></tr>" for p in sizes)
     combo_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(v)}</td></tr>"
                          for k, v in shown.items())
-    return (f"<h2>Counts</h2><p class='note'>Counts below {control.minimum_cell_count} are "
-            f"shown as &lt;{control.minimum_cell_count}; others are rounded to a multiple of "
-            f"{control.rounding_base} (the agreement's disclosure control).</p>"
-            f"<table><tr><th>partner</th><th>linked records</th></tr>{rows}</table>"
-            f"<p>Children known to each combination of services:</p>"
+    return (f"<h2 id='counts'>Counts</h2><p><strong>Disclosure control.</strong> "
+            f"{_rule(control)}</p>"
+            f"<table><tr><th>partner</th><th>records</th><th>linked records</th></tr>{rows}"
+            f"</table><p>Children known to each combination of services:</p>"
             f"<table><tr><th>services</th><th>children</th></tr>{combo_rows}</table>"
             f"<h2>Cluster sizes</h2>"
-            + _svg_bars([float(v) for v in size_counts.to_numpy()],
-                        [str(k) for k in size_counts.index], title="records per cluster")
-            + "<p class='note'>Records per cluster (1 per source, more where duplicates "
+            + _svg_bars(disclosed_counts(size_counts.to_numpy(), control),
+                        [str(k) for k in size_counts.index],
+                        value_labels=[disclose(v, control, thousands=True)
+                                      for v in size_counts.to_numpy()],
+                        title="clusters by records per cluster")
+            + "<p class='note'>Number of clusters (bar height and label, under the disclosure "
+              "control above) by records per cluster (1 per source, more where duplicates "
               "within a source were linked).</p>")
 
 
 def render_report(links: pd.DataFrame, model: MatchModel, control: DisclosureControl, *,
                   title: str = "Linkage report") -> str:
-    """The report as an HTML string."""
+    """The report as an HTML string. ``links``: ``cluster_id, partner, record_id``; records
+    alone in their cluster (linked to nothing) are left out of every count."""
+    links = links[links.groupby("cluster_id")["record_id"].transform("size").to_numpy() > 1]
     pairs = [p for p in model.pairs if p.left != p.right]
     body = [f"<h1>{html.escape(title)}</h1>",
-            f"<p>{len(links):,} linked records in {links.cluster_id.nunique():,} clusters. "
+            f"<p>{_count(len(links), control)} linked records in "
+            f"{_count(links.cluster_id.nunique(), control)} clusters. "
             "Probabilities come from a Fellegi-Sunter model fitted by EM on each pair of "
-            "sources; nothing here identifies a child.</p>",
+            "sources; nothing here identifies a child. Every count in this report is under "
+            f"the agreement's disclosure control (counts below {control.minimum_cell_count} "
+            "are suppressed; see <a href='#counts'>Counts</a>).</p>",
             "<h2>Models by pair of sources</h2>",
-            *(_pair_section(p, model.fields, model.threshold) for p in pairs),
+            *(_pair_section(p, model.fields, model.threshold, control) for p in pairs),
             _counts_section(links, model.sizes, control)]
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"

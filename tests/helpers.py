@@ -43,3 +43,13 @@ def encoded_workspace(root: Path, cohort: Any) -> Path:
                      str(root / "cohort" / f"{partner}.csv"), "--output",
                      str(root / "enc" / f"{partner}.npz"), "--quiet"]) == 0
     return root
+
+
+def clusters_of(*paths: Path) -> set[frozenset[tuple[str, str]]]:
+    """The clusters in match output folders or links files, as sets of (partner, record
+    id): link keys are random per run, so runs are compared by their clusters."""
+    from linkage.linkfiles import read_links
+
+    frame = read_links(list(paths))
+    return {frozenset(zip(g["partner"], g["record_id"], strict=True))
+            for _, g in frame.groupby("cluster_id")}

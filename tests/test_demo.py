@@ -16,7 +16,8 @@ def test_demo_small_cohort(tmp_path: Path) -> None:
     result = run_demo(out_dir=tmp_path, people=1_500, seed=3, quiet=True)
     pairs = result.quality.by_partner_pair
     assert pairs[("education", "health")].f1 > 0.95
-    for name in ("links.csv", "links.csv.model.json", "links.csv.candidates.npz"):
+    for name in ("health.csv", "education.csv", "social_care.csv", "link-quality.csv",
+                 "match-model.json", "candidates.npz"):
         assert (tmp_path / "linkage_unit" / name).exists()
     releases = sorted(p.name for p in (tmp_path / "analysts").glob("*.csv"))
     assert releases == ["education.csv", "health.csv", "social_care.csv"]
@@ -81,7 +82,7 @@ def test_demo_never_writes_or_prints_the_key(tmp_path: Path, capfd: pytest.Captu
             scanned.append(path.relative_to(tmp_path).as_posix())
             assert not leaks(path.read_bytes(), forms), f"key found in {path}"
     # the scan covered what the demo wrote: encodings, links, releases, audit log, report
-    for expected in ("encodings/health.npz", "linkage_unit/links.csv", "analysts/health.csv",
+    for expected in ("encodings/health.npz", "linkage_unit/health.csv", "analysts/health.csv",
                      "audit.jsonl", "report.html"):
         assert expected in scanned
     out, err = capfd.readouterr()

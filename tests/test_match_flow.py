@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks.cohort_sources import encode_extracts
@@ -24,15 +25,31 @@ def encoded(tmp_path_factory: pytest.TempPathFactory, small_cohort: Cohort) -> P
     return encoded_workspace(tmp_path_factory.mktemp("flow"), small_cohort)
 
 
-def test_whole_flow_links_well(encoded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_whole_flow_links_well(encoded: Path, small_cohort: Cohort,
+                               capsys: pytest.CaptureFixture[str]) -> None:
     ws = encoded
+    out = ws / "links"
     args = ["match", "--agreement", str(ws / "protocols" / "agreement.yaml"), "--output",
-            str(ws / "links.csv"), "--save-candidates", "--quiet",
+            str(out), "--save-candidates", "--quiet",
             *(str(ws / "enc" / f"{p}.npz") for p in PARTNERS)]
     assert main(args) == 0
-    header = (ws / "links.csv").read_text().splitlines()[0]
-    assert header == "cluster_id,partner,record_id,probability"
-    evaluation = evaluate_links(links=ws / "links.csv", truth=ws / "cohort" / "truth.csv")
+    record_ids = {}
+    for partner in PARTNERS:  # each provider's file: its own records, every one, keyed
+        frame = pd.read_csv(out / f"{partner}.csv", dtype=str)
+        assert list(frame.columns) == ["link_key", "partner", "record_id"]
+        assert set(frame.partner) == {partner} and frame.record_id.is_unique
+        assert len(frame) == len(small_cohort.extracts[partner])
+        assert frame.link_key.str.fullmatch(r"[0-9a-f]{24}").all()
+        record_ids[partner] = set(frame.record_id)
+    for partner in PARTNERS:  # no file holds another provider's record ids
+        text = (out / f"{partner}.csv").read_text()
+        others = set().union(*(ids for p, ids in record_ids.items() if p != partner))
+        assert not any(rid in text for rid in list(others)[:500])
+    quality_file = pd.read_csv(out / "link-quality.csv", dtype={"link_key": str})
+    assert list(quality_file.columns) == ["link_key", "probability"]
+    assert quality_file.probability.between(0.5, 1).all()
+    evaluation = evaluate_links(links=[out / f"{p}.csv" for p in PARTNERS],
+                                truth=ws / "cohort" / "truth.csv")
     quality = evaluation.quality
     for pair in (("education", "health"), ("health", "social_care"),
                  ("education", "social_care")):
@@ -40,8 +57,8 @@ def test_whole_flow_links_well(encoded: Path, capsys: pytest.CaptureFixture[str]
     assert evaluation.blocking is not None
     assert (evaluation.blocking.pairs_completeness > 0.97).all()
     assert (evaluation.blocking.reduction_ratio > 0.95).all()
-    assert main(["evaluate", "--links", str(ws / "links.csv"), "--truth",
-                 str(ws / "cohort" / "truth.csv")]) == 0
+    assert main(["evaluate", "--links", *(str(out / f"{p}.csv") for p in PARTNERS),
+                 "--truth", str(ws / "cohort" / "truth.csv")]) == 0
     out = capsys.readouterr().out
     assert "precision" in out and "pairs_completeness" in out
     assert "no key" not in out
@@ -61,8 +78,8 @@ def test_encodings_under_different_keys_do_not_link(encoded: Path,
 
 def _refuse(ws: Path, agreement: Path, files: list[Path], match: str) -> None:
     with pytest.raises(ProtocolError, match=match):
-        match_encodings(agreement=agreement, encodings=files, output=ws / "refused.csv")
-    assert not (ws / "refused.csv").exists()
+        match_encodings(agreement=agreement, encodings=files, output=ws / "refused")
+    assert not list((ws / "refused").glob("*.csv")) if (ws / "refused").exists() else True
 
 
 def test_refuses_other_agreement_version(encoded: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from linkage.protocols import load_agreement
 from linkage.steps import audited_step, match_encodings
 from linkage.synth import Cohort
 
-from .helpers import EXAMPLE, copy_protocols, encoded_workspace
+from .helpers import EXAMPLE, clusters_of, copy_protocols, encoded_workspace
 
 PARTNERS = ("health", "education", "social_care")
 
@@ -49,10 +49,11 @@ def _leftovers(folder: Path) -> list[Path]:
 
 @pytest.mark.parametrize("target", ["input", "links", "log", "agreement", "protocol"])
 def test_an_output_may_not_overwrite_an_input_or_the_log(ws: Path, target: str) -> None:
-    links = ws / "links.csv"
+    links = ws / "links" / "health.csv"
     if not links.exists():
         match_encodings(agreement=ws / "protocols" / "agreement.yaml",
-                        encodings=[ws / "enc" / f"{p}.npz" for p in PARTNERS], output=links)
+                        encodings=[ws / "enc" / f"{p}.npz" for p in PARTNERS],
+                        output=ws / "links", audit_log=ws / "audit.jsonl")
     paths = {"input": ws / "cohort" / "health.csv", "links": links,
              "log": ws / "audit.jsonl", "agreement": ws / "protocols" / "agreement.yaml",
              "protocol": ws / "protocols" / "health.yaml"}
@@ -84,14 +85,19 @@ def test_encode_may_not_overwrite_the_key(ws: Path) -> None:
 def test_match_output_may_not_replace_an_encoding_file_or_the_log(ws: Path) -> None:
     encodings = [str(ws / "enc" / f"{p}.npz") for p in PARTNERS]
     agreement = str(ws / "protocols" / "agreement.yaml")
-    log = ws / "enc" / "audit.jsonl"
-    for victim in (ws / "enc" / "health.npz", log):
-        before, entries = _digest(victim), _entries(log)
-        assert main(["match", "--agreement", agreement, "--output", str(victim), "--quiet",
-                     "--audit-log", str(log), *encodings]) == 2
-        assert _entries(log)[:-1] == entries and _entries(log)[-1]["outcome"] == "refused"
-        if victim != log:
-            assert _digest(victim) == before
+    npz = ws / "enc" / "health.npz"
+    before = _digest(npz)
+    # --output names a folder; an existing encoding file is refused, not replaced
+    assert main(["match", "--agreement", agreement, "--output", str(npz), "--quiet",
+                 *encodings]) == 2
+    assert _digest(npz) == before
+    # the audit log where a provider's links file would go: refused, log kept
+    log = ws / "out" / "health.csv"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text("")
+    assert main(["match", "--agreement", agreement, "--output", str(ws / "out"), "--quiet",
+                 "--audit-log", str(log), *encodings]) == 2
+    assert [e["outcome"] for e in _entries(log)] == ["refused"]
     release = ["release", "--agreement", agreement, "--links", str(ws / "x.csv"), "--partner",
                "health", "--input", str(ws / "cohort" / "health.csv"), "--recipient",
                "analysts", "--output", str(ws / "cohort" / "health.csv")]
@@ -105,13 +111,12 @@ def test_an_output_appears_only_after_its_audit_entry(ws: Path, tmp_path: Path) 
     error, and no output exists without its entry."""
     log = tmp_path / "audit.jsonl"
     log.mkdir()
-    out = tmp_path / "links.csv"
+    out = tmp_path / "links"
     with pytest.raises(AuditLogError):
         match_encodings(agreement=ws / "protocols" / "agreement.yaml",
                         encodings=[ws / "enc" / f"{p}.npz" for p in PARTNERS], output=out,
                         audit_log=log)
-    assert not out.exists() and not _leftovers(tmp_path)
-    assert not (tmp_path / "links.csv.model.json").exists()
+    assert not list(out.glob("*")) and not _leftovers(tmp_path)
 
 
 def test_a_failed_refusal_entry_does_not_hide_the_real_error(ws: Path, tmp_path: Path) -> None:
@@ -153,20 +158,20 @@ def test_temporaries_of_killed_runs_are_removed_next_time(tmp_path: Path) -> Non
 def test_audit_log_and_outputs_are_private_whatever_the_umask(ws: Path, tmp_path: Path) -> None:
     old = os.umask(0)
     try:
-        out = tmp_path / "links.csv"
+        out = tmp_path / "links"
         match_encodings(agreement=ws / "protocols" / "agreement.yaml",
                         encodings=[ws / "enc" / f"{p}.npz" for p in PARTNERS], output=out)
     finally:
         os.umask(old)
-    for path in (out, tmp_path / "audit.jsonl", tmp_path / "links.csv.model.json"):
+    for path in (out / "health.csv", out / "audit.jsonl", out / "match-model.json"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_cli_failures_are_one_line_without_traceback(ws: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "folder.npz").mkdir()
+    (tmp_path / "out" / "health.csv").mkdir(parents=True)  # a folder where a file goes
     code = main(["match", "--agreement", str(ws / "protocols" / "agreement.yaml"), "--output",
-                 str(tmp_path / "folder.npz"), "--quiet",
+                 str(tmp_path / "out"), "--quiet",
                  *(str(ws / "enc" / f"{p}.npz") for p in PARTNERS)])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
@@ -190,12 +195,11 @@ def test_links_do_not_depend_on_the_order_of_the_sources(sources: list,  # type:
 
 def test_every_order_of_encoding_files_writes_the_same_links(ws: Path, tmp_path: Path) -> None:
     files = [ws / "enc" / f"{p}.npz" for p in PARTNERS]
-    texts = set()
+    found = []
     for k, order in enumerate(itertools.permutations(files)):
         if k % 2:  # three of the six orders are enough to show it
             continue
-        out = tmp_path / f"links{k}.csv"
         match_encodings(agreement=ws / "protocols" / "agreement.yaml", encodings=list(order),
-                        output=out)
-        texts.add(out.read_text())
-    assert len(texts) == 1
+                        output=tmp_path / f"links{k}")
+        found.append(clusters_of(tmp_path / f"links{k}"))
+    assert found[0] == found[1] == found[2]

@@ -3,13 +3,15 @@ synthetic cohorts, so nothing here is personal data)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from linkage.errors import InputDataError
-from linkage.linkfiles import candidates_path, read_candidates, read_links
+from linkage.linkfiles import CANDIDATES_FILE, read_candidates, read_links
 from linkage.matching import QualityReport, pairwise_quality
 from linkage.matching.evaluation import blocking_quality
 from linkage.steps.layer import PathLike
@@ -22,20 +24,30 @@ class Evaluation:
     blocking: pd.DataFrame | None  #: per partner pair: candidates, pairs completeness, RR
 
 
-def evaluate_links(*, links: PathLike, truth: PathLike,
+def evaluate_links(*, links: PathLike | Sequence[PathLike], truth: PathLike,
                    candidates: PathLike | None = None) -> Evaluation:
-    """Pairwise quality of a links file against ground truth (and blocking, if saved)."""
-    link_frame = read_links(links)
+    """Pairwise quality of the providers' links files (or a match output folder), read
+    together, against ground truth; blocking quality too when the candidates were saved."""
+    paths = [links] if isinstance(links, str | os.PathLike) else list(links)
+    link_frame = read_links(paths)
     truth_frame = read_table(truth, ["partner", "record_id", "person_id"], what="truth")
     truth_frame = truth_frame.astype(str)
-    _check_consistent(links, link_frame, truth, truth_frame)
+    _check_consistent(", ".join(map(str, paths)), link_frame, truth, truth_frame)
     quality = pairwise_quality(link_frame, truth_frame)
-    path = Path(candidates) if candidates else candidates_path(links)
-    blocking = blocking_quality(read_candidates(path), truth_frame) if path.exists() else None
+    path = Path(candidates) if candidates else _saved_candidates(paths)
+    blocking = (blocking_quality(read_candidates(path), truth_frame)
+                if path is not None and path.exists() else None)
     return Evaluation(quality, blocking)
 
 
-def _check_consistent(links: PathLike, link_frame: pd.DataFrame, truth: PathLike,
+def _saved_candidates(paths: Sequence[PathLike]) -> Path | None:
+    """``candidates.npz`` in the match output folder the links come from, if any."""
+    folder = Path(paths[0]) if Path(paths[0]).is_dir() else Path(paths[0]).parent
+    found = folder / CANDIDATES_FILE
+    return found if found.exists() else None
+
+
+def _check_consistent(links: object, link_frame: pd.DataFrame, truth: PathLike,
                       truth_frame: pd.DataFrame) -> None:
     """Refuse a truth that repeats a record, or links that name records the truth lacks."""
     keys = ["partner", "record_id"]

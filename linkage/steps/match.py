@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from linkage.encoding import read_encodings
+from linkage.errors import InputDataError
 from linkage.linkfiles import (
-    candidates_path,
-    model_path,
+    CANDIDATES_FILE,
+    MODEL_FILE,
+    QUALITY_FILE,
+    keyed_records,
+    partner_links_path,
     write_candidates,
-    write_links,
+    write_link_quality,
     write_model,
+    write_partner_links,
 )
 from linkage.matching import LinkageResult, Linker
 from linkage.protocols.enforcement import authorise_match
@@ -21,9 +27,10 @@ from linkage.steps.layer import PathLike, audited_step
 
 @dataclass(frozen=True)
 class MatchResult:
-    output: Path
+    output: Path                       #: the output folder
     result: LinkageResult
     records: dict[str, int]
+    files: dict[str, Path]             #: data provider -> its own links file
 
 
 def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: PathLike,
@@ -32,28 +39,38 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
                     signing_key: PathLike | None = None) -> MatchResult:
     """Link encoding files under the agreement (as the linkage unit; no key needed).
 
-    Writes ``output`` (cluster_id, partner, record_id, probability), ``output`` +
-    ``.model.json`` (the :class:`~linkage.matching.MatchModel`) and, with
-    ``save_candidates``, ``output`` + ``.candidates.npz`` (candidate pairs, for pairs
-    completeness).
+    Writes into the folder ``output``: one links file per data provider holding only that
+    provider's record ids with their link keys, ``link-quality.csv`` (per shared link key,
+    its weakest link's probability; no record ids), ``match-model.json`` and, with
+    ``save_candidates``, ``candidates.npz`` (see :mod:`linkage.linkfiles`).
     """
     out = Path(output)
-    outputs = {"links": out, "match model": model_path(out)}
-    if save_candidates:
-        outputs["candidates"] = candidates_path(out)
+    if out.exists() and not out.is_dir():
+        raise InputDataError(f"{out}: exists and is not a folder; 'linkage match --output' "
+                             f"names the folder its files go into.")
     linker = linker or Linker()
     if save_candidates and not linker.settings.keep_candidates:
         linker = Linker(linker.settings, backend=linker.backend, progress=linker.progress,
                         keep_candidates=True)
     inputs = {f"encodings[{i}]": p for i, p in enumerate(encodings)}
+    files = [read_encodings(p) for p in encodings]
+    partners = sorted({f.partner for f in files})
+    outputs: dict[str, PathLike] = {f"links[{p}]": partner_links_path(out, p) for p in partners}
+    outputs |= {"link quality": out / QUALITY_FILE, "match model": out / MODEL_FILE}
+    if save_candidates:
+        outputs["candidates"] = out / CANDIDATES_FILE
     with audited_step("match", agreement=agreement, actor=None, inputs=inputs,
-                      outputs=outputs, audit_log=audit_log, signing_key=signing_key,
-                      today=today) as step:
-        files = [read_encodings(p) for p in encodings]
+                      outputs=outputs, audit_log=audit_log or out / "audit.jsonl",
+                      signing_key=signing_key, today=today) as step:
         authorise_match(step.agreement, files)
         sources = [f.encodings for f in files]
         result = linker.link(sources)
-        step.write("links", out, lambda handle: write_links(result.links, handle))
+        keyed = keyed_records(sources, result)
+        for partner in partners:
+            step.write(f"links[{partner}]", outputs[f"links[{partner}]"],
+                       partial(write_partner_links, keyed, partner))
+        step.write("link quality", outputs["link quality"],
+                   lambda handle: write_link_quality(keyed, handle))
         step.write("match model", outputs["match model"],
                    lambda handle: write_model(result.match_model(), handle))
         if save_candidates:
@@ -62,4 +79,5 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         links = result.links
         step.counts = {"records": dict(result.sizes), "linked_records": len(links),
                        "clusters": int(links.cluster_id.nunique()) if len(links) else 0}
-    return MatchResult(out, result, dict(result.sizes))
+    return MatchResult(out, result, dict(result.sizes),
+                       {p: partner_links_path(out, p) for p in partners})

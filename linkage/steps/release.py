@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from linkage.errors import InputDataError
-from linkage.linkfiles import read_links
+from linkage.linkfiles import read_partner_links
 from linkage.protocols.enforcement import authorise_release, record_id_column
 from linkage.steps.layer import PathLike, audited_step
 from linkage.tables import read_table
@@ -28,7 +28,10 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
                        attributes: list[str] | None = None, audit_log: PathLike | None = None,
                        today: dt.date | None = None,
                        signing_key: PathLike | None = None) -> ReleaseResult:
-    """Write ``link_key`` plus the permitted attributes of ``partner``'s linked records."""
+    """Write ``link_key`` plus the permitted attributes of ``partner``'s records.
+
+    ``links`` is the partner's own links file from ``linkage match`` (another partner's, or
+    one holding several partners' record ids, is refused)."""
     inputs = {"links": links, "input": input}
     with audited_step("release", agreement=agreement, actor=partner, inputs=inputs,
                       outputs={"release": output}, audit_log=audit_log,
@@ -36,7 +39,7 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
         chosen_purpose, columns = authorise_release(step.agreement, partner, recipient,
                                                     purpose, attributes)
         id_column = record_id_column(step.agreement, partner)
-        link_frame = read_links(links)
+        mine = read_partner_links(links, partner)
         extract = read_table(input, [id_column, *columns])
         repeated = extract[id_column].duplicated().to_numpy(bool)
         if repeated.any():
@@ -44,10 +47,9 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
             raise InputDataError(f"{input}: row {row}: column '{id_column}' repeats an earlier "
                                  f"record id ({int(repeated.sum())} repeated row(s)); each "
                                  f"record may be released once.")
-        mine = link_frame[link_frame["partner"] == partner]
         joined = mine.merge(extract[[id_column, *columns]], left_on="record_id",
                             right_on=id_column, how="inner")
-        released = pd.DataFrame({"link_key": joined["cluster_id"].astype(str)})
+        released = pd.DataFrame({"link_key": joined["link_key"].astype(str)})
         for column in columns:
             released[column] = joined[column].to_numpy()
         step.write("release", output, lambda handle: released.to_csv(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from linkage.linkfiles import model_path, read_links, read_model
+from linkage.linkfiles import MODEL_FILE, read_links, read_model
 from linkage.report import render_report
 from linkage.steps.layer import PathLike, audited_step
 
@@ -13,13 +13,17 @@ from linkage.steps.layer import PathLike, audited_step
 def report_links(*, agreement: PathLike, links: PathLike, output: PathLike,
                  audit_log: PathLike | None = None, title: str = "Linkage report",
                  today: dt.date | None = None, signing_key: PathLike | None = None) -> Path:
-    """Write the HTML report on ``links`` (and its match model) under the agreement's
-    disclosure control; refused when the agreement is not in force."""
-    inputs = {"links": links, "match model": model_path(links)}
+    """Write the HTML report on a match output folder ``links`` (its providers' links files
+    and match model) under the agreement's disclosure control; refused when the agreement
+    is not in force."""
+    folder = Path(links)
+    inputs: dict[str, PathLike] = {"match model": folder / MODEL_FILE}
+    if folder.is_dir():
+        inputs |= {f"links[{p.stem}]": p for p in folder.glob("*.csv")}
     with audited_step("report", agreement=agreement, actor=None, inputs=inputs,
                       outputs={"report": output}, audit_log=audit_log,
                       signing_key=signing_key, today=today) as step:
-        frame = read_links(links)
+        frame = read_links([links])
         model = read_model(links)
         control = step.agreement.agreement.disclosure_control
         html = render_report(frame, model, control, title=title)

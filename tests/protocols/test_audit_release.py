@@ -87,9 +87,8 @@ def test_release_writes_only_link_keys_and_permitted_attributes(tmp_path: Path) 
                                                                                "4000"],
                             "smoking_in_pregnancy": ["N", "Y", "N"]})
     extract.to_csv(tmp_path / "health.csv", index=False)
-    pd.DataFrame({"cluster_id": [7, 7, 9], "partner": ["health", "education", "health"],
-                  "record_id": ["h2", "e1", "h3"], "probability": [0.99, 0.99, 0.8]}
-                 ).to_csv(tmp_path / "links.csv", index=False)
+    pd.DataFrame({"link_key": ["7", "9"], "partner": ["health", "health"],
+                  "record_id": ["h2", "h3"]}).to_csv(tmp_path / "links.csv", index=False)
     result = release_attributes(agreement=EXAMPLE / "agreement.yaml",
                                 links=tmp_path / "links.csv", partner="health",
                                 input=tmp_path / "health.csv", recipient="analysts",
