@@ -57,19 +57,21 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from linkage.protocols import Agreement, PartnerProtocol, load_model
-    from linkage.protocols.diff import describe_changes
+    """Exit 1 when the changes need re-approval (a widening, or changed content under an
+    unchanged version)."""
+    from linkage.protocols import PartnerProtocol, load_agreement, load_model
+    from linkage.protocols.diff import diff_agreements, diff_protocols
 
     kind_old, kind_new = _file_kind(args.old), _file_kind(args.new)
     if kind_old != kind_new:
         raise ProtocolError(f"{args.old} is an {kind_old} but {args.new} is a {kind_new}.")
-    model = Agreement if kind_old == "agreement" else PartnerProtocol
-    changes = describe_changes(load_model(args.old, model), load_model(args.new, model))
-    if not changes:
-        print("no changes")
-    for change in changes:
-        print(f"- {change}")
-    return 0
+    if kind_old == "agreement":
+        result = diff_agreements(load_agreement(args.old), load_agreement(args.new))
+    else:
+        result = diff_protocols(load_model(args.old, PartnerProtocol),
+                                load_model(args.new, PartnerProtocol))
+    print(result.as_text(), end="")
+    return 1 if result.needs_reapproval else 0
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -201,7 +203,10 @@ def add_protocol(sub: argparse._SubParsersAction) -> None:
     explain.add_argument("--markdown", action="store_true", help="Markdown output")
     explain.set_defaults(handler=_cmd_explain)
     diff = inner.add_parser("diff", help="what changed between two versions",
-                            description="List the changes from OLD to NEW in plain words.")
+                            description="List the changes from OLD to NEW in plain words, "
+                                        "grouped into widenings that need re-approval, "
+                                        "narrowings and edits; exit 1 when re-approval is "
+                                        "needed.")
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
     diff.set_defaults(handler=_cmd_diff)
