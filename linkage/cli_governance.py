@@ -74,6 +74,38 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 1 if result.needs_reapproval else 0
 
 
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from linkage.protocols import load_agreement
+    from linkage.protocols.audit import read_signing_key
+    from linkage.protocols.signoff import sign_agreement, signoffs_path
+
+    loaded = load_agreement(args.agreement)
+    approval = sign_agreement(loaded, args.party, read_signing_key(args.key), name=args.name,
+                              role=args.role)
+    print(f"{args.party} ({approval.role}) signed content {approval.digest[:16]}... of "
+          f"agreement '{approval.agreement_id}' version {approval.version} -> "
+          f"{signoffs_path(loaded)}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from linkage.protocols import load_agreement
+    from linkage.protocols.signoff import content_digest, sign_off_status
+
+    loaded = load_agreement(args.agreement)
+    status = sign_off_status(loaded)
+    print(f"{args.agreement}: content digest {content_digest(loaded)}")
+    for party in status.signed:
+        print(f"  signed:  {party}")
+    for party in status.missing:
+        print(f"  MISSING: {party} has not signed this content")
+    for party in status.invalid:
+        print(f"  INVALID: {party}'s sign-off is for other content or does not verify")
+    if not (status.signed or status.missing or status.invalid):
+        print("  no party lists a public key: nothing to sign")
+    return 0 if status.complete else 1
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from linkage.protocols.json_schema import SCHEMAS, schema_text, write_schemas
 
@@ -187,7 +219,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def add_protocol(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("protocol", help="check, explain, diff protocol files; JSON Schema",
+    p = sub.add_parser("protocol", help="check, explain, diff, sign, verify protocol files",
                        description="Tools for information-governance leads.")
     inner = p.add_subparsers(dest="protocol_command", metavar="ACTION")
     inner.required = True
@@ -210,6 +242,25 @@ def add_protocol(sub: argparse._SubParsersAction) -> None:
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
     diff.set_defaults(handler=_cmd_diff)
+    sign = inner.add_parser("sign", help="approve the agreement's exact content as a party",
+                            description="Sign the agreement's content digest (agreement, "
+                                        "every partner protocol, listed keys) with the "
+                                        "party's Ed25519 key; written to "
+                                        "AGREEMENT.signoffs.json.")
+    sign.add_argument("agreement", type=Path)
+    sign.add_argument("--party", required=True, help="the party approving")
+    sign.add_argument("--key", type=Path, required=True,
+                      help="the party's Ed25519 private key (its public half is listed)")
+    sign.add_argument("--name", required=True, help="the approver's name")
+    sign.add_argument("--role", required=True,
+                      help="the approver's role, e.g. DPO, Caldicott Guardian, SIRO")
+    sign.set_defaults(handler=_cmd_sign)
+    verify = inner.add_parser("verify", help="check every required sign-off",
+                              description="List which parties have signed the agreement's "
+                                          "current content; exit 1 if any is missing or "
+                                          "invalid.")
+    verify.add_argument("agreement", type=Path)
+    verify.set_defaults(handler=_cmd_verify)
     schema = inner.add_parser("schema", help="JSON Schema of the protocol files",
                               description="Print a JSON Schema, or write all with --out.")
     schema.add_argument("which", nargs="?", choices=["agreement.schema.json",

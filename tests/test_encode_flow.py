@@ -91,7 +91,8 @@ def test_refuses_weaker_schema(workspace: Path) -> None:
 def test_missing_column_named_with_file(workspace: Path) -> None:
     agreement = copy_protocols(workspace)
     edit_yaml(agreement.parent / "health.yaml",
-              lambda d: d["identifiers"].update(postcode="home_postcode"))
+              lambda d: (d["identifiers"].update(postcode="home_postcode"),
+                         d["data_dictionary"].update(home_postcode="quasi_identifier")))
     with pytest.raises(Exception, match=r"health.csv: missing column\(s\) home_postcode"):
         _encode(workspace, agreement)
     assert not (workspace / "enc" / "health.npz").exists()

@@ -92,8 +92,9 @@ def test_refuses_other_agreement_version(encoded: Path, tmp_path: Path) -> None:
 def test_refuses_other_parameters(encoded: Path, tmp_path: Path) -> None:
     agreement = copy_protocols(tmp_path)
     edit_yaml(agreement, lambda d: d["encoding"]["fields"][0].update(bits_per_token=11))
+    # the encoding is part of the agreement's content: same version, other content
     _refuse(tmp_path, agreement, [encoded / "enc" / f"{p}.npz" for p in PARTNERS],
-            "encoding parameters differ")
+            "other content of agreement 'first-1000-days' version 1.0")
 
 
 def test_refuses_non_provider_and_duplicates(encoded: Path, tmp_path: Path) -> None:

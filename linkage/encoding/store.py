@@ -40,6 +40,7 @@ class EncodingFile:
 
     agreement_id: str
     agreement_version: str
+    agreement_digest: str | None  #: content digest of the agreement it was made under
     schema: EncodingSchema
     encodings: EncodedSource  #: named after the partner the header names
     path: Path | None = None
@@ -50,7 +51,8 @@ class EncodingFile:
 
 
 def write_encodings(path: str | os.PathLike[str], encodings: EncodedSource, *,
-                    schema: EncodingSchema, agreement_id: str, agreement_version: str) -> Path:
+                    schema: EncodingSchema, agreement_id: str, agreement_version: str,
+                    agreement_digest: str | None = None) -> Path:
     """Write ``encodings`` atomically to ``path`` (``.npz`` is appended if absent); the
     header names ``encodings.partner``."""
     target = Path(path)
@@ -58,16 +60,18 @@ def write_encodings(path: str | os.PathLike[str], encodings: EncodedSource, *,
         target = target.with_name(target.name + ".npz")
     with atomic_output(target, "wb") as handle:
         save_encodings(handle, encodings, schema=schema, agreement_id=agreement_id,
-                       agreement_version=agreement_version)
+                       agreement_version=agreement_version, agreement_digest=agreement_digest)
     return target
 
 
 def save_encodings(handle: IO[bytes], encodings: EncodedSource, *, schema: EncodingSchema,
-                   agreement_id: str, agreement_version: str) -> None:
+                   agreement_id: str, agreement_version: str,
+                   agreement_digest: str | None = None) -> None:
     """Write ``encodings`` as an encoding file to an open binary ``handle``."""
     header = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-        "agreement": {"id": agreement_id, "version": str(agreement_version)},
+        "agreement": {"id": agreement_id, "version": str(agreement_version),
+                      "digest": agreement_digest},
         "partner": encodings.partner, "schema": schema.model_dump(mode="json"),
         "schema_digest": schema.digest(), "records": len(encodings),
         "fields": list(encodings.field_names), "blocking": list(encodings.blocking_names),
@@ -102,6 +106,7 @@ _PREFIXES = {_FIELD_PREFIX: MemberRule("u", (MAX_RECORDS, _WIDE), itemsize=8)}
 class _Agreement(BaseModel):
     id: str
     version: str
+    digest: str | None = None
 
 
 class _Header(BaseModel):
@@ -155,6 +160,7 @@ def read_encodings(path: str | os.PathLike[str]) -> EncodingFile:
         hints=comparison_hints(schema), counts=header.counts)
     return EncodingFile(agreement_id=header.agreement.id,
                         agreement_version=header.agreement.version,
+                        agreement_digest=header.agreement.digest,
                         schema=schema, encodings=encodings, path=source)
 
 

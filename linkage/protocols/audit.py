@@ -50,12 +50,13 @@ def _last_hash(path: Path) -> str:
 
 
 def append_entry(path: str | os.PathLike[str], *, action: str, actor: str,
-                 agreement: tuple[str, str] | None, inputs: Mapping[str, str] | None = None,
+                 agreement: tuple[str, ...] | None, inputs: Mapping[str, str] | None = None,
                  outputs: Mapping[str, str] | None = None,
                  counts: Mapping[str, Any] | None = None, outcome: str = "ok",
                  detail: Mapping[str, Any] | None = None,
                  signing_key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
-    """Append one entry; ``inputs``/``outputs`` map a role (e.g. "input") to a file digest.
+    """Append one entry; ``inputs``/``outputs`` map a role (e.g. "input") to a file digest;
+    ``agreement`` is (id, version) or (id, version, content digest).
 
     The file is locked while the previous hash is read and the entry written.
     """
@@ -72,7 +73,8 @@ def append_entry(path: str | os.PathLike[str], *, action: str, actor: str,
             entry: dict[str, Any] = {
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "action": action, "actor": actor,
-                "agreement": {"id": agreement[0], "version": agreement[1]} if agreement else None,
+                "agreement": dict(zip(("id", "version", "digest"), agreement, strict=False))
+                if agreement else None,
                 "inputs": dict(inputs or {}), "outputs": dict(outputs or {}),
                 "counts": dict(counts or {}), "outcome": outcome,
                 "prev": _last_hash(target),

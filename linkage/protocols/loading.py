@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from linkage.errors import ProtocolError
-from linkage.protocols.models import Agreement, PartnerProtocol, Role
+from linkage.protocols.models import Agreement, PartnerProtocol, Release, Role
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -452,7 +452,12 @@ def _raw_parties(data: Any) -> list[tuple[int, str, str]]:
 
 
 def cross_check(loaded: LoadedAgreement) -> list[Problem]:
-    """Problems that span files: names, roles, identifiers, releases, encoding strength."""
+    """Problems that span files: names, roles, identifiers, releases, encoding strength.
+
+    A release goes only to an ``analyst_recipient``, never to the linkage unit; one to a
+    data provider (which can join the link keys back to its own named records) needs
+    ``to_data_provider: true``, and that flag is refused on a release to any other party.
+    """
     a, problems = loaded.agreement, []
     fields = {f.name for f in a.encoding.fields}
     purposes = {p.id for p in a.purposes}
@@ -474,9 +479,9 @@ def cross_check(loaded: LoadedAgreement) -> list[Problem]:
                     problems.append(Problem(where, None, f"releases[{i}].attributes",
                                             f"'{attribute}' is an identifier or record id "
                                             f"and may never be released"))
-            if release.recipient not in loaded.protocols:
-                problems.append(Problem(where, None, f"releases[{i}].recipient",
-                                        f"'{release.recipient}' is not a party"))
+            refused = _recipient_problem(loaded, name, i, release)
+            if refused:
+                problems.append(refused)
             if release.purpose not in purposes:
                 problems.append(Problem(where, None, f"releases[{i}].purpose",
                                         f"'{release.purpose}' is not a purpose of the agreement"))
@@ -491,6 +496,41 @@ def cross_check(loaded: LoadedAgreement) -> list[Problem]:
     problems.extend(Problem(loaded.path, None, clause, message)
                     for clause, message in encoding_shortfalls(a))
     return problems
+
+
+def _recipient_problem(loaded: LoadedAgreement, name: str, index: int,
+                       release: Release) -> Problem | None:
+    """Why party ``name``'s release clause ``index`` may not go to its recipient (None: it
+    may): not a party, the linkage unit, a data provider without ``to_data_provider: true``,
+    ``to_data_provider`` on a party that is not one, or no ``analyst_recipient`` role."""
+    recipient = loaded.protocols.get(release.recipient)
+    where, clause = loaded.protocol_paths[name], "recipient"
+    if recipient is None:
+        return Problem(where, None, f"releases[{index}].recipient",
+                       f"'{release.recipient}' is not a party")
+    roles = f"{loaded.protocol_paths[release.recipient]}: roles"
+    provider = Role.DATA_PROVIDER in recipient.roles
+    if release.recipient == loaded.agreement.linkage_unit or \
+            Role.LINKAGE_UNIT in recipient.roles:
+        message = (f"'{release.recipient}' is the linkage unit, which may never receive a "
+                   f"release (it holds every provider's encodings and the links)")
+    elif provider and not release.to_data_provider:
+        message = (f"'{release.recipient}' is a data provider ({roles}): it can join the link "
+                   f"keys back to its own named records, so the release must say "
+                   f"to_data_provider: true if the agreement means it")
+    elif not provider and release.to_data_provider:
+        clause = "to_data_provider"
+        message = f"is true but '{release.recipient}' is not a data provider (remove it)"
+    elif not provider and Role.ANALYST_RECIPIENT not in recipient.roles:
+        message = f"'{release.recipient}' does not hold the analyst_recipient role ({roles})"
+    else:
+        return None
+    try:
+        marks = read_yaml_document(where)[1]
+    except ProtocolProblems:
+        marks = {}
+    return Problem(where, _line(marks, ("releases", index, clause)),
+                   f"releases[{index}].{clause}", message)
 
 
 def encoding_shortfalls(agreement: Agreement, schema: Any = None) -> list[tuple[str, str]]:

@@ -12,7 +12,14 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from linkage.encoding.schema import EncodingSchema
 
@@ -37,6 +44,28 @@ class OrganisationType(StrEnum):
     ANALYST = "analyst"
 
 
+class ColumnClass(StrEnum):
+    """What a column of a data provider's extract is, for information governance.
+
+    ``direct_identifier``: identifies a child on its own (name, NHS number, UPN, the
+    provider's record id); it is never released, whatever a release clause says.
+    ``quasi_identifier``: identifies a child when combined with other data (date of birth,
+    sex, postcode); it is never released either. ``attribute``: what the data is about
+    (an outcome, a service event), releasable under a release clause. ``special_category``:
+    an attribute that is UK GDPR Art. 9 data (health, ethnicity, religion, sexual life...);
+    sharing it needs an Art. 9 condition (``lawful_basis.article_9``).
+    """
+
+    DIRECT_IDENTIFIER = "direct_identifier"
+    QUASI_IDENTIFIER = "quasi_identifier"
+    ATTRIBUTE = "attribute"
+    SPECIAL_CATEGORY = "special_category"
+
+
+_IDENTIFIER_CLASSES = frozenset({ColumnClass.DIRECT_IDENTIFIER, ColumnClass.QUASI_IDENTIFIER})
+_RELEASABLE_CLASSES = frozenset({ColumnClass.ATTRIBUTE, ColumnClass.SPECIAL_CATEGORY})
+
+
 class Purpose(_Clause):
     id: str = Field(pattern=_SLUG, description=(
         "Short name used by releases, e.g. 'school_readiness'."))
@@ -47,6 +76,11 @@ class PartyReference(_Clause):
     name: str = Field(pattern=_SLUG, description="Partner name, e.g. 'health'.")
     protocol: str = Field(description=(
         "Path of the partner's protocol file, relative to the agreement."))
+    public_key: str | None = Field(None, description=(
+        "Path, relative to the agreement, of the party's Ed25519 public key (PEM, from "
+        "'linkage audit keygen'). Its approver signs the agreement with the private half "
+        "('linkage protocol sign'), and the party signs what it makes (encoding files, "
+        "links, releases, audit entries); others verify with this key before use."))
 
 
 class EncodingRequirements(_Clause):
@@ -67,8 +101,9 @@ class EncodingRequirements(_Clause):
 class DisclosureControl(_Clause):
     """Output statistical disclosure control for aggregate outputs."""
 
-    minimum_cell_count: int = Field(10, ge=1, description=(
-        "Counts below this are suppressed in any aggregate output."))
+    minimum_cell_count: int = Field(10, ge=5, description=(
+        "Counts below this are suppressed in any aggregate output. At least 5, as in ONS "
+        "and NHS England practice for small numbers; 10 is common for children's data."))
     rounding_base: int = Field(5, ge=1, description="Counts are rounded to a multiple of this.")
 
 
@@ -91,6 +126,14 @@ class DataQuality(_Clause):
     per_field: dict[str, _Share] = Field(default_factory=dict, description=(
         "A different largest share for named identifiers (encoding field names), e.g. "
         "{nhs_number: 0.2} where every record should carry one."))
+
+
+class SignOff(_Clause):
+    """Who must approve this exact content before any step runs."""
+
+    required: bool = Field(False, description=(
+        "Every party that lists a public_key must have signed the agreement's current "
+        "content digest ('linkage protocol sign'); steps refuse to run until it has."))
 
 
 class AuditRequirements(_Clause):
@@ -121,6 +164,7 @@ class Agreement(_Clause):
     encoding_requirements: EncodingRequirements = Field(default_factory=EncodingRequirements)
     disclosure_control: DisclosureControl = Field(default_factory=DisclosureControl)
     data_quality: DataQuality = Field(default_factory=DataQuality)
+    sign_off: SignOff = Field(default_factory=SignOff)
     audit: AuditRequirements = Field(default_factory=AuditRequirements)
 
     @model_validator(mode="after")
@@ -136,6 +180,8 @@ class Agreement(_Clause):
         purposes = [p.id for p in self.purposes]
         if len(set(purposes)) != len(purposes):
             problems.append("purpose ids must be unique")
+        if self.sign_off.required and not any(p.public_key for p in self.parties):
+            problems.append("sign_off.required needs at least one party with a public_key")
         fields = {f.name for f in self.encoding.fields}
         unknown = [f for f in self.data_quality.per_field if f not in fields]
         if unknown:
@@ -169,9 +215,16 @@ class Contacts(_Clause):
 class Release(_Clause):
     """Attributes this partner may release, to whom, for which purpose."""
 
-    attributes: tuple[str, ...] = Field(min_length=1)
-    recipient: str = Field(pattern=_SLUG)
+    attributes: tuple[str, ...] = Field(min_length=1, description=(
+        "Columns of the extract released with the link key; each must be classified "
+        "'attribute' or 'special_category' in the partner's data_dictionary."))
+    recipient: str = Field(pattern=_SLUG, description=(
+        "The party receiving them: an analyst_recipient, never the linkage unit."))
     purpose: str = Field(pattern=_SLUG)
+    to_data_provider: bool = Field(False, description=(
+        "This release goes to a party that is itself a data provider; it can join the link "
+        "keys back to its own named records. Say so only when the agreement means it: a "
+        "release to a data provider is refused without it."))
 
 
 class Retention(_Clause):
@@ -191,12 +244,69 @@ class PartnerProtocol(_Clause):
     roles: tuple[Role, ...] = Field(min_length=1)
     lawful_basis: LawfulBasis
     contacts: Contacts
+    data_dictionary: dict[str, ColumnClass] = Field(default_factory=dict, description=(
+        "Column of this partner's extract -> its class: 'direct_identifier' (identifies a "
+        "child on its own: name, NHS number, UPN, record id), 'quasi_identifier' (identifies "
+        "in combination: date of birth, sex, postcode), 'attribute' (what the data is about) "
+        "or 'special_category' (UK GDPR Art. 9 data such as health or ethnicity). Needed "
+        "when the partner releases anything; identifiers and the record id must be "
+        "classified as identifiers, released columns as attributes."))
     record_id_column: str | None = Field(None, description="Column holding the record id.")
     identifiers: dict[str, str] = Field(default_factory=dict, description=(
         "Identifier (encoding field) -> column of this partner's extract it may encode."))
     releases: tuple[Release, ...] = ()
     retention: Retention
     onward_sharing: bool = Field(False, description="Whether received data may be shared onward.")
+
+    @field_validator("record_id_column")
+    @classmethod
+    def _record_id_classified(cls, column: str | None, info: ValidationInfo) -> str | None:
+        dictionary = info.data.get("data_dictionary") or {}
+        if column is not None and dictionary:
+            problem = _identifier_class_problem(dictionary, column)
+            if problem:
+                raise ValueError(f"the record id column '{column}' {problem}")
+        return column
+
+    @field_validator("identifiers")
+    @classmethod
+    def _identifiers_classified(cls, identifiers: dict[str, str],
+                                info: ValidationInfo) -> dict[str, str]:
+        dictionary = info.data.get("data_dictionary") or {}
+        problems = []
+        for field, column in identifiers.items() if dictionary else ():
+            problem = _identifier_class_problem(dictionary, column)
+            if problem:
+                problems.append(f"identifiers.{field} reads column '{column}', which {problem}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return identifiers
+
+    @field_validator("releases")
+    @classmethod
+    def _releases_classified(cls, releases: tuple[Release, ...],
+                             info: ValidationInfo) -> tuple[Release, ...]:
+        if "data_dictionary" not in info.data:
+            return releases  # the dictionary itself failed; that problem is reported
+        dictionary: dict[str, ColumnClass] = info.data["data_dictionary"]
+        if releases and not dictionary:
+            raise ValueError("a partner that releases attributes must classify every column "
+                             "of its extract under data_dictionary")
+        problems = []
+        for i, release in enumerate(releases):
+            for column in release.attributes:
+                kind = dictionary.get(column)
+                if kind is None:
+                    problems.append(f"releases[{i}].attributes lists '{column}', which is "
+                                    f"not classified in data_dictionary (classify it before "
+                                    f"releasing it)")
+                elif kind not in _RELEASABLE_CLASSES:
+                    problems.append(f"releases[{i}].attributes lists '{column}', which is "
+                                    f"classified {kind.value} in data_dictionary: an "
+                                    f"identifier may never be released")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return releases
 
     @model_validator(mode="after")
     def _check(self) -> PartnerProtocol:
@@ -210,3 +320,16 @@ class PartnerProtocol(_Clause):
                                                 "j_archiving_research_statistics"):
             raise ValueError("this Article 9 condition needs dpa_2018_schedule_1_paragraph")
         return self
+
+
+def _identifier_class_problem(dictionary: dict[str, ColumnClass], column: str) -> str | None:
+    """Why ``column`` may not be read as an identifier under ``dictionary`` (None: it may)."""
+    kind = dictionary.get(column)
+    if kind is None:
+        return ("is not classified in data_dictionary (classify it as direct_identifier or "
+                "quasi_identifier)")
+    if kind not in _IDENTIFIER_CLASSES:
+        return (f"is classified {kind.value} in data_dictionary, but a column that is "
+                f"encoded or used as a record id must be direct_identifier or "
+                f"quasi_identifier")
+    return None

@@ -12,6 +12,7 @@ from linkage.errors import InputDataError, ProtocolError
 from linkage.protocols.data_quality import field_quality_problems
 from linkage.protocols.enforcement import authorise_encode, record_id_column
 from linkage.protocols.loading import LoadedAgreement
+from linkage.protocols.signoff import content_digest
 from linkage.steps.layer import PathLike, audited_step
 from linkage.tables import read_table
 
@@ -52,9 +53,10 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
         step.counts = {"records": len(encodings), "fields": counts}
         check_field_quality(loaded, partner, input, counts, len(encodings))
         a = loaded.agreement
+        digest = content_digest(loaded)
         step.write("encodings", target, lambda handle: save_encodings(
             handle, encodings, schema=a.encoding, agreement_id=a.id,
-            agreement_version=a.version), binary=True)
+            agreement_version=a.version, agreement_digest=digest), binary=True)
     return EncodeResult(target, len(encodings), counts)
 
 

@@ -5,13 +5,16 @@
 1. refuses an output path that is also an input, the key, the agreement, a partner
    protocol or the audit log (so an output never destroys an input or the history);
 2. loads the agreement and its partner protocols, checks it is in force (when the step
-   needs that), and reads the actor's signing key (refusing to run unsigned when the
-   agreement requires signatures);
+   needs that) and that its required sign-offs are valid for its exact content, and reads
+   the actor's signing key (refusing to run unsigned when the agreement requires
+   signatures or the actor lists a public key, and refusing a key that is not the
+   actor's listed one);
 3. runs the body, which writes each output through :meth:`Step.write` into a temporary
    file beside its destination;
-4. on success appends one audit entry with the digests of the inputs and the written
-   outputs, *then* renames the outputs into place: an output never exists without its
-   audit entry;
+4. on success appends one audit entry with the agreement's content digest and the digests
+   of the inputs and the written outputs, writes each output's provenance (maker, content
+   digest, chain head, signature: :mod:`linkage.protocols.provenance`), *then* renames the
+   outputs into place: an output never exists without its audit entry;
 5. on failure removes the temporaries and appends a refusal entry naming the error class
    and the protocol clause, then re-raises. If the audit log itself cannot be written, the
    original error is still the one raised.
@@ -35,6 +38,8 @@ from linkage.files import fsync_path, same_file, sha256_file, temporary_sibling
 from linkage.protocols import load_agreement
 from linkage.protocols.audit import append_entry, read_signing_key
 from linkage.protocols.loading import LoadedAgreement
+from linkage.protocols.provenance import write_provenance
+from linkage.protocols.signoff import check_signer, content_digest, require_sign_offs
 
 PathLike = str | os.PathLike[str]
 
@@ -153,19 +158,35 @@ def audited_step(action: str, *, agreement: PathLike, actor: str | None,
             step.actor = step.loaded.agreement.linkage_unit
         if in_force:
             step.loaded.check_in_force(today)
+        require_sign_offs(step.loaded)
         step.signer = _signer(step.loaded, signing_key)
+        check_signer(step.loaded, step.actor, step.signer)
         yield step
         written = {role: staged.temporary for role, staged in step._outputs.items()}
-        a = step.agreement.agreement
-        append_entry(log, action=action, actor=step.actor, agreement=(a.id, a.version),
-                     inputs=_digests(inputs), outputs=_digests(written), counts=step.counts,
-                     signing_key=step.signer)
+        entry = append_entry(log, action=action, actor=step.actor,
+                             agreement=_agreement_fields(step.loaded), inputs=_digests(inputs),
+                             outputs=_digests(written), counts=step.counts,
+                             signing_key=step.signer)
+        for role, staged in step._outputs.items():
+            write_provenance(staged.target, staged.temporary, role=role, loaded=step.loaded,
+                             made_by=step.actor, chain_head=str(entry["hash"]),
+                             signer=step.signer)
         step._commit()
     except BaseException as error:
         step._discard()
         if isinstance(error, LinkageError | OSError | ValueError | MemoryError):
             _audit_refusal(step, error, inputs)
         raise
+
+
+def _agreement_fields(loaded: LoadedAgreement) -> tuple[str, str, str]:
+    """What an audit entry records of the agreement: id, version and content digest."""
+    a = loaded.agreement
+    try:
+        digest = content_digest(loaded)
+    except ProtocolError:  # a listed key that cannot be read: refused elsewhere
+        digest = ""
+    return a.id, a.version, digest
 
 
 def _signer(loaded: LoadedAgreement, signing_key: PathLike | None) -> Ed25519PrivateKey | None:
@@ -182,14 +203,13 @@ def _signer(loaded: LoadedAgreement, signing_key: PathLike | None) -> Ed25519Pri
 def _audit_refusal(step: Step, error: BaseException, inputs: Mapping[str, PathLike]) -> None:
     """Record a refused or failed step: the error class and the clause, digests only of
     inputs that exist. A failure to write this entry never hides ``error``."""
-    agreement = step.loaded.agreement if step.loaded else None
     detail: dict[str, Any] = {"error": type(error).__name__}
     clause = clause_of(error)
     if clause:
         detail["clause"] = clause
     try:
         append_entry(step.log, action=step.action, actor=step.actor,
-                     agreement=(agreement.id, agreement.version) if agreement else None,
+                     agreement=_agreement_fields(step.loaded) if step.loaded else None,
                      inputs=_digests(inputs), outcome="refused", detail=detail,
                      signing_key=step.signer)
     except (AuditLogError, OSError) as audit_error:

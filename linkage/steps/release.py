@@ -11,6 +11,7 @@ import pandas as pd
 from linkage.errors import InputDataError
 from linkage.linkfiles import read_partner_links
 from linkage.protocols.enforcement import authorise_release, record_id_column
+from linkage.protocols.provenance import check_artefact
 from linkage.steps.layer import PathLike, audited_step
 from linkage.tables import read_table
 
@@ -39,6 +40,7 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
         chosen_purpose, columns = authorise_release(step.agreement, partner, recipient,
                                                     purpose, attributes)
         id_column = record_id_column(step.agreement, partner)
+        check_artefact(step.agreement, links, made_by=step.agreement.agreement.linkage_unit)
         mine = read_partner_links(links, partner)
         extract = read_table(input, [id_column, *columns])
         repeated = extract[id_column].duplicated().to_numpy(bool)

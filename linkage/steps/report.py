@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from linkage.linkfiles import MODEL_FILE, read_links, read_model
+from linkage.protocols.provenance import check_artefact
 from linkage.report import render_report
 from linkage.steps.layer import PathLike, audited_step
 
@@ -23,6 +24,9 @@ def report_links(*, agreement: PathLike, links: PathLike, output: PathLike,
     with audited_step("report", agreement=agreement, actor=None, inputs=inputs,
                       outputs={"report": output}, audit_log=audit_log,
                       signing_key=signing_key, today=today) as step:
+        unit = step.agreement.agreement.linkage_unit
+        for path in inputs.values():
+            check_artefact(step.agreement, path, made_by=unit)
         frame = read_links([links])
         model = read_model(links)
         control = step.agreement.agreement.disclosure_control

@@ -27,8 +27,8 @@ def test_exactly_the_minimum_is_published() -> None:
     # the minimum applies to the raw count, before rounding
     odd = DisclosureControl(minimum_cell_count=11, rounding_base=5)
     assert disclose(10, odd) == "<11" and disclose(11, odd) == "10"
-    above = DisclosureControl(minimum_cell_count=3, rounding_base=5)
-    assert disclose(2, above) == "<3" and disclose(3, above) == "5"
+    above = DisclosureControl(minimum_cell_count=7, rounding_base=5)
+    assert disclose(6, above) == "<7" and disclose(7, above) == "5"
 
 
 @pytest.mark.parametrize(("base", "count", "shown"), [
@@ -36,15 +36,15 @@ def test_exactly_the_minimum_is_published() -> None:
     (10, 15, 20), (10, 25, 30), (10, 14, 10), (4, 14, 16), (4, 18, 20), (2, 11, 12),
 ])
 def test_rounding_is_half_up(base: int, count: int, shown: int) -> None:
-    control = DisclosureControl(minimum_cell_count=1, rounding_base=base)
+    control = DisclosureControl(minimum_cell_count=5, rounding_base=base)
     assert disclosed_count(count, control) == shown
     assert disclose(count, control) == str(shown)
 
 
 def test_rounding_matches_the_float_rule_and_is_exact_for_large_counts() -> None:
     for base in (1, 2, 3, 4, 5, 7, 10, 100):
-        control = DisclosureControl(minimum_cell_count=1, rounding_base=base)
-        counts = np.arange(1, 2_000)
+        control = DisclosureControl(minimum_cell_count=5, rounding_base=base)
+        counts = np.arange(5, 2_000)
         expected = (np.floor(counts / base + 0.5) * base).astype(np.int64)
         assert [disclosed_count(int(c), control) for c in counts] == expected.tolist()
     big = 10**18 + 3  # beyond float precision
@@ -55,8 +55,8 @@ def test_rounding_matches_the_float_rule_and_is_exact_for_large_counts() -> None
 def test_base_one_publishes_counts_unrounded() -> None:
     control = DisclosureControl(minimum_cell_count=10, rounding_base=1)
     assert [disclose(c, control) for c in (9, 10, 11, 1_363)] == ["<10", "10", "11", "1363"]
-    no_minimum = DisclosureControl(minimum_cell_count=1, rounding_base=1)
-    assert disclose(0, no_minimum) == "<1" and disclose(1, no_minimum) == "1"
+    lowest = DisclosureControl(minimum_cell_count=5, rounding_base=1)  # the floor allowed
+    assert disclose(4, lowest) == "<5" and disclose(5, lowest) == "5"
 
 
 def test_thousands_separators_are_formatting_only() -> None:

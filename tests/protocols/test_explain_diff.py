@@ -109,7 +109,7 @@ def test_explain_says_what_each_party_receives() -> None:
 def test_explain_flags_a_release_to_a_data_provider(tmp_path: Path) -> None:
     def release(data: dict[str, Any]) -> None:
         data["releases"].append({"attributes": ["birth_weight_g"], "recipient": "education",
-                                 "purpose": "school_readiness"})
+                                 "purpose": "school_readiness", "to_data_provider": True})
 
     text = _explained(tmp_path, {"health.yaml": release})
     flag = ("**WARNING:** health releases `birth_weight_g` to education, which is itself a "
@@ -151,10 +151,10 @@ WIDENINGS = [
      _set("disclosure_control", "minimum_cell_count", value=5),
      "disclosure control: minimum cell count lowered from 10 to 5",
      "disclosure control: minimum cell count raised from 5 to 10"),
-    ("released-attribute-added", "health.yaml",
-     lambda d: d["releases"][0]["attributes"].append("apgar_score"),
-     "release to analysts for purpose 'school_readiness': attribute(s) added: apgar_score",
-     "release to analysts for purpose 'school_readiness': attribute(s) removed: apgar_score"),
+    ("released-attribute-added", "social_care.yaml",
+     lambda d: d["releases"][0]["attributes"].append("referral_date"),
+     "release to analysts for purpose 'safeguarding': attribute(s) added: referral_date",
+     "release to analysts for purpose 'safeguarding': attribute(s) removed: referral_date"),
     ("retention-lengthened", "health.yaml", _set("retention", "links_days", value=730),
      "retention: links days raised from 365 to 730",
      "retention: links days lowered from 730 to 365"),
@@ -236,7 +236,7 @@ def test_diff_flags_a_new_release_to_a_data_provider(tmp_path: Path) -> None:
     agreement = copy_protocols(tmp_path)
     edit_yaml(agreement.parent / "health.yaml", lambda d: d["releases"].append(
         {"attributes": ["birth_weight_g"], "recipient": "education",
-         "purpose": "school_readiness"}))
+         "purpose": "school_readiness", "to_data_provider": True}))
     diff = diff_agreements(load_agreement(EXAMPLE / "agreement.yaml"), load_agreement(agreement))
     assert diff.widenings == ("health: new release: health may release birth_weight_g to "
                               "education for purpose 'school_readiness' (education is itself a "
