@@ -109,8 +109,11 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
     result = encode_extract(agreement=args.agreement, partner=args.partner, key=args.key,
                             input=args.input, output=args.output, audit_log=args.audit_log,
-                            progress=not args.quiet, signing_key=args.signing_key)
+                            progress=not args.quiet, signing_key=args.signing_key,
+                            opt_outs=args.opt_outs)
     print(f"encoded {result.records:,} records -> {result.output}")
+    if args.opt_outs:
+        print(f"dropped {result.opted_out:,} opted-out record(s) before encoding")
     print("missing or invalid per field (counted in the audit log): " + ", ".join(
         f"{f} {c['missing']:,} ({c['invalid']:,} invalid)" for f, c in result.counts.items()))
     return 0
@@ -125,6 +128,9 @@ def _add_encode(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", type=Path, required=True, help="project key file")
     p.add_argument("--input", type=Path, required=True, help="the partner's extract (CSV)")
     p.add_argument("--output", type=Path, required=True, help="encoding file to write (.npz)")
+    p.add_argument("--opt-outs", type=Path, default=None, metavar="FILE",
+                   help="current opt-out/objection list (CSV: record_id and/or nhs_number, "
+                        "optional as_of); those records are dropped before hashing")
     add_audit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_encode)

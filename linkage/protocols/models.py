@@ -128,6 +128,25 @@ class DataQuality(_Clause):
         "{nhs_number: 0.2} where every record should carry one."))
 
 
+class OptOutKind(StrEnum):
+    NATIONAL_DATA_OPT_OUT = "national_data_opt_out"  #: NHS England's, for planning/research
+    ARTICLE_21_OBJECTION = "article_21_objection"    #: UK GDPR Art. 21 right to object
+    LOCAL_OBJECTION = "local_objection"              #: a partner's own objection register
+
+
+class OptOuts(_Clause):
+    """Which opt-outs and objections apply, and how fresh each provider's list must be."""
+
+    applies: tuple[OptOutKind, ...] = Field((), description=(
+        "The opt-outs and objections honoured: national_data_opt_out, "
+        "article_21_objection, local_objection."))
+    required: bool = Field(False, description=(
+        "'encode' refuses to run without the provider's current list (--opt-outs FILE)."))
+    maximum_age_days: int = Field(31, ge=1, description=(
+        "A list older than this many days (by its as_of column, else the file's date) is "
+        "refused: objections must reach the linkage promptly."))
+
+
 class SignOff(_Clause):
     """Who must approve this exact content before any step runs."""
 
@@ -164,6 +183,7 @@ class Agreement(_Clause):
     encoding_requirements: EncodingRequirements = Field(default_factory=EncodingRequirements)
     disclosure_control: DisclosureControl = Field(default_factory=DisclosureControl)
     data_quality: DataQuality = Field(default_factory=DataQuality)
+    opt_outs: OptOuts = Field(default_factory=OptOuts)
     sign_off: SignOff = Field(default_factory=SignOff)
     audit: AuditRequirements = Field(default_factory=AuditRequirements)
 

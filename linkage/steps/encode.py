@@ -12,6 +12,7 @@ from linkage.errors import InputDataError, ProtocolError
 from linkage.protocols.data_quality import field_quality_problems
 from linkage.protocols.enforcement import authorise_encode, record_id_column
 from linkage.protocols.loading import LoadedAgreement
+from linkage.protocols.opt_outs import check_opt_out_list, drop_opted_out, read_opt_outs
 from linkage.protocols.signoff import content_digest
 from linkage.steps.layer import PathLike, audited_step
 from linkage.tables import read_table
@@ -22,6 +23,7 @@ class EncodeResult:
     output: Path
     records: int
     counts: dict[str, dict[str, int]]  #: per field: missing, invalid
+    opted_out: int = 0                 #: records dropped by the opt-out list
 
 
 def encoding_path(output: PathLike) -> Path:
@@ -33,10 +35,15 @@ def encoding_path(output: PathLike) -> Path:
 def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: PathLike,
                    output: PathLike, audit_log: PathLike | None = None,
                    progress: bool = False, today: dt.date | None = None,
-                   signing_key: PathLike | None = None) -> EncodeResult:
-    """Encode a partner's extract under the agreement; write the encoding file."""
+                   signing_key: PathLike | None = None,
+                   opt_outs: PathLike | None = None) -> EncodeResult:
+    """Encode a partner's extract under the agreement; write the encoding file.
+
+    ``opt_outs``: the provider's current opt-out list; its records are dropped before
+    anything is hashed (the agreement's ``opt_outs`` clause may require one)."""
     target = encoding_path(output)
-    with audited_step("encode", agreement=agreement, actor=partner, inputs={"input": input},
+    inputs = {"input": input, **({"opt-out list": opt_outs} if opt_outs else {})}
+    with audited_step("encode", agreement=agreement, actor=partner, inputs=inputs,
                       outputs={"encodings": target}, secrets={"key": key},
                       audit_log=audit_log, signing_key=signing_key, today=today) as step:
         loaded = step.agreement
@@ -44,20 +51,26 @@ def encode_extract(*, agreement: PathLike, partner: str, key: PathLike, input: P
         check_schema_risk(loaded)
         id_column = record_id_column(loaded, partner)
         needed = [id_column, *(c for c in mapping.values() if c is not None)]
+        listed = read_opt_outs(opt_outs) if opt_outs else None
+        check_opt_out_list(loaded, listed, source=opt_outs, today=today)
         frame = read_table(input, needed)
+        dropped = 0
+        if listed is not None:
+            frame, dropped = drop_opted_out(frame, listed, id_column=id_column,
+                                            nhs_column=mapping.get("nhs_number"))
         project_key = read_key_file(key)
         encodings = BloomFilterEncoder(loaded.agreement.encoding, project_key).encode(
             frame, mapping, record_id_column=id_column, progress=progress, source=str(input),
             partner=partner)
         counts = {f: dict(c) for f, c in encodings.counts.items()}
-        step.counts = {"records": len(encodings), "fields": counts}
+        step.counts = {"records": len(encodings), "opted_out": dropped, "fields": counts}
         check_field_quality(loaded, partner, input, counts, len(encodings))
         a = loaded.agreement
         digest = content_digest(loaded)
         step.write("encodings", target, lambda handle: save_encodings(
             handle, encodings, schema=a.encoding, agreement_id=a.id,
             agreement_version=a.version, agreement_digest=digest), binary=True)
-    return EncodeResult(target, len(encodings), counts)
+    return EncodeResult(target, len(encodings), counts, dropped)
 
 
 def check_field_quality(loaded: LoadedAgreement, partner: str, input: PathLike,
