@@ -20,6 +20,7 @@ from linkage.cli_governance import (
     add_release,
     add_report,
 )
+from linkage.cli_rights import add_retention
 from linkage.errors import LinkageError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -237,6 +238,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_protocol,
     add_audit,
     add_privacy_check,
+    add_retention,
     _add_demo,
 ]
 

@@ -73,7 +73,7 @@ def authorise_match(loaded: LoadedAgreement, files: Sequence[Any]) -> None:
         check_made_under(loaded, f.path, f.agreement_id, f.agreement_version,
                          f.agreement_digest)
         loaded.protocol(f.partner)
-        check_artefact(loaded, f.path, made_by=f.partner)
+        check_artefact(loaded, f.path, made_by=f.partner, holder=a.linkage_unit)
         if f.schema != a.encoding:
             raise ProtocolError(f"{f.path}: encoding parameters differ from the agreement's "
                                 f"({loaded.path}: encoding).")

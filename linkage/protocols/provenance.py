@@ -95,10 +95,12 @@ def read_provenance(artefact: os.PathLike[str] | str) -> Provenance | None:
 
 
 def check_artefact(loaded: LoadedAgreement, artefact: os.PathLike[str] | str, *,
-                   made_by: str) -> Provenance | None:
+                   made_by: str, holder: str | None = None,
+                   today: dt.date | None = None) -> Provenance | None:
     """Refuse ``artefact`` unless it was made by ``made_by`` under this agreement's exact
-    content and, when ``made_by`` lists a public key, signed by it. An artefact without a
-    sidecar is accepted only when its maker lists no key."""
+    content and, when ``made_by`` lists a public key, signed by it; and, given the
+    ``holder`` using it, unless it is within the holder's retention period. An artefact
+    without a sidecar is accepted only when its maker lists no key."""
     path = Path(artefact)
     found = read_provenance(path)
     if found is None:
@@ -114,6 +116,10 @@ def check_artefact(loaded: LoadedAgreement, artefact: os.PathLike[str] | str, *,
                             f"(it was altered after it was made).")
     check_made_under(loaded, path, found.agreement_id, found.version, found.digest)
     verify_signature(loaded, made_by, found.signed_bytes(), found.signature, what=path)
+    if holder is not None:
+        from linkage.protocols.retention import check_retention  # it imports this module
+
+        check_retention(loaded, path, found, holder, today)
     return found
 
 

@@ -40,7 +40,8 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
         chosen_purpose, columns = authorise_release(step.agreement, partner, recipient,
                                                     purpose, attributes)
         id_column = record_id_column(step.agreement, partner)
-        check_artefact(step.agreement, links, made_by=step.agreement.agreement.linkage_unit)
+        check_artefact(step.agreement, links, made_by=step.agreement.agreement.linkage_unit,
+                       holder=partner, today=today)
         mine = read_partner_links(links, partner)
         extract = read_table(input, [id_column, *columns])
         repeated = extract[id_column].duplicated().to_numpy(bool)

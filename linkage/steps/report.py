@@ -26,7 +26,7 @@ def report_links(*, agreement: PathLike, links: PathLike, output: PathLike,
                       signing_key=signing_key, today=today) as step:
         unit = step.agreement.agreement.linkage_unit
         for path in inputs.values():
-            check_artefact(step.agreement, path, made_by=unit)
+            check_artefact(step.agreement, path, made_by=unit, holder=unit, today=today)
         frame = read_links([links])
         model = read_model(links)
         control = step.agreement.agreement.disclosure_control
