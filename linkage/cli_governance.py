@@ -30,17 +30,47 @@ def _load_any(path: Path) -> tuple[str, object]:
     return kind, load_model(path, PartnerProtocol)
 
 
+def _date_problems(path: Path, loaded: object) -> tuple[str | None, str | None]:
+    """(a warning, a failure) for an agreement's dates today: its review is overdue, it
+    has expired."""
+    import datetime
+
+    from linkage.protocols.loading import LoadedAgreement
+
+    if not isinstance(loaded, LoadedAgreement):
+        return None, None
+    a, today = loaded.agreement, datetime.date.today()
+    if today > a.expiry_date:
+        return None, (f"{path}: expiry_date: agreement '{a.id}' expired on "
+                      f"{a.expiry_date.isoformat()}; no step runs under it: renew it (a new "
+                      f"version, re-approved) before use.")
+    if today > a.review_date:
+        return (f"{path}: review_date: warning: review overdue since "
+                f"{a.review_date.isoformat()}; review and re-approve it."), None
+    return None, None
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
+    """Exit 1 when a file is invalid or an agreement has expired; an overdue review is a
+    warning."""
     from linkage.protocols import ProtocolProblems
 
     failures = 0
     for path in args.files:
         try:
-            kind, _ = _load_any(path)
-            print(f"{path}: valid {kind}")
+            kind, loaded = _load_any(path)
         except ProtocolProblems as error:
             failures += 1
             print(str(error), file=sys.stderr)
+            continue
+        warning, failure = _date_problems(path, loaded)
+        if failure:
+            failures += 1
+            print(failure, file=sys.stderr)
+            continue
+        print(f"{path}: valid {kind}")
+        if warning:
+            print(warning, file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -118,16 +148,27 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Exit 1, one line per problem, unless the chain is intact, the log holds what its
+    checkpoint records, and every artefact is recorded in it unchanged."""
     from linkage.protocols.audit import read_public_key, verify_log
+    from linkage.protocols.audit_artefacts import verify_artefacts
 
     public = read_public_key(args.public_key) if args.public_key else None
-    report = verify_log(args.log, public)
-    if report.ok:
-        signed = ", every entry signed by that key" if public else ""
-        print(f"{args.log}: {report.entries} entries, chain intact{signed}")
+    report = verify_log(args.log, public, checkpoint=args.checkpoint)
+    artefacts = verify_artefacts(args.log, args.artefacts, public)
+    if report.ok and artefacts.ok:
+        signed = ", every entry and the checkpoint signed by that key" if public else ""
+        print(f"{args.log}: {report.entries} entries, chain intact, checkpoint matches"
+              f"{signed}")
+        print(f"head: {report.head}  (keep it elsewhere: a later log must still hold it)")
+        if artefacts.checked:
+            print(f"{artefacts.matched} of {artefacts.checked} artefacts recorded in the log, "
+                  f"unchanged")
         return 0
     for problem in report.problems:
         print(f"{args.log}: {problem}", file=sys.stderr)
+    for problem in artefacts.problems:
+        print(problem, file=sys.stderr)
     return 1
 
 
@@ -275,10 +316,21 @@ def add_audit(sub: argparse._SubParsersAction) -> None:
     inner = p.add_subparsers(dest="audit_command", metavar="ACTION")
     inner.required = True
     verify = inner.add_parser("verify", help="detect edits, deletions, insertions, reordering",
-                              description="Check every entry's hash and chain link.")
+                              description="Check every entry's hash and chain link, that the "
+                                          "log still holds what its checkpoint "
+                                          "(LOG.checkpoint) records, and that each ARTEFACT "
+                                          "has provenance, is unchanged and is recorded by "
+                                          "an entry of the log; exit 1 on any problem.")
     verify.add_argument("log", type=Path)
+    verify.add_argument("artefacts", type=Path, nargs="*", metavar="ARTEFACT",
+                        help="files written by audited steps (each with its "
+                             "FILE.provenance.json)")
     verify.add_argument("--public-key", type=Path, default=None,
-                        help="also check every entry's Ed25519 signature")
+                        help="also check every entry's, the checkpoint's and each "
+                             "artefact's provenance's Ed25519 signature")
+    verify.add_argument("--checkpoint", type=Path, default=None,
+                        help="a copy of the checkpoint kept elsewhere, to check instead of "
+                             "LOG.checkpoint")
     verify.set_defaults(handler=_cmd_audit_verify)
     keygen = inner.add_parser("keygen", help="create an Ed25519 key to sign audit entries",
                               description="Write a signing key (mode 0600) and FILE.pub.")

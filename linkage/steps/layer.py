@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from linkage.errors import AuditLogError, InputDataError, LinkageError, ProtocolError
 from linkage.files import fsync_path, same_file, sha256_file, temporary_sibling
 from linkage.protocols import load_agreement
-from linkage.protocols.audit import append_entry, read_signing_key
+from linkage.protocols.audit import append_entry, checkpoint_path, read_signing_key
 from linkage.protocols.loading import LoadedAgreement
 from linkage.protocols.provenance import write_provenance
 from linkage.protocols.signoff import check_signer, content_digest, require_sign_offs
@@ -149,7 +149,8 @@ def audited_step(action: str, *, agreement: PathLike, actor: str | None,
     log = Path(audit_log) if audit_log else default_audit_log(first_output or ".")
     step = Step(action, actor or "linkage_unit", log)
     try:
-        protected = {**inputs, **(secrets or {}), "agreement": agreement, "audit log": log}
+        protected = {**inputs, **(secrets or {}), "agreement": agreement, "audit log": log,
+                     "audit checkpoint": checkpoint_path(log)}
         check_output_paths(outputs, protected)
         step.loaded = load_agreement(agreement)
         check_output_paths(outputs, {f"{p}'s protocol": path for p, path
