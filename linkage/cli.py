@@ -20,7 +20,7 @@ from linkage.cli_governance import (
     add_release,
     add_report,
 )
-from linkage.cli_rights import add_retention
+from linkage.cli_rights import add_retention, add_rights
 from linkage.errors import LinkageError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -239,6 +239,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_audit,
     add_privacy_check,
     add_retention,
+    add_rights,
     _add_demo,
 ]
 

@@ -64,3 +64,64 @@ def add_retention(sub: argparse._SubParsersAction) -> None:
             q.add_argument("--signing-key", type=Path, default=None,
                            help="Ed25519 key to sign the certificate")
         q.set_defaults(handler=handler)
+
+
+def _cmd_find(args: argparse.Namespace) -> int:
+    from linkage.steps.rights import find_link_key
+
+    key = find_link_key(agreement=args.agreement, partner=args.partner, links=args.links,
+                        record_id=args.record_id, audit_log=args.audit_log,
+                        signing_key=args.signing_key)
+    print(key)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from linkage.steps.rights import list_link_key
+
+    held = list_link_key(agreement=args.agreement, links=args.links, link_key=args.link_key,
+                         audit_log=args.audit_log, signing_key=args.signing_key)
+    for partner, records in sorted(held.records.items()):
+        print(f"{partner}: {len(records)} record(s): {', '.join(records)}")
+    print(f"{held.total} record(s) in {len(held.files)} file(s) under this link key")
+    return 0
+
+
+def _cmd_erase(args: argparse.Namespace) -> int:
+    from linkage.steps.rights import erase_link_key
+
+    held = erase_link_key(agreement=args.agreement, links=args.links, link_key=args.link_key,
+                          audit_log=args.audit_log, signing_key=args.signing_key)
+    print(f"erased {held.total} record(s) under the link key from "
+          + ", ".join(p.name for p in held.files) + " (recorded in the audit log)")
+    return 0
+
+
+def add_rights(sub: argparse._SubParsersAction) -> None:
+    from linkage.cli_governance import add_audit_options
+
+    p = sub.add_parser("rights", help="subject access and erasure by link key",
+                       description="A provider finds a record's link key; the linkage unit "
+                                   "lists or erases everything it holds under that key.")
+    inner = p.add_subparsers(dest="rights_command", metavar="ACTION")
+    inner.required = True
+    find = inner.add_parser("find", help="a provider: the link key of one of its records",
+                            description="Print the link key of a record in the partner's "
+                                        "own links file.")
+    find.add_argument("--agreement", type=Path, required=True)
+    find.add_argument("--partner", required=True)
+    find.add_argument("--links", type=Path, required=True,
+                      help="the partner's own links file from linkage match")
+    find.add_argument("--record-id", required=True)
+    add_audit_options(find)
+    find.set_defaults(handler=_cmd_find)
+    for name, handler, text in (("list", _cmd_list, "list what the linkage unit holds under "
+                                                    "a link key"),
+                                ("erase", _cmd_erase, "remove everything the linkage unit "
+                                                      "holds under a link key")):
+        q = inner.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        q.add_argument("links", type=Path, help="the output folder of linkage match")
+        q.add_argument("--agreement", type=Path, required=True)
+        q.add_argument("--link-key", required=True)
+        add_audit_options(q)
+        q.set_defaults(handler=handler)
