@@ -154,10 +154,15 @@ def _cmd_match(args: argparse.Namespace) -> int:
         result = match_encodings(agreement=args.agreement, encodings=args.encodings,
                                  output=args.output, audit_log=args.audit_log, linker=linker,
                                  save_candidates=args.save_candidates,
-                                 signing_key=args.signing_key)
+                                 signing_key=args.signing_key, store=args.store,
+                                 refit=args.refit, partial=args.partial)
     finally:
         if backend is not None:
             backend.close()
+    if result.store_run is not None:
+        print(result.store_run.report_line())
+        for message in result.store_run.messages:
+            print(message)
     links = result.result.links
     print(f"linked {len(links):,} records into {links.cluster_id.nunique():,} clusters; "
           f"each data provider's own link keys -> "
@@ -194,6 +199,15 @@ def _add_match(sub: argparse._SubParsersAction) -> None:
                    help="do not link duplicate records within a source")
     p.add_argument("--save-candidates", action="store_true",
                    help="also write the candidate pairs (for pairs completeness)")
+    p.add_argument("--store", metavar="STORE", default=None,
+                   help="link into the linkage unit's store, created on the first run: a "
+                        "SQLite file (embedded default) or a postgresql:// URL; link keys "
+                        "stay stable from run to run (docs/store.md)")
+    p.add_argument("--refit", action="store_true",
+                   help="with --store: fit the model again on the whole current population")
+    p.add_argument("--partial", action="store_true",
+                   help="with --store: the files hold only new and changed records "
+                        "(nothing is removed); default: each is the partner's whole extract")
     cluster = p.add_mutually_exclusive_group()
     cluster.add_argument("--scheduler", metavar="ADDRESS",
                          help="run blocking and comparison on this Dask scheduler "

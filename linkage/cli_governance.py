@@ -308,6 +308,9 @@ def add_protocol(sub: argparse._SubParsersAction) -> None:
                                                      "partner-protocol.schema.json"])
     schema.add_argument("--out", type=Path, help="folder to write every schema into")
     schema.set_defaults(handler=_cmd_schema)
+    from linkage.cli_records import add_records
+
+    add_records(inner)
 
 
 def add_audit(sub: argparse._SubParsersAction) -> None:

@@ -39,6 +39,7 @@ PARTNER_COLUMNS = ("link_key", "partner", "record_id")
 QUALITY_FILE = "link-quality.csv"
 MODEL_FILE = "match-model.json"
 CANDIDATES_FILE = "candidates.npz"
+CHANGES_FILE = "changes.csv"  #: with a store: keys created, joined, merged, split, retired
 KEY_BYTES = 12
 
 

@@ -58,7 +58,7 @@ def record_id_column(loaded: LoadedAgreement, partner: str) -> str:
     return column
 
 
-def authorise_match(loaded: LoadedAgreement, files: Sequence[Any]) -> None:
+def authorise_match(loaded: LoadedAgreement, files: Sequence[Any], *, minimum: int = 2) -> None:
     """Refuse encodings from another agreement or version, with other parameters, from a
     party that is not a data provider, or two files from the same partner.
 
@@ -66,8 +66,9 @@ def authorise_match(loaded: LoadedAgreement, files: Sequence[Any]) -> None:
     and ``schema`` (an :class:`~linkage.encoding.EncodingFile`).
     """
     a = loaded.agreement
-    if len(files) < 2:
-        raise ProtocolError("match needs encoding files from at least two data providers.")
+    if len(files) < minimum:
+        raise ProtocolError(f"match needs encoding files from at least {minimum} data "
+                            f"providers.")
     seen: dict[str, Any] = {}
     for f in files:
         check_made_under(loaded, f.path, f.agreement_id, f.agreement_version,

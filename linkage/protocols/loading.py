@@ -23,7 +23,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from linkage.errors import ProtocolError
-from linkage.protocols.models import Agreement, PartnerProtocol, Release, Role
+from linkage.protocols.models import (
+    Agreement,
+    ColumnClass,
+    OrganisationType,
+    PartnerProtocol,
+    Release,
+    Role,
+    is_placeholder,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -485,6 +493,7 @@ def cross_check(loaded: LoadedAgreement) -> list[Problem]:
             if release.purpose not in purposes:
                 problems.append(Problem(where, None, f"releases[{i}].purpose",
                                         f"'{release.purpose}' is not a purpose of the agreement"))
+        problems.extend(coherence_problems(protocol, where))
     unit = loaded.protocols.get(a.linkage_unit)
     if unit is not None and Role.LINKAGE_UNIT not in unit.roles:
         problems.append(Problem(loaded.protocol_paths[a.linkage_unit], None, "roles",
@@ -496,6 +505,44 @@ def cross_check(loaded: LoadedAgreement) -> list[Problem]:
     problems.extend(Problem(loaded.path, None, clause, message)
                     for clause, message in encoding_shortfalls(a))
     return problems
+
+
+def coherence_problems(protocol: PartnerProtocol, where: Path) -> list[Problem]:
+    """What a partner's own file says that its lawful basis or contacts do not bear out.
+
+    A data provider of health or social-care data (an NHS trust, or a provider whose
+    ``data_dictionary`` classifies a column ``special_category``) must give an Article 9
+    condition; an NHS trust must name its Caldicott Guardian. (That the Article 9 condition
+    matches its Schedule 1 paragraph, and the appropriate policy document, are checked by
+    the protocol model itself: see ``LawfulBasis``.)
+    """
+    problems = []
+    nhs = protocol.organisation_type == OrganisationType.NHS_TRUST
+    special = sorted(c for c, kind in protocol.data_dictionary.items()
+                     if kind == ColumnClass.SPECIAL_CATEGORY)
+    if Role.DATA_PROVIDER in protocol.roles and protocol.lawful_basis.article_9 is None and \
+            (nhs or special):
+        why = (f"its data_dictionary classifies {', '.join(special)} as special_category"
+               if special else "as an NHS trust it provides health data")
+        problems.append(_at(where, ("lawful_basis", "article_9"), (
+            f"is missing: this data provider shares health or social-care data ({why}), "
+            f"which needs an Article 9 condition (e.g. h_health_or_social_care with Schedule 1 "
+            f"paragraph 2, or g_substantial_public_interest with paragraph 18)")))
+    guardian = protocol.contacts.caldicott_guardian
+    if nhs and (guardian is None or is_placeholder(guardian)):
+        problems.append(_at(where, ("contacts", "caldicott_guardian"), (
+            "is missing: an NHS organisation (organisation_type nhs_trust) must name its "
+            "Caldicott Guardian, who safeguards confidential patient information")))
+    return problems
+
+
+def _at(where: Path, loc: tuple[Any, ...], message: str) -> Problem:
+    """A problem at clause ``loc`` of ``where``, on its line (or its enclosing clause's)."""
+    try:
+        marks = read_yaml_document(where)[1]
+    except ProtocolProblems:
+        marks = {}
+    return Problem(where, _line(marks, loc), _clause(loc), message)
 
 
 def _recipient_problem(loaded: LoadedAgreement, name: str, index: int,

@@ -68,7 +68,21 @@ class Step:
     loaded: LoadedAgreement | None = None
     signer: Ed25519PrivateKey | None = None
     counts: dict[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, PathLike] = field(default_factory=dict)
     _outputs: dict[str, _Staged] = field(default_factory=dict)
+    _entry: dict[str, Any] | None = None
+
+    def audit(self) -> dict[str, Any]:
+        """Append the step's audit entry now (once): for a body that must commit something
+        outside the step's files (a store transaction) only after its entry exists. Outputs
+        written after this call are not in the entry, so write them first."""
+        if self._entry is None:
+            written = {role: staged.temporary for role, staged in self._outputs.items()}
+            self._entry = append_entry(
+                self.log, action=self.action, actor=self.actor,
+                agreement=_agreement_fields(self.agreement), inputs=_digests(self.inputs),
+                outputs=_digests(written), counts=self.counts, signing_key=self.signer)
+        return self._entry
 
     @property
     def agreement(self) -> LoadedAgreement:
@@ -147,7 +161,7 @@ def audited_step(action: str, *, agreement: PathLike, actor: str | None,
     """
     first_output = next(iter(outputs.values()), None)
     log = Path(audit_log) if audit_log else default_audit_log(first_output or ".")
-    step = Step(action, actor or "linkage_unit", log)
+    step = Step(action, actor or "linkage_unit", log, inputs=inputs)
     try:
         protected = {**inputs, **(secrets or {}), "agreement": agreement, "audit log": log,
                      "audit checkpoint": checkpoint_path(log)}
@@ -163,11 +177,7 @@ def audited_step(action: str, *, agreement: PathLike, actor: str | None,
         step.signer = _signer(step.loaded, signing_key)
         check_signer(step.loaded, step.actor, step.signer)
         yield step
-        written = {role: staged.temporary for role, staged in step._outputs.items()}
-        entry = append_entry(log, action=action, actor=step.actor,
-                             agreement=_agreement_fields(step.loaded), inputs=_digests(inputs),
-                             outputs=_digests(written), counts=step.counts,
-                             signing_key=step.signer)
+        entry = step.audit()
         for role, staged in step._outputs.items():
             write_provenance(staged.target, staged.temporary, role=role, loaded=step.loaded,
                              made_by=step.actor, chain_head=str(entry["hash"]),

@@ -1,0 +1,464 @@
+"""Month by month: link whatever extracts arrived into the store, keeping link keys stable.
+
+:func:`link_into_store` is one run, in one transaction (a run that fails or is killed at
+any point leaves the store as it was):
+
+1. **Diff** each partner's records with the store by record id and content hash
+   (:mod:`linkage.store.rows`): new, changed, unchanged and, for a full extract, removed.
+2. **Link.** The first run (or ``refit=True``) is a full :class:`~linkage.matching.Linker`
+   run over the whole current population and stores its model. Later runs keep the model
+   **frozen**: only the candidate pairs touching new or changed records are blocked and
+   scored (against every stored source, their own source included, and each other), and
+   selected with :func:`~linkage.matching.clustering.select_links`; the edges of changed
+   and removed records are dropped first.
+3. **Cluster** every current record from all stored edges (a fixed edge order, so the
+   same edges always give the same clusters) and give the clusters stable keys
+   (:mod:`linkage.store.keys`).
+
+**When to refit.** The frozen model stays right while the new records look like the ones
+it was fitted on. Refit when a partner joins the agreement (required), when the schema,
+comparison levels or threshold change (required), after a large share of the population
+is new since the last fit (say a quarter), or when a run warns of **drift**: the
+comparison levels of the new records' candidate pairs differ from those the model was
+fitted on by a total variation distance above 0.1 in some field (e.g. a partner stopped
+sending postcodes, or changed how it records names). A refit keeps the keys stable by the
+same rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from linkage.contracts import EncodedSource
+from linkage.linkfiles import random_link_keys
+from linkage.matching.candidates import CandidateBackend, InProcessBackend
+from linkage.matching.clustering import greedy_clusters
+from linkage.matching.linker import LinkerSettings
+from linkage.matching.summary import MatchModel
+from linkage.store.db import Store, StoreError
+from linkage.store.keys import KeyAssignment, assign_keys
+from linkage.store.rows import Layout, decode_rows, encode_rows
+from linkage.store.scoring import (
+    RecordingBackend,
+    drift,
+    frozen_model,
+    level_counts,
+    linker_parts,
+    score_delta,
+    select_delta,
+    with_lsh,
+)
+
+EDGE_COLUMNS = ["left_partner", "left_record", "right_partner", "right_record", "weight",
+                "probability", "run_id"]
+COUNTS = ("new", "changed", "unchanged", "removed", "created", "joined", "merged", "split",
+          "retired")
+
+
+@dataclass(frozen=True)
+class StoreRun:
+    """What one run did."""
+
+    run_id: int
+    kind: str                 #: "first", "update" or "refit"
+    links: pd.DataFrame       #: link_key, partner, record_id: every current record
+    summary: dict[str, int]   #: records new/changed/unchanged/removed; events by kind
+    changes: pd.DataFrame     #: link_key, event, other_key, records
+    model: MatchModel
+    drift: bool = False       #: the new records' comparison levels drifted from the model's
+    messages: tuple[str, ...] = field(default=())
+
+    def report_line(self) -> str:
+        """E.g. "run 3: 1204 new records, 37 merges, 2 splits"."""
+        s = self.summary
+        return (f"run {self.run_id}: {s['new']} new, {s['changed']} changed, {s['removed']} "
+                f"removed records; {s['created']} keys created, {s['joined']} joins, "
+                f"{s['merged']} merges, {s['split']} splits, {s['retired']} retired")
+
+
+@dataclass
+class _Partner:
+    """One partner's current population and how it differs from the store."""
+
+    source: EncodedSource     #: every current record, stored order then new ones
+    seq: np.ndarray           #: (n,) the order records entered the store
+    delta: np.ndarray         #: rows new or changed in this run
+    new_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    changed_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def link_into_store(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
+                    settings: LinkerSettings | None = None, *, full_extract: bool = True,
+                    refit: bool = False, backend: CandidateBackend | None = None,
+                    before_commit: Callable[[StoreRun], None] | None = None) -> StoreRun:
+    """Link ``sources`` (the extracts that arrived, one per partner) into the store.
+
+    ``full_extract``: each given source is the partner's whole current extract, so its
+    stored records missing from it have left (otherwise only new and changed records are
+    sent and nothing is removed). ``refit``: fit the model again on the whole current
+    population (see the module docstring for when). ``before_commit(run)`` is called after
+    every write, inside the transaction (e.g. to append the audit entry): if it raises,
+    the run is rolled back. Returns the :class:`StoreRun`.
+    """
+    settings = settings or LinkerSettings()
+    names = [s.partner for s in sources]
+    if not sources or not all(names) or len(set(names)) != len(names):
+        raise StoreError("Each run needs one or more encoded sources, each with its own "
+                         "partner name.")
+    with store.transaction(lock=agreement_id):
+        run = _run(store, agreement_id, sources, settings, full_extract=full_extract,
+                   refit=refit, backend=backend or InProcessBackend())
+        if before_commit is not None:
+            before_commit(run)
+        return run
+
+
+def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
+         settings: LinkerSettings, *, full_extract: bool, refit: bool,
+         backend: CandidateBackend) -> StoreRun:
+    run_id = int(store.query("SELECT COALESCE(MAX(run_id), 0) FROM runs WHERE "
+                             "agreement_id = ?", (agreement_id,))[0][0]) + 1
+    started = _now()
+    found = store.query("SELECT layout FROM agreements WHERE agreement_id = ?",
+                        (agreement_id,))
+    first = not found
+    layout = Layout.of(sources[0]) if first else Layout.from_json(found[0][0])
+    for s in sources:
+        layout.check(s, agreement_id)
+    if first:
+        store.execute("INSERT INTO agreements (agreement_id, layout, created_run) "
+                      "VALUES (?, ?, ?)", (agreement_id, layout.to_json(), run_id))
+    partners = _diff(store, agreement_id, layout, sources, run_id, full_extract)
+    stored_model = None if first else _stored_model(store, agreement_id)
+    known = set() if stored_model is None else set(stored_model[0].sizes)
+    arrived = sorted(set(partners) - known)
+    if arrived and not first and not refit:
+        raise StoreError(f"Partner(s) {', '.join(arrived)} are new to agreement "
+                         f"'{agreement_id}': run with refit to fit their models.")
+    old_edges = _read_edges(store, agreement_id)
+    messages: list[str] = []
+    drifted = False
+    if stored_model is None or refit:
+        kind = "first" if first else "refit"
+        model, reference, edges = _full_link(partners, settings, backend, run_id)
+        store.execute("INSERT INTO models (agreement_id, run_id, model, reference) "
+                      "VALUES (?, ?, ?, ?)", (agreement_id, run_id, model.to_json(),
+                                              json.dumps(reference)))
+    else:
+        kind = "update"
+        model, reference = stored_model
+        if model.threshold != settings.threshold:
+            raise StoreError(f"The store's model cuts links at {model.threshold}, these "
+                             f"settings at {settings.threshold}: run with refit.")
+        edges, drifted_fields = _update_links(partners, old_edges, model, reference,
+                                              settings, backend, run_id, messages)
+        for pair, fields in drifted_fields.items():
+            drifted = True
+            messages.append(f"The comparison levels of new records in {pair} drifted from "
+                            f"the model's ({', '.join(f'{f}: {d}' for f, d in fields.items())}"
+                            f" total variation distance): consider a refit.")
+    _write_records(store, agreement_id, run_id, partners)
+    _write_edges(store, agreement_id, old_edges, edges)
+    assignment, order = _assign(store, agreement_id, partners, edges)
+    summary = _summary(partners, assignment)
+    _write_clusters(store, agreement_id, run_id, order, assignment)
+    _write_history(store, agreement_id, run_id, assignment)
+    store.execute("INSERT INTO runs (agreement_id, run_id, started, finished, kind, summary) "
+                  "VALUES (?, ?, ?, ?, ?, ?)", (agreement_id, run_id, started, _now(), kind,
+                                                json.dumps(summary)))
+    changes = pd.DataFrame([(e.link_key, e.event, e.other_key, e.records)
+                            for e in assignment.events],
+                           columns=["link_key", "event", "other_key", "records"])
+    links = order.assign(link_key=assignment.keys)[["link_key", "partner", "record_id"]]
+    return StoreRun(run_id, kind, links.sort_values(["partner", "record_id"],
+                                                    ignore_index=True),
+                    summary, changes, model, drifted, tuple(messages))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[EncodedSource],
+          run_id: int, full_extract: bool) -> dict[str, _Partner]:
+    """Every partner's current population (stored and arrived) and its differences."""
+    rows = store.query("SELECT partner, record_id, seq, content_hash, encoding FROM records "
+                       "WHERE agreement_id = ? ORDER BY partner, seq", (agreement_id,))
+    next_seq = 1 + max((int(r[2]) for r in rows), default=0)
+    by_partner: dict[str, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        by_partner.setdefault(r[0], []).append(r)
+    given = {s.partner: s for s in sources}
+    out = {}
+    for partner in sorted(set(by_partner) | set(given)):
+        stored = by_partner.get(partner, [])
+        ids = [str(r[1]) for r in stored]
+        blobs = [bytes(r[4]) for r in stored]
+        seq = [int(r[2]) for r in stored]
+        at = {rid: k for k, rid in enumerate(ids)}
+        keep = np.ones(len(ids), bool)
+        delta: list[int] = []
+        info = _Partner(decode_rows(layout, partner, [], []), np.zeros(0, np.int64),
+                        np.zeros(0, np.int64))
+        source = given.get(partner)
+        if source is not None:
+            encoded, hashes = encode_rows(layout, source)
+            record_ids = [str(x) for x in source.record_ids]
+            if len(set(record_ids)) != len(record_ids):
+                raise StoreError(f"Source '{partner}' holds a record id more than once.")
+            seen = np.zeros(len(ids), bool)
+            for rid, blob, digest in zip(record_ids, encoded, hashes, strict=True):
+                k = at.get(rid)
+                if k is None:
+                    delta.append(len(ids))
+                    ids.append(rid)
+                    blobs.append(blob)
+                    seq.append(next_seq)
+                    info.new_rows.append((partner, rid, next_seq, digest, blob))
+                    next_seq += 1
+                    continue
+                seen[k] = True
+                if digest != stored[k][3]:
+                    blobs[k] = blob
+                    delta.append(k)
+                    info.changed_rows.append((digest, blob, partner, rid))
+                else:
+                    info.unchanged += 1
+            if full_extract:
+                keep[:len(seen)] = seen
+                info.gone = [ids[k] for k in np.flatnonzero(~seen)]
+            keep = np.r_[keep, np.ones(len(ids) - len(keep), bool)]
+        else:
+            info.unchanged = len(ids)
+        rows_kept = np.flatnonzero(keep)
+        position = np.full(len(ids), -1)
+        position[rows_kept] = np.arange(len(rows_kept))
+        info.source = decode_rows(layout, partner, [ids[k] for k in rows_kept],
+                                  [blobs[k] for k in rows_kept])
+        info.seq = np.asarray(seq, np.int64)[rows_kept]
+        info.delta = np.sort(position[np.asarray(delta, np.int64)])
+        out[partner] = info
+    return out
+
+
+def _stored_model(store: Store, agreement_id: str
+                  ) -> tuple[MatchModel, dict[str, list[list[int]]]] | None:
+    rows = store.query("SELECT model, reference FROM models WHERE agreement_id = ? "
+                       "ORDER BY run_id DESC LIMIT 1", (agreement_id,))
+    if not rows:
+        return None
+    return (MatchModel.from_json(rows[0][0], source=f"store model of '{agreement_id}'"),
+            json.loads(rows[0][1]))
+
+
+def _read_edges(store: Store, agreement_id: str) -> pd.DataFrame:
+    rows = store.query("SELECT left_partner, left_record, right_partner, right_record, "
+                       "weight, probability, run_id FROM edges WHERE agreement_id = ?",
+                       (agreement_id,))
+    return pd.DataFrame(rows, columns=EDGE_COLUMNS)
+
+
+def _full_link(partners: dict[str, _Partner], settings: LinkerSettings,
+               backend: CandidateBackend, run_id: int
+               ) -> tuple[MatchModel, dict[str, list[list[int]]], pd.DataFrame]:
+    """A full Linker run over the current population: its model, level counts and edges."""
+    sources = [p.source for p in partners.values() if len(p.source)]
+    recorder = RecordingBackend(backend)
+    linker, _ = linker_parts(settings, sources[0])
+    linker.backend = recorder
+    result = linker.link(sources)
+    ids = {s.partner: s.record_ids for s in sources}
+    frames = [pd.DataFrame({"left_partner": pm.left, "left_record": ids[pm.left][
+        pm.links.left_rows], "right_partner": pm.right, "right_record": ids[pm.right][
+        pm.links.right_rows], "weight": pm.links.weight, "probability": pm.links.probability,
+        "run_id": run_id}) for pm in result.pair_models]
+    edges = pd.concat(frames, ignore_index=True)[EDGE_COLUMNS] if frames else \
+        pd.DataFrame(columns=EDGE_COLUMNS)
+    return result.match_model(), recorder.counts, edges
+
+
+def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: MatchModel,
+                  reference: dict[str, list[list[int]]], settings: LinkerSettings,
+                  backend: CandidateBackend, run_id: int, messages: list[str]
+                  ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """The edges after scoring the new and changed records with the frozen model."""
+    touched = {(p, str(info.source.record_ids[k])) for p, info in partners.items()
+               for k in info.delta}
+    touched |= {(p, rid) for p, info in partners.items() for rid in info.gone}
+    hit = [(lp, lr) in touched or (rp, rr) in touched for lp, lr, rp, rr in
+           zip(old.left_partner, old.left_record, old.right_partner, old.right_record,
+               strict=True)]
+    edges = old[~np.asarray(hit, bool)] if len(old) else old
+    if not touched:
+        return edges, {}
+    first = next(p.source for p in partners.values() if len(p.source))
+    linker, comparisons = linker_parts(settings, first)
+    if [c.name for c in comparisons] != list(model.fields):
+        raise StoreError("These settings compare other fields than the stored model: run "
+                         "with refit.")
+    lsh = {p: with_lsh(linker, info.source) for p, info in partners.items()}
+    rows = {p: {rid: k for k, rid in enumerate(info.source.record_ids.tolist())}
+            for p, info in partners.items()}
+    kept_parts, new_parts, drifted = [], [], {}
+    for pair in model.pairs:
+        if pair.left not in lsh or pair.right not in lsh:
+            continue  # a partner with no records left
+        a, b = lsh[pair.left], lsh[pair.right]  # the same object for deduplication
+        mine = (edges.left_partner == pair.left) & (edges.right_partner == pair.right)
+        kept = edges[mine]
+        edges = edges[~mine]
+        scored = score_delta(a, b, partners[pair.left].delta, partners[pair.right].delta,
+                             comparisons, frozen_model(pair, comparisons), backend, settings)
+        key = f"{pair.left}~{pair.right}"
+        if key in reference and len(scored.levels):
+            moved = drift(reference[key], level_counts(scored.levels, comparisons),
+                          [c.name for c in comparisons])
+            if moved:
+                drifted[key] = moved
+        kl = np.asarray([rows[pair.left][r] for r in kept.left_record], np.int64)
+        kr = np.asarray([rows[pair.right][r] for r in kept.right_record], np.int64)
+        chosen, stay = select_delta(a, b, scored, kl, kr, kept.weight.to_numpy(float),
+                                    kept.probability.to_numpy(float), settings)
+        kept_parts.append(kept[stay])
+        new_parts.append(pd.DataFrame({
+            "left_partner": pair.left, "left_record": a.record_ids[scored.left[chosen]],
+            "right_partner": pair.right, "right_record": b.record_ids[scored.right[chosen]],
+            "weight": scored.weight[chosen], "probability": scored.probability[chosen],
+            "run_id": run_id}))
+    unmodelled = sorted({(lp, rp) for lp, rp in zip(edges.left_partner, edges.right_partner,
+                                                    strict=True)})
+    if unmodelled:
+        messages.append(f"Stored edges of {len(unmodelled)} pair(s) of partners without a "
+                        f"model were kept as they were.")
+    frames = [f for f in [edges, *kept_parts, *new_parts] if len(f)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=EDGE_COLUMNS)
+    return out[EDGE_COLUMNS], drifted
+
+
+def _write_records(store: Store, agreement_id: str, run_id: int,
+                   partners: dict[str, _Partner]) -> None:
+    for p, info in partners.items():
+        store.executemany("DELETE FROM records WHERE agreement_id = ? AND partner = ? AND "
+                          "record_id = ?", [(agreement_id, p, rid) for rid in info.gone])
+        store.executemany("UPDATE records SET content_hash = ?, encoding = ?, run_id = ? "
+                          "WHERE agreement_id = ? AND partner = ? AND record_id = ?",
+                          [(d, blob, run_id, agreement_id, pp, rid)
+                           for d, blob, pp, rid in info.changed_rows])
+        store.executemany("INSERT INTO records (agreement_id, partner, record_id, seq, "
+                          "content_hash, encoding, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(agreement_id, *row, run_id) for row in info.new_rows])
+
+
+def _edge_set(frame: pd.DataFrame) -> dict[tuple[str, str, str, str], tuple[float, float, int]]:
+    return {(str(lp), str(lr), str(rp), str(rr)): (float(w), float(pr), int(run))
+            for lp, lr, rp, rr, w, pr, run in frame[EDGE_COLUMNS].itertuples(index=False)}
+
+
+def _write_edges(store: Store, agreement_id: str, old: pd.DataFrame,
+                 new: pd.DataFrame) -> None:
+    before, after = _edge_set(old), _edge_set(new)
+    gone = [k for k, v in before.items() if after.get(k) != v]
+    came = [k for k, v in after.items() if before.get(k) != v]
+    store.executemany("DELETE FROM edges WHERE agreement_id = ? AND left_partner = ? AND "
+                      "left_record = ? AND right_partner = ? AND right_record = ?",
+                      [(agreement_id, *k) for k in gone])
+    store.executemany("INSERT INTO edges (agreement_id, left_partner, left_record, "
+                      "right_partner, right_record, weight, probability, run_id) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      [(agreement_id, *k, *after[k]) for k in came])
+
+
+def _assign(store: Store, agreement_id: str, partners: dict[str, _Partner],
+            edges: pd.DataFrame) -> tuple[KeyAssignment, pd.DataFrame]:
+    """Cluster every current record from the edges, then give the clusters stable keys."""
+    names = sorted(partners)
+    order = pd.DataFrame({
+        "partner": np.concatenate([np.full(len(partners[p].source), p, dtype=object)
+                                   for p in names]) if names else np.zeros(0, object),
+        "record_id": np.concatenate([partners[p].source.record_ids.astype(object)
+                                     for p in names]) if names else np.zeros(0, object),
+        "seq": np.concatenate([partners[p].seq for p in names]) if names else np.zeros(0)})
+    index = pd.MultiIndex.from_frame(order[["partner", "record_id"]])
+    source_of = np.repeat(np.arange(len(names)), [len(partners[p].source) for p in names])
+    a = index.get_indexer(pd.MultiIndex.from_arrays([edges.left_partner, edges.left_record]))
+    b = index.get_indexer(pd.MultiIndex.from_arrays([edges.right_partner,
+                                                     edges.right_record]))
+    if (a < 0).any() or (b < 0).any():
+        raise StoreError(f"The store of '{agreement_id}' holds a link to a record it does "
+                         f"not hold.")
+    first, second = np.minimum(a, b), np.maximum(a, b)
+    by = np.lexsort((second, first))  # a fixed edge order: the same edges, the same clusters
+    clusters = greedy_clusters(source_of, first[by].astype(np.int64),
+                               second[by].astype(np.int64),
+                               edges.weight.to_numpy(float)[by],
+                               edges.probability.to_numpy(float)[by],
+                               within_source=(source_of[first] == source_of[second])[by])
+    old = store.query("SELECT partner, record_id, link_key FROM clusters WHERE "
+                      "agreement_id = ?", (agreement_id,))
+    old_key = {(str(p), str(r)): str(k) for p, r, k in old}
+    created = {str(k): int(run) for k, run in store.query(
+        "SELECT link_key, created_run FROM link_keys WHERE agreement_id = ? AND "
+        "ended_run IS NULL", (agreement_id,))}
+    gone = Counter(old_key[(p, rid)] for p, info in partners.items() for rid in info.gone
+                   if (p, rid) in old_key)
+    keys_before = [old_key.get((p, r)) for p, r in zip(order.partner, order.record_id,
+                                                      strict=True)]
+    assignment = assign_keys(clusters.label, keys_before, order.seq.to_numpy(np.int64),
+                             created, gone, lambda n: random_link_keys(n).tolist())
+    order["old_key"] = keys_before
+    return assignment, order
+
+
+def _write_clusters(store: Store, agreement_id: str, run_id: int, order: pd.DataFrame,
+                    assignment: KeyAssignment) -> None:
+    store.executemany("INSERT INTO link_keys (agreement_id, link_key, created_run) "
+                      "VALUES (?, ?, ?)", [(agreement_id, k, run_id)
+                                           for k in assignment.new_keys])
+    store.executemany("UPDATE link_keys SET ended_run = ?, ended_event = ? WHERE "
+                      "agreement_id = ? AND link_key = ?",
+                      [(run_id, how, agreement_id, k) for k, how in assignment.ended.items()])
+    current = set(zip(order.partner, order.record_id, strict=True))
+    old = store.query("SELECT partner, record_id FROM clusters WHERE agreement_id = ?",
+                      (agreement_id,))
+    store.executemany("DELETE FROM clusters WHERE agreement_id = ? AND partner = ? AND "
+                      "record_id = ?", [(agreement_id, p, r) for p, r in old
+                                        if (p, r) not in current])
+    rows = zip(order.partner, order.record_id, order.old_key, assignment.keys, strict=True)
+    inserts, updates = [], []
+    for p, r, before, key in rows:
+        if before is None:
+            inserts.append((agreement_id, p, r, key, run_id))
+        elif before != key:
+            updates.append((key, run_id, agreement_id, p, r))
+    store.executemany("UPDATE clusters SET link_key = ?, run_id = ? WHERE agreement_id = ? "
+                      "AND partner = ? AND record_id = ?", updates)
+    store.executemany("INSERT INTO clusters (agreement_id, partner, record_id, link_key, "
+                      "run_id) VALUES (?, ?, ?, ?, ?)", inserts)
+
+
+def _write_history(store: Store, agreement_id: str, run_id: int,
+                   assignment: KeyAssignment) -> None:
+    store.executemany("INSERT INTO history (agreement_id, run_id, seq, event, link_key, "
+                      "other_key, records) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      [(agreement_id, run_id, k, e.event, e.link_key, e.other_key, e.records)
+                       for k, e in enumerate(assignment.events)])
+
+
+def _summary(partners: dict[str, _Partner], assignment: KeyAssignment) -> dict[str, int]:
+    events = Counter(e.event for e in assignment.events)
+    return {"new": sum(len(p.new_rows) for p in partners.values()),
+            "changed": sum(len(p.changed_rows) for p in partners.values()),
+            "unchanged": sum(p.unchanged for p in partners.values()),
+            "removed": sum(len(p.gone) for p in partners.values()),
+            **{k: events.get(k, 0) for k in COUNTS[4:]}}

@@ -1,0 +1,466 @@
+"""The linkage store: month-by-month runs, stable link keys, crash safety, both backends.
+
+Month 1 holds about 90% of each partner's records, with some dates of birth mistyped;
+month 2 holds every record but a few removed ones, the dates corrected. PostgreSQL tests
+run against the server in ``LINKAGE_TEST_POSTGRES`` (a libpq URL); without it they are
+skipped, except in CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.cohort_sources import encode_extracts
+from linkage.contracts import EncodedSource
+from linkage.encoding import ProjectKey
+from linkage.matching import Linker, pairwise_quality
+from linkage.protocols import load_agreement
+from linkage.store import (
+    Store,
+    StoreError,
+    StoreRun,
+    assign_keys,
+    incremental,
+    link_into_store,
+    open_store,
+)
+from linkage.synth import Cohort
+
+from ..helpers import EXAMPLE
+
+SECRET = secrets.token_bytes(32)
+KEY = ProjectKey(SECRET)
+AGREEMENT = "first-1000-days"
+CORRECTED = 15  # records per partner whose date of birth month 1 got wrong
+REMOVED = 10    # records per partner that month 2 no longer sends
+
+
+def encode(extracts: dict[str, pd.DataFrame], noise_seed: int) -> list[EncodedSource]:
+    return encode_extracts(extracts, load_agreement(EXAMPLE / "agreement.yaml"), keys=KEY,
+                           noise_seed=noise_seed)
+
+
+def mistype_dates(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    out = frame.copy()
+    dates = pd.to_datetime(out.loc[rows, "date_of_birth"]) + pd.Timedelta(days=40)
+    out.loc[rows, "date_of_birth"] = dates.dt.strftime("%Y-%m-%d").to_numpy()
+    return out
+
+
+class Months:
+    """Two monthly extracts of the small cohort and what changed between them."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        rng = np.random.default_rng(5)
+        self.month1: dict[str, pd.DataFrame] = {}
+        self.month2: dict[str, pd.DataFrame] = {}
+        self.corrected: set[tuple[str, str]] = set()
+        self.removed: set[tuple[str, str]] = set()
+        for partner, frame in cohort.extracts.items():
+            sent = rng.random(len(frame)) < 0.9
+            first = np.flatnonzero(sent)
+            picked = rng.choice(first, CORRECTED + REMOVED, replace=False)
+            wrong, gone = picked[:CORRECTED], picked[CORRECTED:]
+            self.month1[partner] = mistype_dates(frame, wrong)[sent].reset_index(drop=True)
+            keep = np.ones(len(frame), bool)
+            keep[gone] = False
+            self.month2[partner] = frame[keep].reset_index(drop=True)
+            self.corrected |= {(partner, r) for r in frame.record_id.to_numpy()[wrong]}
+            self.removed |= {(partner, r) for r in frame.record_id.to_numpy()[gone]}
+        self.sources1 = encode(self.month1, noise_seed=1)
+        self.sources2 = encode(self.month2, noise_seed=2)  # fresh noise, as in real life
+        records2 = {(p, r) for p, f in self.month2.items() for r in f.record_id}
+        self.truth2 = cohort.truth[[(p, r) in records2 for p, r in
+                                    zip(cohort.truth.partner, cohort.truth.record_id,
+                                        strict=True)]]
+
+
+@pytest.fixture(scope="module")
+def months(small_cohort: Cohort) -> Months:
+    return Months(small_cohort)
+
+
+@pytest.fixture(scope="module")
+def runs(months: Months, tmp_path_factory: pytest.TempPathFactory
+         ) -> tuple[Path, StoreRun, StoreRun, StoreRun]:
+    """A SQLite store after month 1, month 2 and month 2 again."""
+    path = tmp_path_factory.mktemp("store") / "linkage-unit.sqlite"
+    with open_store(path) as store:
+        first = link_into_store(store, AGREEMENT, months.sources1)
+        second = link_into_store(store, AGREEMENT, months.sources2)
+        again = link_into_store(store, AGREEMENT, months.sources2)
+    return path, first, second, again
+
+
+def clusters(links: pd.DataFrame) -> dict[frozenset[tuple[str, str]], str]:
+    """Member set -> link key."""
+    return {frozenset(zip(g.partner, g.record_id, strict=True)): str(k)
+            for k, g in links.groupby("link_key")}
+
+
+def key_of(links: pd.DataFrame) -> dict[tuple[str, str], str]:
+    return dict(zip(zip(links.partner, links.record_id, strict=True), links.link_key,
+                    strict=True))
+
+
+def f1(links: pd.DataFrame, truth: pd.DataFrame) -> float:
+    renamed = links.rename(columns={"link_key": "cluster_id"})
+    return pairwise_quality(renamed, truth).overall.f1
+
+
+# -- month by month on SQLite ---------------------------------------------------------------
+def test_first_run_gives_every_record_one_random_key(months: Months, runs: Any) -> None:
+    _, first, _, _ = runs
+    assert first.kind == "first" and first.summary["new"] == sum(map(len, months.sources1))
+    assert len(first.links) == first.summary["new"]
+    assert not first.links.duplicated(["partner", "record_id"]).any()
+    keys = first.links.link_key.unique()
+    assert all(re.fullmatch(r"[0-9a-f]{24}", k) for k in keys)
+    assert first.summary["created"] == len(keys) == (first.changes.event == "created").sum()
+
+
+def test_month_two_counts_new_changed_and_removed_records(months: Months, runs: Any) -> None:
+    _, first, second, _ = runs
+    s = second.summary
+    assert s["changed"] == len(months.corrected)  # the dates were corrected: new encodings
+    assert s["removed"] == len(months.removed)
+    assert s["new"] == sum(map(len, months.sources2)) - len(first.links) + len(months.removed)
+    assert s["unchanged"] == len(first.links) - len(months.removed) - len(months.corrected)
+    assert not set(key_of(second.links)) & months.removed
+    assert second.kind == "update" and not second.drift
+
+
+def test_no_record_is_in_two_clusters(months: Months, runs: Any) -> None:
+    path, _, second, again = runs
+    for run in (second, again):
+        assert not run.links.duplicated(["partner", "record_id"]).any()
+        assert len(run.links) == sum(map(len, months.sources2))
+    with open_store(path) as store:
+        pd.testing.assert_frame_equal(store.links(AGREEMENT), again.links)
+
+
+def test_unchanged_clusters_keep_their_keys(runs: Any) -> None:
+    _, first, second, _ = runs
+    before, after = clusters(first.links), clusters(second.links)
+    same = [members for members in before if members in after]
+    assert len(same) > 0.8 * len(before)
+    assert all(before[m] == after[m] for m in same)
+
+
+def test_every_key_change_is_in_the_history(runs: Any) -> None:
+    path, first, second, _ = runs
+    old, new = key_of(first.links), key_of(second.links)
+    pairs = {frozenset((k, o)) for k, o in zip(second.changes.link_key,
+                                               second.changes.other_key, strict=True)}
+    moved = {frozenset((old[r], new[r])) for r in new if r in old and old[r] != new[r]}
+    assert moved and moved <= pairs  # each record that changed key: merged, split or joined
+    fresh = {new[r] for r in new if r not in old} - set(old.values())
+    assert fresh <= set(second.changes.link_key)  # created (or split) this run
+    with open_store(path) as store:
+        history = store.history(AGREEMENT)
+    assert set(history.event) <= {"created", "joined", "merged", "split", "retired"}
+    assert (history.run_id == 2).sum() == len(second.changes)
+
+
+def test_incremental_f1_is_within_a_point_of_a_full_relink(months: Months, runs: Any) -> None:
+    _, _, second, _ = runs
+    full = Linker().link(months.sources2).links
+    assert abs(f1(second.links, months.truth2) - pairwise_quality(full, months.truth2)
+               .overall.f1) <= 0.01
+
+
+def test_a_run_without_changes_changes_no_key(runs: Any) -> None:
+    _, _, second, again = runs
+    assert again.changes.empty
+    assert {k: v for k, v in again.summary.items() if k != "unchanged"} == dict.fromkeys(
+        ["new", "changed", "removed", *incremental.COUNTS[4:]], 0)
+    pd.testing.assert_frame_equal(again.links, second.links)
+
+
+def test_the_store_file_holds_no_key(runs: Any) -> None:
+    path, *_ = runs
+    data = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
+    secrets_ = [SECRET, KEY.derive("field:given_name"), KEY.derive("record:given_name")]
+    for secret in secrets_:
+        assert secret not in data
+        for text in (secret.hex(), secret.hex().upper()):
+            assert text.encode() not in data
+            assert text.encode("utf-16-le") not in data
+
+
+# -- stable keys: merges and splits from real runs -------------------------------------------
+def _three_partner_children(links: pd.DataFrame, cohort: Cohort) -> list[dict[str, str]]:
+    """People with one record in each partner, all under one key: partner -> record id."""
+    truth = cohort.truth.merge(links, on=["partner", "record_id"])
+    out = []
+    for _, g in truth.groupby("person_id"):
+        if len(g) == 3 and g.partner.nunique() == 3 and g.link_key.nunique() == 1:
+            out.append(dict(zip(g.partner, g.record_id, strict=True)))
+    return out
+
+
+def _made_up(frame: pd.DataFrame, record_id: str) -> pd.DataFrame:
+    """``frame`` with one record's identifiers replaced by those of a child nobody else is."""
+    out = frame.copy()
+    out.loc[out.record_id == record_id, ["given_name", "family_name", "date_of_birth",
+                                         "postcode", "nhs_number"]] = [
+        "Zebedee", "Quixotic", "2018-01-01", "LS99 9ZZ", ""]
+    return out
+
+
+def test_a_split_gives_the_split_off_part_a_new_key(months: Months, runs: Any,
+                                                    small_cohort: Cohort,
+                                                    tmp_path: Path) -> None:
+    child = _three_partner_children(runs[2].links, small_cohort)[0]
+    extracts = small_cohort.extracts
+    with open_store(tmp_path / "s.sqlite") as store:
+        first = link_into_store(store, AGREEMENT, encode(extracts, 1))
+        key = key_of(first.links)[("health", child["health"])]
+        assert {key_of(first.links)[(p, r)] for p, r in child.items()} == {key}
+        wrong = _made_up(extracts["education"], child["education"])
+        second = link_into_store(store, AGREEMENT, encode({"education": wrong}, 2))
+    keys = key_of(second.links)
+    assert keys[("health", child["health"])] == keys[("social_care", child["social_care"])] \
+        == key  # the larger part keeps the key
+    split_off = keys[("education", child["education"])]
+    assert split_off != key
+    assert ((second.changes.event == "split") & (second.changes.link_key == split_off)
+            & (second.changes.other_key == key)).any()
+    assert second.summary["changed"] == 1 and second.summary["new"] == 0
+
+
+def test_a_merge_keeps_the_older_key(runs: Any, small_cohort: Cohort, tmp_path: Path) -> None:
+    child = _three_partner_children(runs[2].links, small_cohort)[1]
+    extracts = small_cohort.extracts
+    education = extracts["education"]
+    month1 = {**extracts, "education": education[education.record_id != child["education"]]}
+    with open_store(tmp_path / "m.sqlite") as store:
+        first = link_into_store(store, AGREEMENT, encode(month1, 1))
+        older = key_of(first.links)[("health", child["health"])]
+        wrong = _made_up(education, child["education"])
+        second = link_into_store(store, AGREEMENT, encode({"education": wrong}, 2))
+        newer = key_of(second.links)[("education", child["education"])]
+        assert newer != older and second.summary["new"] == 1
+        third = link_into_store(store, AGREEMENT, encode({"education": education}, 3))
+        ended = store.query("SELECT ended_event FROM link_keys WHERE link_key = ?", (newer,))
+    keys = key_of(third.links)
+    assert {keys[(p, r)] for p, r in child.items()} == {older}
+    assert ((third.changes.event == "merged") & (third.changes.link_key == newer)
+            & (third.changes.other_key == older)).any()
+    assert ended == [("merged",)]
+
+
+# -- the key rules, one by one ---------------------------------------------------------------
+def _mint() -> Any:
+    counter = iter(range(1000))
+    return lambda n: [f"new{next(counter)}" for _ in range(n)]
+
+
+def _assign(label: list[int], old: list[str | None], created: dict[str, int],
+            gone: dict[str, int] | None = None) -> tuple[list[str], set[tuple[Any, ...]]]:
+    got = assign_keys(np.asarray(label), old, np.arange(len(label)), created, gone or {},
+                      _mint())
+    return list(got.keys), {(e.event, e.link_key, e.other_key, e.records) for e in got.events}
+
+
+def test_key_rules() -> None:
+    # unchanged keeps its key; a new record joins and takes the key
+    assert _assign([0, 0, 1], ["a", "a", None], {"a": 1}) == (
+        ["a", "a", "new0"], {("created", "new0", None, 1)})
+    assert _assign([0, 0, 0], ["a", "a", None], {"a": 1}) == (
+        ["a", "a", "a"], {("joined", "a", None, 1)})
+    # merge: the older key (by creation run, then by key) survives
+    keys, events = _assign([0, 0], ["z", "b"], {"z": 1, "b": 2})
+    assert keys == ["z", "z"] and events == {("merged", "b", "z", 1)}
+    keys, events = _assign([0, 0], ["z", "b"], {"z": 1, "b": 1})
+    assert keys == ["b", "b"] and events == {("merged", "z", "b", 1)}
+    # split: the part with most of the old records keeps the key; ties: the oldest record
+    keys, events = _assign([0, 1, 1], ["a", "a", "a"], {"a": 1})
+    assert keys == ["new0", "a", "a"] and events == {("split", "new0", "a", 1)}
+    keys, events = _assign([0, 1], ["a", "a"], {"a": 1})
+    assert keys == ["a", "new0"] and events == {("split", "new0", "a", 1)}
+    # a key whose records all left is retired; a record moving between keys joins
+    keys, events = _assign([0, 0, 1, 1], ["a", "b", "b", "b"], {"a": 1, "b": 1, "c": 1},
+                           {"c": 2})
+    assert keys == ["a", "a", "b", "b"]
+    assert events == {("joined", "a", "b", 1), ("retired", "c", None, 2)}
+    # a key split evenly stays with its oldest record; there it merges with the older key
+    keys, events = _assign([0, 0, 1], ["a", "b", "b"], {"a": 1, "b": 2})
+    assert keys == ["a", "a", "new0"]
+    assert events == {("merged", "b", "a", 1), ("split", "new0", "b", 1)}
+
+
+# -- drift, partial extracts, new partners, refits -------------------------------------------
+def test_drift_is_flagged_when_new_records_lose_a_field(months: Months, tmp_path: Path) -> None:
+    health = months.month2["health"].copy()
+    health["postcode"] = ""  # the service stopped sending postcodes: every record changes
+    with open_store(tmp_path / "d.sqlite") as store:
+        link_into_store(store, AGREEMENT, months.sources1)
+        run = link_into_store(store, AGREEMENT, encode({"health": health}, 2),
+                              full_extract=False)
+    assert run.drift and any("postcode" in m and "health~" in m for m in run.messages)
+    assert run.summary["removed"] == 0
+    assert run.summary["changed"] > 0.95 * len(months.month1["health"])  # but blank ones
+
+
+def test_a_new_partner_needs_a_refit(months: Months, tmp_path: Path) -> None:
+    two = [s for s in months.sources1 if s.partner != "social_care"]
+    care = next(s for s in months.sources2 if s.partner == "social_care")
+    with open_store(tmp_path / "p.sqlite") as store:
+        first = link_into_store(store, AGREEMENT, two)
+        before = store.dump()
+        with pytest.raises(StoreError, match="social_care"):
+            link_into_store(store, AGREEMENT, [care])
+        assert store.dump() == before
+        refit = link_into_store(store, AGREEMENT, [care], refit=True)
+        assert refit.kind == "refit" and len(store.query("SELECT run_id FROM models")) == 2
+    before_keys, after_keys = clusters(first.links), clusters(refit.links)
+    same = [m for m in before_keys if m in after_keys]
+    assert same and all(before_keys[m] == after_keys[m] for m in same)
+    assert set(refit.links.partner) == {"health", "education", "social_care"}
+
+
+def test_a_source_of_another_schema_is_refused(months: Months, tmp_path: Path) -> None:
+    with open_store(tmp_path / "x.sqlite") as store:
+        link_into_store(store, AGREEMENT, months.sources1)
+        other = months.sources1[0]
+        shorter = other.with_blocking(np.zeros((len(other), 1), np.uint64), ("extra",))
+        with pytest.raises(StoreError, match="other fields"):
+            link_into_store(store, AGREEMENT, [shorter])
+
+
+# -- crash safety and PostgreSQL ---------------------------------------------------------------
+def _postgres_url() -> str:
+    url = os.environ.get("LINKAGE_TEST_POSTGRES")
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail("CI is set but LINKAGE_TEST_POSTGRES is not: .ci/run must start a "
+                    "PostgreSQL server and export its URL.")
+    pytest.skip("LINKAGE_TEST_POSTGRES is not set (CI sets it)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store of each backend (PostgreSQL: a schema of its own)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.sqlite")
+        return
+    url = _postgres_url()
+    try:
+        import psycopg
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("psycopg is not installed")
+        pytest.skip("psycopg is not installed")
+    schema = f"linkage_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.mark.parametrize("fail_in", ["_write_clusters", "_write_history"])
+def test_a_run_that_fails_midway_leaves_the_store_as_before(
+        store_url: str, months: Months, fail_in: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_store(store_url) as store:
+        empty = store.dump()
+        real = getattr(incremental, fail_in)
+        def fail(*args: Any, **kwargs: Any) -> None:
+            real(*args, **kwargs)  # its writes happen, then the run dies
+            raise RuntimeError("killed")
+        with monkeypatch.context() as patch:
+            patch.setattr(incremental, fail_in, fail)
+            with pytest.raises(RuntimeError, match="killed"):
+                link_into_store(store, AGREEMENT, months.sources1)
+        assert store.dump() == empty
+        link_into_store(store, AGREEMENT, months.sources1)
+        before = store.dump()
+        with monkeypatch.context() as patch:
+            patch.setattr(incremental, fail_in, fail)
+            with pytest.raises(RuntimeError, match="killed"):
+                link_into_store(store, AGREEMENT, months.sources2)
+        assert store.dump() == before
+        def refuse(run: StoreRun) -> None:
+            raise RuntimeError("audit log full")
+        with pytest.raises(RuntimeError, match="audit"):
+            link_into_store(store, AGREEMENT, months.sources2, before_commit=refuse)
+        assert store.dump() == before
+        assert link_into_store(store, AGREEMENT, months.sources2).run_id == 2
+
+
+def test_both_backends_give_the_same_clusters(store_url: str, months: Months,
+                                               runs: Any) -> None:
+    _, first, second, _ = runs
+    with open_store(store_url) as store:
+        assert isinstance(store, Store)
+        got1 = link_into_store(store, AGREEMENT, months.sources1)
+        got2 = link_into_store(store, AGREEMENT, months.sources2)
+        again = link_into_store(store, AGREEMENT, months.sources2)
+        assert store.agreements() == [AGREEMENT]
+        assert list(store.runs(AGREEMENT).kind) == ["first", "update", "update"]
+    assert set(clusters(got1.links)) == set(clusters(first.links))
+    assert set(clusters(got2.links)) == set(clusters(second.links))
+    assert again.changes.empty
+
+
+CHILD = """
+import os, sys
+import numpy as np
+from benchmarks.cohort_sources import encode_extracts
+from linkage.encoding import ProjectKey
+from linkage.protocols import load_agreement
+from linkage.store import link_into_store, open_store
+from linkage.synth import CohortConfig, generate_cohort
+from tests.helpers import EXAMPLE
+cohort = generate_cohort(CohortConfig(people=3_000, seed=7))
+key = ProjectKey(bytes.fromhex(os.environ["LINKAGE_TEST_KEY"]))
+sources = encode_extracts(cohort.extracts, load_agreement(EXAMPLE / "agreement.yaml"),
+                          keys=key, noise_seed=2)
+with open_store(sys.argv[1]) as store:
+    print("start", flush=True)
+    link_into_store(store, sys.argv[2], sources)
+print("done", flush=True)
+"""
+
+
+def test_a_run_killed_at_random_points_leaves_the_store_as_before(
+        store_url: str, months: Months) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "LINKAGE_TEST_KEY": SECRET.hex(), "PYTHONPATH": str(root)}
+    rng = np.random.default_rng()
+    with open_store(store_url) as store:
+        link_into_store(store, AGREEMENT, months.sources1)
+        before = store.dump()
+    for delay in np.sort(rng.uniform(0.0, 0.6, 3)):  # a run takes about half a second
+        child = subprocess.Popen([sys.executable, "-c", CHILD, store_url, AGREEMENT],
+                                 stdout=subprocess.PIPE, text=True, env=env, cwd=root)
+        assert child.stdout is not None and child.stdout.readline().strip() == "start"
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        with open_store(store_url) as store:
+            after = store.dump()
+        if len(after["runs"]) == len(before["runs"]) + 1:  # it committed before the kill
+            assert after["clusters"] != before["clusters"] and after["history"]
+            return  # the run is whole; later kills would hit another run
+        assert after == before
