@@ -56,8 +56,12 @@ def test_privacy_check_cli_applies_the_agreements_bar(tmp_path, small_cohort: Co
     from .helpers import copy_protocols, edit_yaml
 
     agreement = copy_protocols(tmp_path)
-    edit_yaml(agreement, lambda d: d["encoding"]["hardening"].update(
-        blip_epsilon=None, blip_fields=None))  # unhardened: the attacks succeed
+    def unhardened(d: dict) -> None:  # type: ignore[type-arg]
+        d["encoding"]["hardening"].update(blip_epsilon=None, blip_fields=None)
+        for spec in d["encoding"]["fields"]:  # and unsalted: the field attacks succeed
+            spec.pop("salt_with", None)
+
+    edit_yaml(agreement, unhardened)
     write_cohort(small_cohort, tmp_path / "cohort")
     assert main(["keygen", "--out", str(tmp_path / "k.key")]) == 0
     assert main(["encode", "--agreement", str(agreement), "--partner", "health", "--key",
