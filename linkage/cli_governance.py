@@ -13,10 +13,7 @@ def _file_kind(path: Path) -> str:
     """``"agreement"`` if the file lists parties, else ``"partner protocol"``."""
     from linkage.protocols.loading import read_yaml_document
 
-    try:
-        data, _ = read_yaml_document(path)
-    except ProtocolError:
-        data = None  # the loader reports the file's own problem, with its line
+    data, _ = read_yaml_document(path)  # a file that is not readable YAML is refused here
     return "agreement" if isinstance(data, dict) and "parties" in data else "partner protocol"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from linkage.encoding import ProjectKey, write_key_file
+from linkage.errors import InputDataError
 from linkage.linkfiles import read_links
 from linkage.matching import Linker
 from linkage.matching.evaluation import QualityReport
@@ -50,6 +51,7 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
     """Run the demo into ``out_dir`` (a new temporary folder if None)."""
     start = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="linkage-demo-"))
+    _claim_folder(out)
     say = (lambda *_: None) if quiet else print
     say(f"linkage demo: {people:,} children (seed {seed}); outputs in {out}\n")
     protocols = out / "protocols"
@@ -101,6 +103,22 @@ def run_demo(out_dir: Path | None = None, people: int = 20_000, seed: int = 0,
     if not quiet:
         print(summary_table(result, {p: len(cohort.extracts[p]) for p in PROVIDERS}))
     return result
+
+
+#: Marks a folder as the demo's own, so that a later demo may write into it again.
+DEMO_MARKER = ".linkage-demo"
+
+
+def _claim_folder(out: Path) -> None:
+    """Refuse to write the demo into a folder that holds anything but an earlier demo: the
+    demo replaces protocols, keys and extracts, which must never be someone's real ones."""
+    if out.exists() and not out.is_dir():
+        raise InputDataError(f"{out}: exists and is not a folder.")
+    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARKER).is_file():
+        raise InputDataError(f"{out}: folder is not empty and was not made by 'linkage "
+                             f"demo'; give a new or empty folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text("made by linkage demo; it may rewrite this folder\n")
 
 
 def summary_table(result: DemoResult, records: dict[str, int]) -> str:

@@ -9,10 +9,12 @@ is written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -72,6 +74,8 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", *,
     created with ``file_mode`` (0600 unless said otherwise) before any byte is written.
     """
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(target))
     tmp = temporary_sibling(target, file_mode=file_mode)
     try:
         encoding = None if "b" in mode else "utf-8"
@@ -97,11 +101,15 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """True when ``a`` and ``b`` name the same file (after links), existing or not."""
+    """True when ``a`` and ``b`` name the same file (after links), existing or not. A path
+    that cannot be resolved (a symbolic-link loop) is compared as written."""
     pa, pb = Path(a), Path(b)
-    if pa.exists() and pb.exists():
-        return os.path.samefile(pa, pb)
-    return pa.resolve() == pb.resolve()
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+        return pa.resolve() == pb.resolve()
+    except (OSError, RuntimeError):
+        return os.path.abspath(pa) == os.path.abspath(pb)
 
 
 def parse_format_json(text: str | bytes, *, format_name: str, version: int, source: object,
@@ -119,3 +127,40 @@ def parse_format_json(text: str | bytes, *, format_name: str, version: int, sour
         raise error(f"{source}: this {kind} is in a format version this library does not "
                     f"read (it reads {version}); {remedy}.")
     return data
+
+
+def read_small_file(path: str | os.PathLike[str], *, what: str, max_bytes: int,
+                    error: type[Exception]) -> bytes:
+    """The bytes of a small regular file (a key, a signature key): refuse a missing file, a
+    folder, a pipe or device (reading one could block or never end) and anything larger
+    than ``max_bytes``, with one ``error`` naming the file, never its content."""
+    source = Path(path)
+    check_regular_file(source, what=what, error=error, missing_ok=False)
+    try:
+        with open(source, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as failure:
+        raise error(f"{source}: {what} could not be read "
+                    f"({failure.strerror or type(failure).__name__}).") from None
+    if len(data) > max_bytes:
+        raise error(f"{source}: larger than any {what} ({max_bytes:,} bytes at most); is it "
+                    f"the right file?")
+    return data
+
+
+def check_regular_file(source: Path, *, what: str, error: type[Exception],
+                       missing_ok: bool) -> None:
+    """Refuse a path that exists but is not a regular file (folder, pipe, device, socket);
+    a missing one is refused unless ``missing_ok``."""
+    try:
+        info = source.stat()
+    except FileNotFoundError:
+        if missing_ok:
+            return
+        raise error(f"{source}: {what} not found.") from None
+    except OSError as failure:
+        raise error(f"{source}: {what} cannot be opened "
+                    f"({failure.strerror or type(failure).__name__}).") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise error(f"{source}: the {what} is {kind}.")

@@ -119,6 +119,9 @@ def read_links(paths: Sequence[PathLike]) -> pd.DataFrame:
             files += links_files_in(path)
         elif path.name != QUALITY_FILE:  # e.g. from a shell glob over the output folder
             files.append(path)
+    if not files:
+        raise InputDataError(f"{', '.join(map(str, paths))}: no providers' links files "
+                             f"given ({QUALITY_FILE} holds no record ids).")
     frames = [read_partner_links(p) for p in files]
     partners = [f["partner"].iloc[0] for f in frames]
     if len(set(partners)) != len(partners):

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.errors import KeyFileError
-from linkage.files import atomic_output
+from linkage.files import atomic_output, read_small_file
 
 KEY_BYTES = 32
 _HEADER = "linkage-project-key v1"
@@ -75,13 +75,12 @@ def read_key_file(path: str | os.PathLike[str]) -> ProjectKey:
     and a malformed one; the message never contains the file's content.
     """
     source = Path(path)
+    raw = read_small_file(source, what="key file", max_bytes=4096, error=KeyFileError)
+    mode = stat.S_IMODE(source.stat().st_mode)
     try:
-        mode = stat.S_IMODE(source.stat().st_mode)
-        lines = source.read_text(encoding="ascii").splitlines()
-    except FileNotFoundError:
-        raise KeyFileError(f"{source}: key file not found.") from None
-    except (OSError, UnicodeDecodeError):
-        raise KeyFileError(f"{source}: key file could not be read.") from None
+        lines = raw.decode("ascii").splitlines()
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{source}: key file could not be read (not text).") from None
     if mode & 0o077:
         raise KeyFileError(f"{source}: key file is readable by others (mode {mode:o}); "
                            f"run 'chmod 600 {source}'.")

@@ -54,7 +54,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from linkage.errors import AuditLogError
-from linkage.files import atomic_output, parse_format_json
+from linkage.files import atomic_output, check_regular_file, parse_format_json, read_small_file
 
 GENESIS = "0" * 64
 CHECKPOINT_FORMAT = "linkage-audit-checkpoint"
@@ -118,6 +118,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint | None:
     """The checkpoint at ``path`` (see :func:`checkpoint_path`), or None when there is
     none; :class:`AuditLogError` when it is unreadable or not a checkpoint."""
     source = Path(path)
+    check_regular_file(source, what="audit checkpoint", error=AuditLogError, missing_ok=True)
     try:
         text = source.read_bytes()
     except FileNotFoundError:
@@ -205,10 +206,11 @@ def append_entry(path: str | os.PathLike[str], *, action: str, actor: str,
     Refuses (:class:`AuditLogError`) a log its checkpoint shows was shortened.
     """
     target = Path(path)
+    check_regular_file(target, what="audit log", error=AuditLogError, missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     marker = checkpoint_path(target)
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
     except OSError as error:
         raise AuditLogError(f"{target}: cannot open the audit log for appending "
                             f"({error.strerror or type(error).__name__}).") from None
@@ -314,6 +316,7 @@ def verify_log(path: str | os.PathLike[str],
     ``checkpoint``, e.g. a copy kept elsewhere (the log may have grown since)."""
     source = Path(path)
     marker = Path(checkpoint) if checkpoint is not None else checkpoint_path(source)
+    check_regular_file(source, what="audit log", error=AuditLogError, missing_ok=True)
     if not source.exists():
         if not marker.exists():
             raise AuditLogError(f"{source}: audit log not found.")
@@ -352,7 +355,9 @@ def read_signing_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+        key = serialization.load_pem_private_key(
+            read_small_file(path, what="signing key", max_bytes=16_384, error=AuditLogError),
+            password=None)
     except (OSError, ValueError, TypeError):
         raise AuditLogError(f"{path}: not a readable Ed25519 signing key.") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -365,7 +370,8 @@ def read_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
+        key = serialization.load_pem_public_key(
+            read_small_file(path, what="public key", max_bytes=16_384, error=AuditLogError))
     except (OSError, ValueError, TypeError):
         raise AuditLogError(f"{path}: not a readable Ed25519 public key.") from None
     if not isinstance(key, Ed25519PublicKey):

@@ -7,6 +7,7 @@ against them. ``tests/protocols/test_json_schema.py`` checks that the committed 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -27,11 +28,13 @@ def schema_text(name: str) -> str:
 
 
 def write_schemas(out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write every schema into ``out_dir``; return the paths."""
-    written = []
-    for name in SCHEMAS:
-        path = Path(out_dir) / name
+    """Write every schema into ``out_dir``; return the paths. Refuses before writing any
+    when a target is a folder, so the schemas are never half replaced."""
+    texts = {Path(out_dir) / name: schema_text(name) for name in SCHEMAS}
+    for path in texts:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    for path, text in texts.items():
         with atomic_output(path, file_mode=0o644) as handle:
-            handle.write(schema_text(name))
-        written.append(path)
-    return written
+            handle.write(text)
+    return list(texts)

@@ -71,6 +71,7 @@ class Step:
     inputs: Mapping[str, PathLike] = field(default_factory=dict)
     _outputs: dict[str, _Staged] = field(default_factory=dict)
     _entry: dict[str, Any] | None = None
+    _new_folders: list[Path] = field(default_factory=list)  #: made for outputs; removed on failure
 
     def audit(self) -> dict[str, Any]:
         """Append the step's audit entry now (once): for a body that must commit something
@@ -114,10 +115,24 @@ class Step:
         for staged in self._outputs.values():
             with contextlib.suppress(FileNotFoundError):
                 staged.temporary.unlink()
+        for folder in sorted(self._new_folders, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):  # only if still empty
+                folder.rmdir()
 
     def _commit(self) -> None:
         for staged in self._outputs.values():
             os.replace(staged.temporary, staged.target)
+
+
+def _missing_folders(paths: list[PathLike]) -> list[Path]:
+    """The folders above ``paths`` that do not exist yet (a failed step removes them)."""
+    missing: list[Path] = []
+    for path in paths:
+        folder = Path(path).absolute().parent
+        while not folder.exists() and folder not in missing:
+            missing.append(folder)
+            folder = folder.parent
+    return missing
 
 
 def check_output_paths(outputs: Mapping[str, PathLike], protected: Mapping[str, PathLike]
@@ -161,7 +176,8 @@ def audited_step(action: str, *, agreement: PathLike, actor: str | None,
     """
     first_output = next(iter(outputs.values()), None)
     log = Path(audit_log) if audit_log else default_audit_log(first_output or ".")
-    step = Step(action, actor or "linkage_unit", log, inputs=inputs)
+    step = Step(action, actor or "linkage_unit", log, inputs=inputs,
+                _new_folders=_missing_folders([*outputs.values(), log]))
     try:
         protected = {**inputs, **(secrets or {}), "agreement": agreement, "audit log": log,
                      "audit checkpoint": checkpoint_path(log)}

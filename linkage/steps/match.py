@@ -56,9 +56,7 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
                                 store=store, audit_log=audit_log, linker=linker, today=today,
                                 signing_key=signing_key, refit=refit, partial=partial)
     out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise InputDataError(f"{out}: exists and is not a folder; 'linkage match --output' "
-                             f"names the folder its files go into.")
+    check_output_folder(out)
     linker = linker or Linker()
     if save_candidates and not linker.settings.keep_candidates:
         linker = Linker(linker.settings, backend=linker.backend, progress=linker.progress,
@@ -107,6 +105,7 @@ def match_into_store(*, agreement: PathLike, encodings: list[PathLike], output: 
     from linkage.store import link_into_store, open_store
 
     out = Path(output)
+    check_output_folder(out)
     linker = linker or Linker()
     inputs = {f"encodings[{i}]": p for i, p in enumerate(encodings)}
     files = [read_encodings(p) for p in encodings]
@@ -139,3 +138,28 @@ def match_into_store(*, agreement: PathLike, encodings: list[PathLike], output: 
                            tuple(run.model.fields), run.model.threshold, sizes)
     return MatchResult(out, result, sizes,
                        {p: partner_links_path(out, p) for p in sizes}, run)
+
+
+#: Files a match output folder may hold besides the providers' links files.
+_OURS = {QUALITY_FILE, MODEL_FILE, CANDIDATES_FILE, CHANGES_FILE, "audit.jsonl",
+         "audit.jsonl.checkpoint"}
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse an output that is not a new, empty or earlier match output folder: a match
+    writes PARTNER.csv files, which must never replace a provider's extract or anything
+    else that happens to be there."""
+    if out.exists() and not out.is_dir():
+        raise InputDataError(f"{out}: exists and is not a folder; 'linkage match --output' "
+                             f"names the folder its files go into.")
+    if not out.is_dir():
+        return
+    for item in out.iterdir():
+        name = item.name
+        base = name[:-len(".provenance.json")] if name.endswith(".provenance.json") else name
+        ours = base in _OURS or name.endswith(".linkage-tmp") or (
+            name.endswith(".csv") and (out / f"{name}.provenance.json").is_file()) or (
+            base.endswith(".csv") and base != name)
+        if not ours:
+            raise InputDataError(f"{out}: holds files that 'linkage match' did not write "
+                                 f"(e.g. {name}); choose a new or empty folder for --output.")

@@ -6,6 +6,7 @@ import datetime as dt
 
 from linkage.encoding import read_encodings
 from linkage.privacy import PrivacyReport, privacy_check
+from linkage.protocols.provenance import check_artefact, check_made_under
 from linkage.steps.layer import PathLike, audited_step, default_audit_log
 
 
@@ -20,6 +21,10 @@ def check_privacy(*, agreement: PathLike, encodings: PathLike, reference: PathLi
                       inputs={"encodings": encodings, "reference": reference}, outputs={},
                       audit_log=audit_log or default_audit_log(encodings),
                       signing_key=signing_key, today=today) as step:
+        made = read_encodings(encodings)
+        check_made_under(step.agreement, encodings, made.agreement_id,
+                         made.agreement_version, made.agreement_digest)
+        check_artefact(step.agreement, encodings, made_by=partner)
         report = privacy_check(step.agreement, encodings, reference, progress=progress)
         risk = report.risk
         step.counts = {"frequency_alignment": risk.frequency_alignment,

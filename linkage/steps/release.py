@@ -34,6 +34,8 @@ def release_attributes(*, agreement: PathLike, links: PathLike, partner: str, in
     ``links`` is the partner's own links file from ``linkage match`` (another partner's, or
     one holding several partners' record ids, is refused)."""
     inputs = {"links": links, "input": input}
+    if attributes is not None:
+        attributes = list(dict.fromkeys(attributes))  # each column once
     with audited_step("release", agreement=agreement, actor=partner, inputs=inputs,
                       outputs={"release": output}, audit_log=audit_log,
                       signing_key=signing_key, today=today) as step:
