@@ -719,8 +719,8 @@ def _found_by_the_first_pass() -> Iterator[Case]:
 
 
 CASES = [*_valid(), *_found_by_the_first_pass(), *_synth_and_keygen(), *_encode_inputs(),
-         *_encode_agreements(), *_encode_outputs(), *_match(), *_evaluate(), *_release(), *_report(),
-         *_privacy_check(), *_protocol(), *_audit_and_demo()]
+         *_encode_agreements(), *_encode_outputs(), *_match(), *_evaluate(), *_release(),
+         *_report(), *_privacy_check(), *_protocol(), *_audit_and_demo()]
 #: The cases run by default: every class of hostile input at least once, in ~1 minute (each
 #: case is a process that spends about a second importing). The others repeat a class on
 #: another command or file; run them all with LINKAGE_HOSTILE_ALL=1 (about 5 minutes).
