@@ -88,7 +88,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_erase(args: argparse.Namespace) -> int:
-    from linkage.steps.rights import erase_link_key
+    from linkage.errors import InputDataError
+    from linkage.steps.rights import erase_from_store, erase_link_key
+
+    if (args.links is None) == (args.store is None):
+        raise InputDataError("give the match output folder or --store, not both or neither.")
+    if args.store is not None:
+        log = args.audit_log or Path("audit.jsonl")
+        counts = erase_from_store(agreement=args.agreement, store=args.store,
+                                  link_key=args.link_key, audit_log=log,
+                                  signing_key=args.signing_key)
+        print(f"erased {sum(counts.values())} record(s) under the link key from the store "
+              f"(recorded in {log})")
+        return 0
 
     held = erase_link_key(agreement=args.agreement, links=args.links, link_key=args.link_key,
                           audit_log=args.audit_log, signing_key=args.signing_key)
@@ -120,7 +132,14 @@ def add_rights(sub: argparse._SubParsersAction) -> None:
                                 ("erase", _cmd_erase, "remove everything the linkage unit "
                                                       "holds under a link key")):
         q = inner.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        q.add_argument("links", type=Path, help="the output folder of linkage match")
+        if name == "erase":
+            q.add_argument("links", type=Path, nargs="?", default=None,
+                           help="the output folder of linkage match")
+            q.add_argument("--store", default=None,
+                           help="or the linkage unit's store (SQLite file or postgresql:// "
+                                "URL): erase the key's records, links and clusters there")
+        else:
+            q.add_argument("links", type=Path, help="the output folder of linkage match")
         q.add_argument("--agreement", type=Path, required=True)
         q.add_argument("--link-key", required=True)
         add_audit_options(q)

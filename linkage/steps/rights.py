@@ -121,3 +121,26 @@ def erase_link_key(*, agreement: PathLike, links: PathLike, link_key: str,
 
 def _write_frame(frame: pd.DataFrame, handle: IO[Any]) -> None:
     frame.to_csv(handle, index=False, lineterminator="\n")
+
+
+def erase_from_store(*, agreement: PathLike, store: str, link_key: str,
+                     audit_log: PathLike, signing_key: PathLike | None = None,
+                     today: dt.date | None = None) -> dict[str, int]:
+    """Remove everything the linkage unit's store holds under ``link_key`` (records, links,
+    cluster rows; the key ends as ``erased``). The store commits only after the audit
+    entry is written; returns the count of records erased per partner."""
+    from linkage.store.db import open_store
+    from linkage.store.erasure import erase_link_key as erase_in_store
+
+    with audited_step("erasure", agreement=agreement, actor=None, inputs={}, outputs={},
+                      audit_log=audit_log, signing_key=signing_key, today=today) as step:
+
+        def audit(counts: dict[str, int]) -> None:
+            step.counts = {"link_key_sha256": _key_digest(link_key), "store": True,
+                           "records_removed": counts}
+            step.audit()
+
+        with open_store(store) as opened:
+            counts = erase_in_store(opened, step.agreement.agreement.id, link_key,
+                                    before_commit=audit)
+    return counts

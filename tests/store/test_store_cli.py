@@ -49,3 +49,32 @@ def test_match_into_a_store_keeps_link_keys_from_run_to_run(tmp_path: Path,
     with open_store(store) as opened:
         assert opened.dump() == before
     assert not (ws / "m3" / "health.csv").exists()
+
+
+def test_erasure_from_the_store_is_audited_and_lasting(tmp_path: Path,
+                                                       small_cohort: Cohort) -> None:
+    ws = encoded_workspace(tmp_path, small_cohort)
+    agreement = str(ws / "protocols" / "agreement.yaml")
+    store = str(ws / "unit.sqlite")
+    encodings = [str(ws / "enc" / f"{p}.npz") for p in PROVIDERS]
+    assert main(["match", "--agreement", agreement, "--store", store, "--output",
+                 str(ws / "m1"), "--quiet", *encodings]) == 0
+    keys = _keys(ws / "m1")
+    shared = keys.groupby("link_key").partner.nunique()
+    key = str(shared[shared > 1].index[0])
+    held = keys[keys.link_key == key]
+    log = ws / "unit-audit.jsonl"
+    assert main(["rights", "erase", "--store", store, "--agreement", agreement, "--link-key",
+                 key, "--audit-log", str(log)]) == 0
+    with open_store(store) as opened:
+        links = opened.links("first-1000-days")
+        history = opened.history("first-1000-days")
+    assert key not in set(links.link_key)
+    assert not set(zip(held.partner, held.record_id)) & set(zip(links.partner,
+                                                                 links.record_id))
+    assert history.iloc[-1].event == "erased"
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["action"] == "erasure" and key not in log.read_text()
+    assert sum(entry["counts"]["records_removed"].values()) == len(held)
+    assert main(["rights", "erase", "--store", store, "--agreement", agreement, "--link-key",
+                 key, "--audit-log", str(log)]) == 2  # nothing left to erase
