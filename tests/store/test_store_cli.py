@@ -70,8 +70,8 @@ def test_erasure_from_the_store_is_audited_and_lasting(tmp_path: Path,
         links = opened.links("first-1000-days")
         history = opened.history("first-1000-days")
     assert key not in set(links.link_key)
-    assert not set(zip(held.partner, held.record_id)) & set(zip(links.partner,
-                                                                 links.record_id))
+    erased = set(zip(held.partner, held.record_id, strict=True))
+    assert not erased & set(zip(links.partner, links.record_id, strict=True))
     assert history.iloc[-1].event == "erased"
     entry = json.loads(log.read_text().splitlines()[-1])
     assert entry["action"] == "erasure" and key not in log.read_text()
