@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from linkage.encoding import read_encodings
+from linkage.errors import ProtocolError
 from linkage.privacy import PrivacyReport, privacy_check
-from linkage.protocols.provenance import check_artefact, check_made_under
 from linkage.steps.layer import PathLike, audited_step, default_audit_log
 
 
@@ -22,9 +22,14 @@ def check_privacy(*, agreement: PathLike, encodings: PathLike, reference: PathLi
                       audit_log=audit_log or default_audit_log(encodings),
                       signing_key=signing_key, today=today) as step:
         made = read_encodings(encodings)
-        check_made_under(step.agreement, encodings, made.agreement_id,
-                         made.agreement_version, made.agreement_digest)
-        check_artefact(step.agreement, encodings, made_by=partner)
+        # the provider's own file judged against the current bar: the same agreement,
+        # though its version or content (e.g. a new maximum rate) may have moved on
+        a = step.agreement.agreement
+        if made.agreement_id != a.id:
+            raise ProtocolError(f"{encodings}: was made under agreement "
+                                f"'{made.agreement_id}', not '{a.id}' "
+                                f"({step.agreement.path}: id).")
+        step.agreement.protocol(partner)
         report = privacy_check(step.agreement, encodings, reference, progress=progress)
         risk = report.risk
         step.counts = {"frequency_alignment": risk.frequency_alignment,
