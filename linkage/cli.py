@@ -54,6 +54,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from linkage.synth import CohortConfig, generate_cohort, write_cohort
 
     cohort = generate_cohort(CohortConfig(people=args.people, seed=args.seed))
+    if args.months:
+        from linkage.synth.months import monthly_cohort, write_monthly_cohort
+
+        for path, rows in write_monthly_cohort(monthly_cohort(cohort, args.months,
+                                                              seed=args.seed),
+                                               args.out, force=args.force):
+            print(f"wrote {path} ({rows:,} rows)")
+        return 0
     paths = write_cohort(cohort, args.out, force=args.force)
     for path in paths:
         rows = len(cohort.truth) if path.stem == "truth" else len(cohort.extracts[path.stem])
@@ -68,6 +76,9 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     _add_cohort_options(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    p.add_argument("--months", type=_positive_int, default=None, metavar="M",
+                   help="write M monthly extracts of the same cohort (month-01/ ... with "
+                        "arrivals, corrections and moves) and the final truth.csv")
     p.set_defaults(handler=_cmd_synth)
 
 
