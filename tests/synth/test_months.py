@@ -3,6 +3,7 @@ and the last month is the cohort itself."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ def test_months_grow_towards_the_final_cohort(small_cohort: Cohort) -> None:
     assert len(seq.months) == 4
     for partner, final in small_cohort.extracts.items():
         ids = [set(m[partner].record_id) for m in seq.months]
-        assert all(a <= b for a, b in zip(ids, ids[1:], strict=False))  # nobody leaves
+        assert all(a <= b for a, b in itertools.pairwise(ids))  # nobody leaves
         assert 0.6 < len(ids[0]) / len(final) < 0.9  # most are there from the start
         last = seq.months[-1][partner].set_index("record_id").sort_index()
         assert last.equals(final.set_index("record_id").sort_index())
