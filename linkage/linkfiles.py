@@ -117,7 +117,7 @@ def read_links(paths: Sequence[PathLike]) -> pd.DataFrame:
     for path in map(Path, paths):
         if path.is_dir():
             files += links_files_in(path)
-        elif path.name != QUALITY_FILE:  # e.g. from a shell glob over the output folder
+        elif path.name not in (QUALITY_FILE, CHANGES_FILE):  # e.g. from a shell glob
             files.append(path)
     if not files:
         raise InputDataError(f"{', '.join(map(str, paths))}: no providers' links files "
@@ -133,7 +133,8 @@ def read_links(paths: Sequence[PathLike]) -> pd.DataFrame:
 
 def links_files_in(folder: Path) -> list[Path]:
     """The provider links files in a match output folder."""
-    found = sorted(p for p in folder.glob("*.csv") if p.name != QUALITY_FILE)
+    found = sorted(p for p in folder.glob("*.csv") if p.name not in (QUALITY_FILE,
+                                                                      CHANGES_FILE))
     if not found:
         raise InputDataError(f"{folder}: holds no links files; is it a 'linkage match' "
                              f"output folder?")
@@ -184,3 +185,15 @@ def read_candidates(path: PathLike) -> list[tuple[str, str, np.ndarray, np.ndarr
     except (OSError, ValueError, KeyError, EOFError):
         raise InputDataError(f"{path}: not a candidates file.") from None
     return out
+
+
+def read_changes(path: PathLike) -> pd.DataFrame:
+    """A store run's ``changes.csv`` (``link_key, event, other_key, records``; may be
+    empty when nothing changed)."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise InputDataError(f"{path}: not a readable changes file.") from None
+    if not {"link_key", "event"} <= set(frame.columns):
+        raise InputDataError(f"{path}: a changes file needs link_key and event columns.")
+    return frame

@@ -226,10 +226,22 @@ def _counts_section(links: pd.DataFrame, sizes: dict[str, int],
               "within a source were linked).</p>")
 
 
+def _changes_section(changes: pd.DataFrame, control: DisclosureControl) -> str:
+    """With a store: what this run changed, e.g. "this month: 1,205 keys created, 35
+    merges, <10 splits", each count under the disclosure control."""
+    events = ("created", "joined", "merged", "split", "retired", "erased")
+    counts = changes.groupby("event").size() if len(changes) else pd.Series(dtype=int)
+    items = ", ".join(f"{_count(int(counts.get(e, 0)), control)} {e}" for e in events)
+    return (f"<h2>This run (linkage store)</h2><p>Link keys {items}. Every other key and "
+            f"its records are as in the previous run.</p>")
+
+
 def render_report(links: pd.DataFrame, model: MatchModel, control: DisclosureControl, *,
-                  title: str = "Linkage report") -> str:
+                  title: str = "Linkage report", changes: pd.DataFrame | None = None) -> str:
     """The report as an HTML string. ``links``: ``cluster_id, partner, record_id``; records
-    alone in their cluster (linked to nothing) are left out of every count."""
+    alone in their cluster (linked to nothing) are left out of every count. ``changes``
+    (from a store run: ``link_key, event, other_key, records``) adds what the run
+    changed."""
     links = links[links.groupby("cluster_id")["record_id"].transform("size").to_numpy() > 1]
     pairs = [p for p in model.pairs if p.left != p.right]
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -239,6 +251,7 @@ def render_report(links: pd.DataFrame, model: MatchModel, control: DisclosureCon
             "sources; nothing here identifies a child. Every count in this report is under "
             f"the agreement's disclosure control (counts below {control.minimum_cell_count} "
             "are suppressed; see <a href='#counts'>Counts</a>).</p>",
+            *([_changes_section(changes, control)] if changes is not None else []),
             "<h2>Models by pair of sources</h2>",
             *(_pair_section(p, model.fields, model.threshold, control) for p in pairs),
             _counts_section(links, model.sizes, control)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from linkage.linkfiles import MODEL_FILE, read_links, read_model
+from linkage.linkfiles import CHANGES_FILE, MODEL_FILE, read_changes, read_links, read_model
 from linkage.protocols.provenance import check_artefact
 from linkage.report import render_report
 from linkage.steps.layer import PathLike, audited_step
@@ -20,7 +20,7 @@ def report_links(*, agreement: PathLike, links: PathLike, output: PathLike,
     folder = Path(links)
     inputs: dict[str, PathLike] = {"match model": folder / MODEL_FILE}
     if folder.is_dir():
-        inputs |= {f"links[{p.stem}]": p for p in folder.glob("*.csv")}
+        inputs |= {f"links[{p.stem}]": p for p in folder.glob("*.csv")}  # and changes.csv
     with audited_step("report", agreement=agreement, actor=None, inputs=inputs,
                       outputs={"report": output}, audit_log=audit_log,
                       signing_key=signing_key, today=today) as step:
@@ -30,7 +30,9 @@ def report_links(*, agreement: PathLike, links: PathLike, output: PathLike,
         frame = read_links([links])
         model = read_model(links)
         control = step.agreement.agreement.disclosure_control
-        html = render_report(frame, model, control, title=title)
+        changes_file = folder / CHANGES_FILE
+        changes = read_changes(changes_file) if changes_file.is_file() else None
+        html = render_report(frame, model, control, title=title, changes=changes)
         step.write("report", output, lambda handle: handle.write(html))
         step.counts = {"pairs_of_sources": len(model.pairs)}
     return Path(output)

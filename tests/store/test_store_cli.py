@@ -78,3 +78,17 @@ def test_erasure_from_the_store_is_audited_and_lasting(tmp_path: Path,
     assert sum(entry["counts"]["records_removed"].values()) == len(held)
     assert main(["rights", "erase", "--store", store, "--agreement", agreement, "--link-key",
                  key, "--audit-log", str(log)]) == 2  # nothing left to erase
+
+
+def test_report_on_a_store_run_says_what_changed(tmp_path: Path, small_cohort: Cohort) -> None:
+    ws = encoded_workspace(tmp_path, small_cohort)
+    agreement = str(ws / "protocols" / "agreement.yaml")
+    encodings = [str(ws / "enc" / f"{p}.npz") for p in PROVIDERS]
+    assert main(["match", "--agreement", agreement, "--store", str(ws / "u.sqlite"),
+                 "--output", str(ws / "m1"), "--quiet", *encodings]) == 0
+    assert main(["report", "--agreement", agreement, "--links", str(ws / "m1"), "--output",
+                 str(ws / "r.html")]) == 0
+    text = (ws / "r.html").read_text()
+    assert "This run (linkage store)" in text and " created" in text
+    created = int((pd.read_csv(ws / "m1" / "changes.csv").event == "created").sum())
+    assert f"{created:,} created" not in text or created % 5 == 0  # rounded, base 5
