@@ -68,7 +68,7 @@ def keyed_records(sources: Sequence[EncodedSource], result: LinkageResult) -> pd
     linked = result.links[["partner", "record_id", "cluster_id", "probability"]]
     every = every.merge(linked, on=["partner", "record_id"], how="left")
     alone = every["cluster_id"].isna().to_numpy()
-    cluster = every["cluster_id"].to_numpy(dtype=np.float64)
+    cluster = every["cluster_id"].to_numpy(dtype=np.float64, copy=True)
     top = int(np.nanmax(cluster)) + 1 if (~alone).any() else 0
     cluster[alone] = top + np.arange(int(alone.sum()))
     codes = cluster.astype(np.int64)

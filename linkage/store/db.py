@@ -26,7 +26,7 @@ import pandas as pd
 from linkage.errors import LinkageError
 
 #: Bumped when the tables change; a store of another version is refused.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: records.blocking (the keyed blocking tokens on their own)
 
 
 class StoreError(LinkageError, ValueError):
@@ -62,7 +62,8 @@ TABLES: dict[str, str] = {
             "PRIMARY KEY (agreement_id, run_id)",
     "records": "agreement_id TEXT NOT NULL, partner TEXT NOT NULL, record_id TEXT NOT NULL, "
                "seq BIGINT NOT NULL, content_hash TEXT NOT NULL, encoding {blob} NOT NULL, "
-               "run_id INTEGER NOT NULL, PRIMARY KEY (agreement_id, partner, record_id)",
+               "blocking {blob} NOT NULL, run_id INTEGER NOT NULL, "
+               "PRIMARY KEY (agreement_id, partner, record_id)",
     "models": "agreement_id TEXT NOT NULL, run_id INTEGER NOT NULL, model TEXT NOT NULL, "
               "reference TEXT NOT NULL, PRIMARY KEY (agreement_id, run_id)",
     "edges": "agreement_id TEXT NOT NULL, left_partner TEXT NOT NULL, "
@@ -181,7 +182,8 @@ class Store:
                          ("schema_version", SCHEMA_VERSION))
         elif found[0][0] != SCHEMA_VERSION:
             raise StoreError(f"{self.location}: the store has schema version {found[0][0]}; "
-                             f"this version of linkage reads version {SCHEMA_VERSION}.")
+                             f"this version of linkage reads version {SCHEMA_VERSION}: "
+                             f"re-create it (link the current extracts into a new store).")
 
     # -- reading -----------------------------------------------------------------------
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:

@@ -45,7 +45,14 @@ from linkage.matching.linker import LinkerSettings
 from linkage.matching.summary import MatchModel
 from linkage.store.db import Store, StoreError
 from linkage.store.keys import KeyAssignment, assign_keys
-from linkage.store.rows import Layout, decode_rows, encode_rows
+from linkage.store.rows import (
+    Layout,
+    blocking_matrix,
+    blocking_of,
+    decode_rows,
+    encode_rows,
+    sparse_source,
+)
 from linkage.store.scoring import (
     RecordingBackend,
     drift,
@@ -88,9 +95,14 @@ class StoreRun:
 class _Partner:
     """One partner's current population and how it differs from the store."""
 
-    source: EncodedSource     #: every current record, stored order then new ones
+    record_ids: np.ndarray    #: (n,) every current record, stored order then new ones
+    keys: np.ndarray          #: (n, passes) uint64 their keyed blocking tokens
     seq: np.ndarray           #: (n,) the order records entered the store
     delta: np.ndarray         #: rows new or changed in this run
+    fresh: dict[int, bytes] = field(default_factory=dict)  #: delta row -> its new encoding
+    #: the population (set by :func:`_load`): only the rows ``loaded`` carry encodings
+    source: EncodedSource = field(default=None)  # type: ignore[assignment]
+    loaded: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     new_rows: list[tuple[Any, ...]] = field(default_factory=list)
     changed_rows: list[tuple[Any, ...]] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
@@ -145,6 +157,8 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     if arrived and not first and not refit:
         raise StoreError(f"Partner(s) {', '.join(arrived)} are new to agreement "
                          f"'{agreement_id}': run with refit to fit their models.")
+    _load(store, agreement_id, layout, partners,
+          everything=stored_model is None or refit or settings.lsh is not None)
     old_edges = _read_edges(store, agreement_id)
     messages: list[str] = []
     drifted = False
@@ -167,11 +181,11 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
             messages.append(f"The comparison levels of new records in {pair} drifted from "
                             f"the model's ({', '.join(f'{f}: {d}' for f, d in fields.items())}"
                             f" total variation distance): consider a refit.")
-    _write_records(store, agreement_id, run_id, partners)
+    _write_records(store, agreement_id, layout, run_id, partners)
     _write_edges(store, agreement_id, old_edges, edges)
-    assignment, order = _assign(store, agreement_id, partners, edges)
+    assignment, order, stale = _assign(store, agreement_id, partners, edges)
     summary = _summary(partners, assignment)
-    _write_clusters(store, agreement_id, run_id, order, assignment)
+    _write_clusters(store, agreement_id, run_id, order, assignment, stale)
     _write_history(store, agreement_id, run_id, assignment)
     store.execute("INSERT INTO runs (agreement_id, run_id, started, finished, kind, summary) "
                   "VALUES (?, ?, ?, ?, ?, ?)", (agreement_id, run_id, started, _now(), kind,
@@ -191,8 +205,11 @@ def _now() -> str:
 
 def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[EncodedSource],
           run_id: int, full_extract: bool) -> dict[str, _Partner]:
-    """Every partner's current population (stored and arrived) and its differences."""
-    rows = store.query("SELECT partner, record_id, seq, content_hash, encoding FROM records "
+    """Every partner's current population (stored and arrived) and its differences.
+
+    Reads the stored records' ids, hashes and blocking keys only, not their encodings
+    (:func:`_load` fetches those that the run needs)."""
+    rows = store.query("SELECT partner, record_id, seq, content_hash, blocking FROM records "
                        "WHERE agreement_id = ? ORDER BY partner, seq", (agreement_id,))
     next_seq = 1 + max((int(r[2]) for r in rows), default=0)
     by_partner: dict[str, list[tuple[Any, ...]]] = {}
@@ -200,42 +217,54 @@ def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[Enc
         by_partner.setdefault(r[0], []).append(r)
     given = {s.partner: s for s in sources}
     out = {}
+    passes = len(layout.blocking)
     for partner in sorted(set(by_partner) | set(given)):
         stored = by_partner.get(partner, [])
-        ids = [str(r[1]) for r in stored]
-        blobs = [bytes(r[4]) for r in stored]
-        seq = [int(r[2]) for r in stored]
-        at = {rid: k for k, rid in enumerate(ids)}
+        _, stored_ids, stored_seq, stored_hash, stored_keys = (
+            zip(*stored, strict=True) if stored else ((),) * 5)
+        ids = [str(r) for r in stored_ids]
+        keys = blocking_matrix(layout, partner, stored_keys)
+        seq = np.asarray(stored_seq, np.int64)
         keep = np.ones(len(ids), bool)
-        delta: list[int] = []
-        info = _Partner(decode_rows(layout, partner, [], []), np.zeros(0, np.int64),
-                        np.zeros(0, np.int64))
+        delta = np.zeros(0, np.int64)
+        fresh: dict[int, bytes] = {}
+        info = _Partner(np.zeros(0, object), np.zeros((0, passes), np.uint64),
+                        np.zeros(0, np.int64), np.zeros(0, np.int64))
         source = given.get(partner)
         if source is not None:
             encoded, hashes = encode_rows(layout, source)
             record_ids = [str(x) for x in source.record_ids]
             if len(set(record_ids)) != len(record_ids):
                 raise StoreError(f"Source '{partner}' holds a record id more than once.")
+            at = pd.Index(ids, dtype=object).get_indexer(record_ids) if ids else \
+                np.full(len(record_ids), -1, np.int64)
+            arrived = np.flatnonzero(at < 0)
+            held = np.flatnonzero(at >= 0)
+            differs = (np.asarray(stored_hash, dtype=object)[at[held]]
+                       != np.asarray(hashes, dtype=object)[held]) if len(held) else \
+                np.zeros(0, bool)
+            changed = held[differs]
+            info.unchanged = len(held) - len(changed)
+            source_keys = np.ascontiguousarray(source.blocking_keys, dtype=np.uint64
+                                               ).reshape(len(record_ids), passes)
+            new_seq = next_seq + np.arange(len(arrived), dtype=np.int64)
+            next_seq += len(arrived)
+            info.new_rows = [(partner, record_ids[i], int(q), hashes[i], encoded[i])
+                             for i, q in zip(arrived.tolist(), new_seq.tolist(), strict=True)]
+            info.changed_rows = [(hashes[i], encoded[i], partner, record_ids[i])
+                                 for i in changed.tolist()]
+            keys = keys.copy()
+            keys[at[changed]] = source_keys[changed]
             seen = np.zeros(len(ids), bool)
-            for rid, blob, digest in zip(record_ids, encoded, hashes, strict=True):
-                k = at.get(rid)
-                if k is None:
-                    delta.append(len(ids))
-                    ids.append(rid)
-                    blobs.append(blob)
-                    seq.append(next_seq)
-                    info.new_rows.append((partner, rid, next_seq, digest, blob))
-                    next_seq += 1
-                    continue
-                seen[k] = True
-                if digest != stored[k][3]:
-                    blobs[k] = blob
-                    delta.append(k)
-                    info.changed_rows.append((digest, blob, partner, rid))
-                else:
-                    info.unchanged += 1
+            seen[at[held]] = True
+            fresh = {int(at[i]): encoded[i] for i in changed.tolist()}
+            fresh.update({len(ids) + j: encoded[i] for j, i in enumerate(arrived.tolist())})
+            delta = np.r_[at[changed], len(ids) + np.arange(len(arrived))].astype(np.int64)
+            ids += [record_ids[i] for i in arrived.tolist()]
+            keys = np.vstack([keys, source_keys[arrived]])
+            seq = np.r_[seq, new_seq]
             if full_extract:
-                keep[:len(seen)] = seen
+                keep[:] = seen
                 info.gone = [ids[k] for k in np.flatnonzero(~seen)]
             keep = np.r_[keep, np.ones(len(ids) - len(keep), bool)]
         else:
@@ -243,11 +272,75 @@ def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[Enc
         rows_kept = np.flatnonzero(keep)
         position = np.full(len(ids), -1)
         position[rows_kept] = np.arange(len(rows_kept))
-        info.source = decode_rows(layout, partner, [ids[k] for k in rows_kept],
-                                  [blobs[k] for k in rows_kept])
-        info.seq = np.asarray(seq, np.int64)[rows_kept]
-        info.delta = np.sort(position[np.asarray(delta, np.int64)])
+        info.record_ids = np.asarray(ids, dtype=object)[rows_kept]
+        info.keys = keys[rows_kept]
+        info.seq = seq.astype(np.int64)[rows_kept]
+        info.delta = np.sort(position[delta])
+        info.fresh = {int(position[k]): blob for k, blob in fresh.items()}
         out[partner] = info
+    return out
+
+
+#: Record ids per ``IN (...)`` query when fetching candidates' encodings.
+FETCH_CHUNK = 500
+
+
+def _load(store: Store, agreement_id: str, layout: Layout, partners: dict[str, _Partner],
+          *, everything: bool) -> None:
+    """Give each partner its population ``source``, with the encodings it needs.
+
+    ``everything`` (a full link, or LSH passes, which hash the record filters): every
+    record's. Otherwise only the records a run can compare: the new and changed ones and
+    every stored record sharing a blocking key (on the same pass) with one of them. Since
+    each block holding a new or changed record is then whole, blocking these records
+    alone finds exactly the pairs that blocking the whole population would.
+    """
+    passes = len(layout.blocking)
+    wanted = []
+    if not everything:
+        for j in range(passes):
+            found = [info.keys[info.delta, j] for info in partners.values()]
+            values = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
+            wanted.append(values[values != 0])
+    for partner, info in partners.items():
+        n = len(info.record_ids)
+        if everything:
+            need = np.ones(n, bool)
+        else:
+            need = np.zeros(n, bool)
+            for j in range(passes):
+                if len(wanted[j]):
+                    need |= np.isin(info.keys[:, j], wanted[j])
+            need[info.delta] = True
+        loaded = np.flatnonzero(need)
+        missing = [str(info.record_ids[k]) for k in loaded.tolist() if k not in info.fresh]
+        got = _fetch(store, agreement_id, partner, missing, whole=3 * len(missing) > n)
+        rows = [info.fresh[k] if k in info.fresh else got[str(info.record_ids[k])]
+                for k in loaded.tolist()]
+        if everything:
+            info.source = decode_rows(layout, partner, info.record_ids, rows)
+        else:
+            info.source = sparse_source(layout, partner, info.record_ids, info.keys, loaded,
+                                        rows)
+        info.loaded = loaded
+
+
+def _fetch(store: Store, agreement_id: str, partner: str, record_ids: list[str], *,
+           whole: bool) -> dict[str, bytes]:
+    """The stored encodings of ``record_ids`` (``whole``: read the partner's all at once)."""
+    if not record_ids:
+        return {}
+    if whole:
+        return {str(r): bytes(b) for r, b in store.query(
+            "SELECT record_id, encoding FROM records WHERE agreement_id = ? AND partner = ?",
+            (agreement_id, partner))}
+    out: dict[str, bytes] = {}
+    for k in range(0, len(record_ids), FETCH_CHUNK):
+        chunk = record_ids[k:k + FETCH_CHUNK]
+        out.update((str(r), bytes(b)) for r, b in store.query(
+            f"SELECT record_id, encoding FROM records WHERE agreement_id = ? AND partner = ? "
+            f"AND record_id IN ({', '.join('?' * len(chunk))})",
+            (agreement_id, partner, *chunk)))
     return out
 
 
@@ -318,7 +411,9 @@ def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: Match
         kept = edges[mine]
         edges = edges[~mine]
         scored = score_delta(a, b, partners[pair.left].delta, partners[pair.right].delta,
-                             comparisons, frozen_model(pair, comparisons), backend, settings)
+                             comparisons, frozen_model(pair, comparisons), backend, settings,
+                             rows_a=partners[pair.left].loaded,
+                             rows_b=partners[pair.right].loaded)
         key = f"{pair.left}~{pair.right}"
         if key in reference and len(scored.levels):
             moved = drift(reference[key], level_counts(scored.levels, comparisons),
@@ -346,54 +441,87 @@ def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: Match
     return out[EDGE_COLUMNS], drifted
 
 
-def _write_records(store: Store, agreement_id: str, run_id: int,
+def _write_records(store: Store, agreement_id: str, layout: Layout, run_id: int,
                    partners: dict[str, _Partner]) -> None:
     for p, info in partners.items():
         store.executemany("DELETE FROM records WHERE agreement_id = ? AND partner = ? AND "
                           "record_id = ?", [(agreement_id, p, rid) for rid in info.gone])
-        store.executemany("UPDATE records SET content_hash = ?, encoding = ?, run_id = ? "
-                          "WHERE agreement_id = ? AND partner = ? AND record_id = ?",
-                          [(d, blob, run_id, agreement_id, pp, rid)
+        store.executemany("UPDATE records SET content_hash = ?, encoding = ?, blocking = ?, "
+                          "run_id = ? WHERE agreement_id = ? AND partner = ? AND "
+                          "record_id = ?",
+                          [(d, blob, blocking_of(layout, blob), run_id, agreement_id, pp, rid)
                            for d, blob, pp, rid in info.changed_rows])
         store.executemany("INSERT INTO records (agreement_id, partner, record_id, seq, "
-                          "content_hash, encoding, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          [(agreement_id, *row, run_id) for row in info.new_rows])
+                          "content_hash, encoding, blocking, run_id) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          [(agreement_id, *row, blocking_of(layout, row[-1]), run_id)
+                           for row in info.new_rows])
 
 
-def _edge_set(frame: pd.DataFrame) -> dict[tuple[str, str, str, str], tuple[float, float, int]]:
-    return {(str(lp), str(lr), str(rp), str(rr)): (float(w), float(pr), int(run))
-            for lp, lr, rp, rr, w, pr, run in frame[EDGE_COLUMNS].itertuples(index=False)}
+def _typed_edges(frame: pd.DataFrame) -> pd.DataFrame:
+    keys = {c: frame[c].astype(str) for c in EDGE_COLUMNS[:4]}
+    return pd.DataFrame({**keys, "weight": frame.weight.astype(np.float64),
+                         "probability": frame.probability.astype(np.float64),
+                         "run_id": frame.run_id.astype(np.int64)})
 
 
 def _write_edges(store: Store, agreement_id: str, old: pd.DataFrame,
                  new: pd.DataFrame) -> None:
-    before, after = _edge_set(old), _edge_set(new)
-    gone = [k for k, v in before.items() if after.get(k) != v]
-    came = [k for k, v in after.items() if before.get(k) != v]
+    """Delete the stored edges that went or changed, insert those that came or changed."""
+    key, values = EDGE_COLUMNS[:4], EDGE_COLUMNS[4:]
+    both = _typed_edges(old).merge(_typed_edges(new), on=key, how="outer",
+                                   suffixes=("_before", "_after"), indicator=True)
+    same = both["_merge"].eq("both").to_numpy()
+    for c in values:
+        same &= (both[f"{c}_before"] == both[f"{c}_after"]).to_numpy()
+    gone = both[~same & both["_merge"].ne("right_only").to_numpy()]
+    came = both[~same & both["_merge"].ne("left_only").to_numpy()]
     store.executemany("DELETE FROM edges WHERE agreement_id = ? AND left_partner = ? AND "
                       "left_record = ? AND right_partner = ? AND right_record = ?",
-                      [(agreement_id, *k) for k in gone])
+                      _rows(agreement_id, gone, key))
     store.executemany("INSERT INTO edges (agreement_id, left_partner, left_record, "
                       "right_partner, right_record, weight, probability, run_id) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                      [(agreement_id, *k, *after[k]) for k in came])
+                      _rows(agreement_id, came, key + [f"{c}_after" for c in values]))
+
+
+def _rows(first: Any, frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``(first, *row)`` for each row of ``frame[columns]``, as plain Python values."""
+    return list(zip([first] * len(frame), *(frame[c].tolist() for c in columns)))
+
+
+def _rows_in(names: Sequence[str], indexes: dict[str, pd.Index], offsets: np.ndarray,
+             partner: pd.Series, record: pd.Series) -> np.ndarray:
+    """Each (partner, record id)'s row in the current population (-1: not in it)."""
+    out = np.full(len(partner), -1, np.int64)
+    partner_of, record_of = partner.to_numpy(object), record.to_numpy(object)
+    for k, name in enumerate(names):
+        mine = np.flatnonzero(partner_of == name)
+        if len(mine):
+            at = indexes[name].get_indexer(record_of[mine].astype(str))
+            out[mine] = np.where(at >= 0, at + offsets[k], -1)
+    return out
 
 
 def _assign(store: Store, agreement_id: str, partners: dict[str, _Partner],
-            edges: pd.DataFrame) -> tuple[KeyAssignment, pd.DataFrame]:
-    """Cluster every current record from the edges, then give the clusters stable keys."""
+            edges: pd.DataFrame) -> tuple[KeyAssignment, pd.DataFrame, list[tuple[str, str]]]:
+    """Cluster every current record from the edges, then give the clusters stable keys.
+
+    Returns the assignment, the current records in population order (``partner,
+    record_id, seq, old_key``) and the stored cluster rows of records no longer current."""
     names = sorted(partners)
+    sizes = [len(partners[p].record_ids) for p in names]
+    offsets = np.cumsum([0, *sizes])
     order = pd.DataFrame({
-        "partner": np.concatenate([np.full(len(partners[p].source), p, dtype=object)
+        "partner": np.concatenate([np.full(len(partners[p].record_ids), p, dtype=object)
                                    for p in names]) if names else np.zeros(0, object),
-        "record_id": np.concatenate([partners[p].source.record_ids.astype(object)
+        "record_id": np.concatenate([partners[p].record_ids.astype(object)
                                      for p in names]) if names else np.zeros(0, object),
         "seq": np.concatenate([partners[p].seq for p in names]) if names else np.zeros(0)})
-    index = pd.MultiIndex.from_frame(order[["partner", "record_id"]])
-    source_of = np.repeat(np.arange(len(names)), [len(partners[p].source) for p in names])
-    a = index.get_indexer(pd.MultiIndex.from_arrays([edges.left_partner, edges.left_record]))
-    b = index.get_indexer(pd.MultiIndex.from_arrays([edges.right_partner,
-                                                     edges.right_record]))
+    indexes = {p: pd.Index(partners[p].record_ids.astype(str)) for p in names}
+    source_of = np.repeat(np.arange(len(names)), sizes)
+    a = _rows_in(names, indexes, offsets, edges.left_partner, edges.left_record)
+    b = _rows_in(names, indexes, offsets, edges.right_partner, edges.right_record)
     if (a < 0).any() or (b < 0).any():
         raise StoreError(f"The store of '{agreement_id}' holds a link to a record it does "
                          f"not hold.")
@@ -404,47 +532,53 @@ def _assign(store: Store, agreement_id: str, partners: dict[str, _Partner],
                                edges.weight.to_numpy(float)[by],
                                edges.probability.to_numpy(float)[by],
                                within_source=(source_of[first] == source_of[second])[by])
-    old = store.query("SELECT partner, record_id, link_key FROM clusters WHERE "
-                      "agreement_id = ?", (agreement_id,))
-    old_key = {(str(p), str(r)): str(k) for p, r, k in old}
+    old = pd.DataFrame(store.query("SELECT partner, record_id, link_key FROM clusters WHERE "
+                                   "agreement_id = ?", (agreement_id,)),
+                       columns=["partner", "record_id", "link_key"], dtype=object)
+    at = _rows_in(names, indexes, offsets, old.partner, old.record_id)
+    keys_before = np.full(len(order), None, dtype=object)
+    held = at >= 0
+    keys_before[at[held]] = old.link_key.to_numpy(object)[held].astype(str)
+    stale = list(zip(old.partner[~held].astype(str), old.record_id[~held].astype(str),
+                     old.link_key[~held].astype(str), strict=True))
     created = {str(k): int(run) for k, run in store.query(
         "SELECT link_key, created_run FROM link_keys WHERE agreement_id = ? AND "
         "ended_run IS NULL", (agreement_id,))}
-    gone = Counter(old_key[(p, rid)] for p, info in partners.items() for rid in info.gone
-                   if (p, rid) in old_key)
-    keys_before = [old_key.get((p, r)) for p, r in zip(order.partner, order.record_id,
-                                                      strict=True)]
-    assignment = assign_keys(clusters.label, keys_before, order.seq.to_numpy(np.int64),
-                             created, gone, lambda n: random_link_keys(n).tolist())
+    left = {(p, rid) for p, info in partners.items() for rid in info.gone}
+    gone = Counter(k for p, r, k in stale if (p, r) in left)
+    assignment = assign_keys(clusters.label, keys_before.tolist(),
+                             order.seq.to_numpy(np.int64), created, gone,
+                             lambda n: random_link_keys(n).tolist())
     order["old_key"] = keys_before
-    return assignment, order
+    return assignment, order, [(p, r) for p, r, _ in stale]
 
 
 def _write_clusters(store: Store, agreement_id: str, run_id: int, order: pd.DataFrame,
-                    assignment: KeyAssignment) -> None:
+                    assignment: KeyAssignment, stale: list[tuple[str, str]]) -> None:
     store.executemany("INSERT INTO link_keys (agreement_id, link_key, created_run) "
                       "VALUES (?, ?, ?)", [(agreement_id, k, run_id)
                                            for k in assignment.new_keys])
     store.executemany("UPDATE link_keys SET ended_run = ?, ended_event = ? WHERE "
                       "agreement_id = ? AND link_key = ?",
                       [(run_id, how, agreement_id, k) for k, how in assignment.ended.items()])
-    current = set(zip(order.partner, order.record_id, strict=True))
-    old = store.query("SELECT partner, record_id FROM clusters WHERE agreement_id = ?",
-                      (agreement_id,))
     store.executemany("DELETE FROM clusters WHERE agreement_id = ? AND partner = ? AND "
-                      "record_id = ?", [(agreement_id, p, r) for p, r in old
-                                        if (p, r) not in current])
-    rows = zip(order.partner, order.record_id, order.old_key, assignment.keys, strict=True)
-    inserts, updates = [], []
-    for p, r, before, key in rows:
-        if before is None:
-            inserts.append((agreement_id, p, r, key, run_id))
-        elif before != key:
-            updates.append((key, run_id, agreement_id, p, r))
+                      "record_id = ?", [(agreement_id, p, r) for p, r in stale])
+    before = order.old_key.to_numpy(object)
+    keys = np.asarray(assignment.keys, dtype=object)
+    new = np.asarray([k is None for k in before.tolist()], bool)
+    moved = np.flatnonzero(~new & (before != keys))
+    new = np.flatnonzero(new)
+    partner, record = order.partner.to_numpy(object), order.record_id.to_numpy(object)
     store.executemany("UPDATE clusters SET link_key = ?, run_id = ? WHERE agreement_id = ? "
-                      "AND partner = ? AND record_id = ?", updates)
+                      "AND partner = ? AND record_id = ?",
+                      [(k, run_id, agreement_id, p, r) for k, p, r in zip(
+                          keys[moved].tolist(), partner[moved].tolist(),
+                          record[moved].tolist(), strict=True)])
     store.executemany("INSERT INTO clusters (agreement_id, partner, record_id, link_key, "
-                      "run_id) VALUES (?, ?, ?, ?, ?)", inserts)
+                      "run_id) VALUES (?, ?, ?, ?, ?)",
+                      [(agreement_id, p, r, k, run_id) for p, r, k in zip(
+                          partner[new].tolist(), record[new].tolist(), keys[new].tolist(),
+                          strict=True)])
 
 
 def _write_history(store: Store, agreement_id: str, run_id: int,

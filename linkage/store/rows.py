@@ -146,3 +146,44 @@ def subset(source: EncodedSource, rows: np.ndarray) -> EncodedSource:
                          blocking_keys=source.blocking_keys[rows],
                          blocking_names=source.blocking_names, hints=source.hints)
 
+
+
+def blocking_of(layout: Layout, row: bytes) -> bytes:
+    """The keyed blocking tokens of a stored row (its last ``8 * passes`` bytes): what the
+    store keeps in ``records.blocking`` so a run can find candidates without the filters."""
+    width = 8 * len(layout.blocking)
+    return bytes(row[len(row) - width:]) if width else b""
+
+
+def blocking_matrix(layout: Layout, partner: str, rows: Sequence[bytes]) -> np.ndarray:
+    """(n, passes) uint64: the stored ``records.blocking`` values, in the given order."""
+    width = len(layout.blocking)
+    flat = np.frombuffer(b"".join(rows), dtype=np.uint64)
+    if flat.size != len(rows) * width:
+        raise StoreError(f"The stored blocking keys of '{partner}' do not fit the store's "
+                         f"layout.")
+    return flat.reshape(len(rows), width)
+
+
+def sparse_source(layout: Layout, partner: str, record_ids: np.ndarray, keys: np.ndarray,
+                  loaded: np.ndarray, rows: Sequence[bytes]) -> EncodedSource:
+    """A population of ``len(record_ids)`` records whose encodings are known only for the
+    rows ``loaded`` (ascending; ``rows`` their stored rows, in that order): every record's
+    id and blocking ``keys`` (n, passes) are real, the filters of the other records zero.
+
+    Used where only the records sharing a blocking key with a new or changed record are
+    ever compared: the row numbers stay those of the whole population.
+    """
+    part = decode_rows(layout, partner, record_ids[loaded], rows)
+    n = len(record_ids)
+    def spread(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((n, *a.shape[1:]), a.dtype)
+        out[loaded] = a
+        return out
+    return EncodedSource(partner=partner, record_ids=np.asarray(record_ids, dtype=object),
+                         record_filters=spread(part.record_filters),
+                         field_filters={f: spread(m) for f, m in part.field_filters.items()},
+                         missing=spread(part.missing), field_names=layout.fields,
+                         field_kinds=part.field_kinds,
+                         blocking_keys=np.ascontiguousarray(keys, dtype=np.uint64),
+                         blocking_names=layout.blocking, hints=layout.hints)

@@ -109,20 +109,37 @@ class ScoredDelta:
 
 def score_delta(a: EncodedSource, b: EncodedSource, delta_a: np.ndarray, delta_b: np.ndarray,
                 comparisons: Sequence[FieldComparison], model: FellegiSunter,
-                backend: CandidateBackend, settings: LinkerSettings) -> ScoredDelta:
+                backend: CandidateBackend, settings: LinkerSettings, *,
+                rows_a: np.ndarray | None = None, rows_b: np.ndarray | None = None
+                ) -> ScoredDelta:
     """Block and score the new/changed rows ``delta_a`` of ``a`` against all of ``b`` and
-    all of ``a`` against ``delta_b`` (``a is b``: deduplication, pairs ``left < right``)."""
+    all of ``a`` against ``delta_b`` (``a is b``: deduplication, pairs ``left < right``).
+
+    ``rows_a``, ``rows_b`` (ascending): the only rows of ``a`` and ``b`` that can pair with
+    a new or changed row (every row sharing a blocking key with one, the delta included):
+    blocking is run against these alone, which finds the same pairs (each block holding a
+    delta row is whole) in the same order. None: every row.
+    """
     same = a is b
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     def run(x: EncodedSource, y: EncodedSource) -> ComparedPairs:
         return backend.candidates(x, y, comparisons, max_block_pairs=settings.max_block_pairs,
                                   self_join=False)
+    def among(source: EncodedSource, rows: np.ndarray | None
+              ) -> tuple[EncodedSource, np.ndarray | None]:
+        if rows is None or len(rows) == len(source):
+            return source, None
+        return subset(source, rows), rows
     if len(delta_a):
-        found = run(subset(a, delta_a), b)
-        parts.append((delta_a[found.pairs.left], found.pairs.right, found.levels))
+        other, at = among(b, rows_b)
+        found = run(subset(a, delta_a), other)
+        right = found.pairs.right if at is None else at[found.pairs.right]
+        parts.append((delta_a[found.pairs.left], right, found.levels))
     if len(delta_b) and not same:
-        found = run(a, subset(b, delta_b))
-        parts.append((found.pairs.left, delta_b[found.pairs.right], found.levels))
+        other, at = among(a, rows_a)
+        found = run(other, subset(b, delta_b))
+        left = found.pairs.left if at is None else at[found.pairs.left]
+        parts.append((left, delta_b[found.pairs.right], found.levels))
     if not parts:
         empty = np.zeros(0, np.int64)
         return ScoredDelta(empty, empty, np.zeros((0, len(comparisons)), np.int8),
