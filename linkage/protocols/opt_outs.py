@@ -80,5 +80,5 @@ def drop_opted_out(frame: pd.DataFrame, listed: OptOutList, *, id_column: str,
     """``frame`` without the listed records, and how many were dropped."""
     drop = frame[id_column].astype(str).isin(listed.record_ids).to_numpy()
     if nhs_column is not None and listed.nhs_numbers:
-        drop |= _digits(frame[nhs_column]).isin(listed.nhs_numbers).to_numpy()
+        drop = drop | _digits(frame[nhs_column]).isin(listed.nhs_numbers).to_numpy()
     return frame.loc[~drop].reset_index(drop=True), int(drop.sum())

@@ -10,7 +10,10 @@ any point leaves the store as it was):
    **frozen**: only the candidate pairs touching new or changed records are blocked and
    scored (against every stored source, their own source included, and each other), and
    selected with :func:`~linkage.matching.clustering.select_links`; the edges of changed
-   and removed records are dropped first.
+   and removed records are dropped first. Such a run reads every stored record's id,
+   content hash, blocking keys and link key (``records.blocking``, through a covering
+   index), but the encodings only of the records that share a blocking key with a new or
+   changed one, and blocks those alone: the same pairs as blocking the whole population.
 3. **Cluster** every current record from all stored edges (a fixed edge order, so the
    same edges always give the same clusters) and give the clusters stable keys
    (:mod:`linkage.store.keys`).
@@ -100,6 +103,9 @@ class _Partner:
     seq: np.ndarray           #: (n,) the order records entered the store
     delta: np.ndarray         #: rows new or changed in this run
     fresh: dict[int, bytes] = field(default_factory=dict)  #: delta row -> its new encoding
+    #: (n,) object: each record's link key before the run (None: a new record)
+    old_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    gone_keys: list[str] = field(default_factory=list)  #: the link keys of ``gone``
     #: the population (set by :func:`_load`): only the rows ``loaded`` carry encodings
     source: EncodedSource = field(default=None)  # type: ignore[assignment]
     loaded: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -165,6 +171,7 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     if stored_model is None or refit:
         kind = "first" if first else "refit"
         model, reference, edges = _full_link(partners, settings, backend, run_id)
+        dropped, added = old_edges, edges
         store.execute("INSERT INTO models (agreement_id, run_id, model, reference) "
                       "VALUES (?, ?, ?, ?)", (agreement_id, run_id, model.to_json(),
                                               json.dumps(reference)))
@@ -174,18 +181,18 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
         if model.threshold != settings.threshold:
             raise StoreError(f"The store's model cuts links at {model.threshold}, these "
                              f"settings at {settings.threshold}: run with refit.")
-        edges, drifted_fields = _update_links(partners, old_edges, model, reference,
-                                              settings, backend, run_id, messages)
+        edges, dropped, added, drifted_fields = _update_links(
+            partners, old_edges, model, reference, settings, backend, run_id, messages)
         for pair, fields in drifted_fields.items():
             drifted = True
             messages.append(f"The comparison levels of new records in {pair} drifted from "
                             f"the model's ({', '.join(f'{f}: {d}' for f, d in fields.items())}"
                             f" total variation distance): consider a refit.")
     _write_records(store, agreement_id, layout, run_id, partners)
-    _write_edges(store, agreement_id, old_edges, edges)
-    assignment, order, stale = _assign(store, agreement_id, partners, edges)
+    _write_edges(store, agreement_id, dropped, added)
+    assignment, order = _assign(store, agreement_id, partners, edges)
     summary = _summary(partners, assignment)
-    _write_clusters(store, agreement_id, run_id, order, assignment, stale)
+    _write_clusters(store, agreement_id, run_id, order, partners, assignment)
     _write_history(store, agreement_id, run_id, assignment)
     store.execute("INSERT INTO runs (agreement_id, run_id, started, finished, kind, summary) "
                   "VALUES (?, ?, ?, ?, ?, ?)", (agreement_id, run_id, started, _now(), kind,
@@ -207,10 +214,13 @@ def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[Enc
           run_id: int, full_extract: bool) -> dict[str, _Partner]:
     """Every partner's current population (stored and arrived) and its differences.
 
-    Reads the stored records' ids, hashes and blocking keys only, not their encodings
-    (:func:`_load` fetches those that the run needs)."""
-    rows = store.query("SELECT partner, record_id, seq, content_hash, blocking FROM records "
-                       "WHERE agreement_id = ? ORDER BY partner, seq", (agreement_id,))
+    Reads the stored records' ids, hashes, blocking keys and link keys only, not their
+    encodings (:func:`_load` fetches those that the run needs)."""
+    rows = store.query("SELECT r.partner, r.record_id, r.seq, r.content_hash, r.blocking, "
+                       "c.link_key FROM records r LEFT JOIN clusters c ON "
+                       "c.agreement_id = r.agreement_id AND c.partner = r.partner AND "
+                       "c.record_id = r.record_id WHERE r.agreement_id = ? "
+                       "ORDER BY r.partner, r.seq", (agreement_id,))
     next_seq = 1 + max((int(r[2]) for r in rows), default=0)
     by_partner: dict[str, list[tuple[Any, ...]]] = {}
     for r in rows:
@@ -220,8 +230,9 @@ def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[Enc
     passes = len(layout.blocking)
     for partner in sorted(set(by_partner) | set(given)):
         stored = by_partner.get(partner, [])
-        _, stored_ids, stored_seq, stored_hash, stored_keys = (
-            zip(*stored, strict=True) if stored else ((),) * 5)
+        _, stored_ids, stored_seq, stored_hash, stored_keys, link_keys = (
+            zip(*stored, strict=True) if stored else ((),) * 6)
+        old_keys = np.asarray(link_keys, dtype=object)
         ids = [str(r) for r in stored_ids]
         keys = blocking_matrix(layout, partner, stored_keys)
         seq = np.asarray(stored_seq, np.int64)
@@ -236,8 +247,8 @@ def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[Enc
             record_ids = [str(x) for x in source.record_ids]
             if len(set(record_ids)) != len(record_ids):
                 raise StoreError(f"Source '{partner}' holds a record id more than once.")
-            at = pd.Index(ids, dtype=object).get_indexer(record_ids) if ids else \
-                np.full(len(record_ids), -1, np.int64)
+            at = (pd.Index(ids, dtype=object).get_indexer(pd.Index(record_ids, dtype=object))
+                  if ids else np.full(len(record_ids), -1, np.int64))
             arrived = np.flatnonzero(at < 0)
             held = np.flatnonzero(at >= 0)
             differs = (np.asarray(stored_hash, dtype=object)[at[held]]
@@ -266,6 +277,8 @@ def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[Enc
             if full_extract:
                 keep[:] = seen
                 info.gone = [ids[k] for k in np.flatnonzero(~seen)]
+                info.gone_keys = [str(k) for k in old_keys[~seen].tolist() if k is not None]
+            old_keys = np.r_[old_keys, np.full(len(arrived), None, dtype=object)]
             keep = np.r_[keep, np.ones(len(ids) - len(keep), bool)]
         else:
             info.unchanged = len(ids)
@@ -274,6 +287,7 @@ def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[Enc
         position[rows_kept] = np.arange(len(rows_kept))
         info.record_ids = np.asarray(ids, dtype=object)[rows_kept]
         info.keys = keys[rows_kept]
+        info.old_keys = old_keys[rows_kept]
         info.seq = seq.astype(np.int64)[rows_kept]
         info.delta = np.sort(position[delta])
         info.fresh = {int(position[k]): blob for k, blob in fresh.items()}
@@ -318,7 +332,7 @@ def _load(store: Store, agreement_id: str, layout: Layout, partners: dict[str, _
         rows = [info.fresh[k] if k in info.fresh else got[str(info.record_ids[k])]
                 for k in loaded.tolist()]
         if everything:
-            info.source = decode_rows(layout, partner, info.record_ids, rows)
+            info.source = decode_rows(layout, partner, info.record_ids.tolist(), rows)
         else:
             info.source = sparse_source(layout, partner, info.record_ids, info.keys, loaded,
                                         rows)
@@ -383,17 +397,22 @@ def _full_link(partners: dict[str, _Partner], settings: LinkerSettings,
 def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: MatchModel,
                   reference: dict[str, list[list[int]]], settings: LinkerSettings,
                   backend: CandidateBackend, run_id: int, messages: list[str]
-                  ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
-    """The edges after scoring the new and changed records with the frozen model."""
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                             dict[str, dict[str, float]]]:
+    """The edges after scoring the new and changed records with the frozen model; the old
+    edges dropped and the edges added (every other edge is in both ``old`` and the
+    result, as it was); and the drifted fields per pair."""
     touched = {(p, str(info.source.record_ids[k])) for p, info in partners.items()
                for k in info.delta}
     touched |= {(p, rid) for p, info in partners.items() for rid in info.gone}
     hit = [(lp, lr) in touched or (rp, rr) in touched for lp, lr, rp, rr in
            zip(old.left_partner, old.left_record, old.right_partner, old.right_record,
                strict=True)]
-    edges = old[~np.asarray(hit, bool)] if len(old) else old
+    hit_mask = np.asarray(hit, bool)
+    edges = old[~hit_mask] if len(old) else old
+    dropped_parts = [old[hit_mask]] if len(old) else []
     if not touched:
-        return edges, {}
+        return edges, old.iloc[:0], old.iloc[:0], {}
     first = next(p.source for p in partners.values() if len(p.source))
     linker, comparisons = linker_parts(settings, first)
     if [c.name for c in comparisons] != list(model.fields):
@@ -425,6 +444,7 @@ def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: Match
         chosen, stay = select_delta(a, b, scored, kl, kr, kept.weight.to_numpy(float),
                                     kept.probability.to_numpy(float), settings)
         kept_parts.append(kept[stay])
+        dropped_parts.append(kept[~stay])
         new_parts.append(pd.DataFrame({
             "left_partner": pair.left, "left_record": a.record_ids[scored.left[chosen]],
             "right_partner": pair.right, "right_record": b.record_ids[scored.right[chosen]],
@@ -438,7 +458,12 @@ def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: Match
     frames = [f for f in [edges, *kept_parts, *new_parts] if len(f)]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=EDGE_COLUMNS)
-    return out[EDGE_COLUMNS], drifted
+    dropped = [f for f in dropped_parts if len(f)]
+    added = [f for f in new_parts if len(f)]
+    return (out[EDGE_COLUMNS],
+            pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else old.iloc[:0],
+            pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else old.iloc[:0],
+            drifted)
 
 
 def _write_records(store: Store, agreement_id: str, layout: Layout, run_id: int,
@@ -467,11 +492,12 @@ def _typed_edges(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _write_edges(store: Store, agreement_id: str, old: pd.DataFrame,
                  new: pd.DataFrame) -> None:
-    """Delete the stored edges that went or changed, insert those that came or changed."""
+    """Delete the stored edges that went or changed, insert those that came or changed
+    (``old`` and ``new`` may leave out the edges that stay as they are)."""
     key, values = EDGE_COLUMNS[:4], EDGE_COLUMNS[4:]
     both = _typed_edges(old).merge(_typed_edges(new), on=key, how="outer",
                                    suffixes=("_before", "_after"), indicator=True)
-    same = both["_merge"].eq("both").to_numpy()
+    same = both["_merge"].eq("both").to_numpy(copy=True)  # pandas 3 arrays are read-only
     for c in values:
         same &= (both[f"{c}_before"] == both[f"{c}_after"]).to_numpy()
     gone = both[~same & both["_merge"].ne("right_only").to_numpy()]
@@ -487,7 +513,7 @@ def _write_edges(store: Store, agreement_id: str, old: pd.DataFrame,
 
 def _rows(first: Any, frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
     """``(first, *row)`` for each row of ``frame[columns]``, as plain Python values."""
-    return list(zip([first] * len(frame), *(frame[c].tolist() for c in columns)))
+    return list(zip([first] * len(frame), *(frame[c].tolist() for c in columns), strict=True))
 
 
 def _rows_in(names: Sequence[str], indexes: dict[str, pd.Index], offsets: np.ndarray,
@@ -498,17 +524,17 @@ def _rows_in(names: Sequence[str], indexes: dict[str, pd.Index], offsets: np.nda
     for k, name in enumerate(names):
         mine = np.flatnonzero(partner_of == name)
         if len(mine):
-            at = indexes[name].get_indexer(record_of[mine].astype(str))
+            at = indexes[name].get_indexer(pd.Index(record_of[mine].astype(str)))
             out[mine] = np.where(at >= 0, at + offsets[k], -1)
     return out
 
 
 def _assign(store: Store, agreement_id: str, partners: dict[str, _Partner],
-            edges: pd.DataFrame) -> tuple[KeyAssignment, pd.DataFrame, list[tuple[str, str]]]:
+            edges: pd.DataFrame) -> tuple[KeyAssignment, pd.DataFrame]:
     """Cluster every current record from the edges, then give the clusters stable keys.
 
-    Returns the assignment, the current records in population order (``partner,
-    record_id, seq, old_key``) and the stored cluster rows of records no longer current."""
+    Returns the assignment and the current records in population order (``partner,
+    record_id, seq, old_key``)."""
     names = sorted(partners)
     sizes = [len(partners[p].record_ids) for p in names]
     offsets = np.cumsum([0, *sizes])
@@ -532,37 +558,31 @@ def _assign(store: Store, agreement_id: str, partners: dict[str, _Partner],
                                edges.weight.to_numpy(float)[by],
                                edges.probability.to_numpy(float)[by],
                                within_source=(source_of[first] == source_of[second])[by])
-    old = pd.DataFrame(store.query("SELECT partner, record_id, link_key FROM clusters WHERE "
-                                   "agreement_id = ?", (agreement_id,)),
-                       columns=["partner", "record_id", "link_key"], dtype=object)
-    at = _rows_in(names, indexes, offsets, old.partner, old.record_id)
-    keys_before = np.full(len(order), None, dtype=object)
-    held = at >= 0
-    keys_before[at[held]] = old.link_key.to_numpy(object)[held].astype(str)
-    stale = list(zip(old.partner[~held].astype(str), old.record_id[~held].astype(str),
-                     old.link_key[~held].astype(str), strict=True))
+    keys_before = np.concatenate([partners[p].old_keys for p in names]) if names else \
+        np.zeros(0, object)
     created = {str(k): int(run) for k, run in store.query(
         "SELECT link_key, created_run FROM link_keys WHERE agreement_id = ? AND "
         "ended_run IS NULL", (agreement_id,))}
-    left = {(p, rid) for p, info in partners.items() for rid in info.gone}
-    gone = Counter(k for p, r, k in stale if (p, r) in left)
+    gone = Counter(k for info in partners.values() for k in info.gone_keys)
     assignment = assign_keys(clusters.label, keys_before.tolist(),
                              order.seq.to_numpy(np.int64), created, gone,
                              lambda n: random_link_keys(n).tolist())
     order["old_key"] = keys_before
-    return assignment, order, [(p, r) for p, r, _ in stale]
+    return assignment, order
 
 
 def _write_clusters(store: Store, agreement_id: str, run_id: int, order: pd.DataFrame,
-                    assignment: KeyAssignment, stale: list[tuple[str, str]]) -> None:
+                    partners: dict[str, _Partner], assignment: KeyAssignment) -> None:
     store.executemany("INSERT INTO link_keys (agreement_id, link_key, created_run) "
                       "VALUES (?, ?, ?)", [(agreement_id, k, run_id)
                                            for k in assignment.new_keys])
     store.executemany("UPDATE link_keys SET ended_run = ?, ended_event = ? WHERE "
                       "agreement_id = ? AND link_key = ?",
                       [(run_id, how, agreement_id, k) for k, how in assignment.ended.items()])
+    # a record's cluster row goes with its record (the store holds one for each record)
     store.executemany("DELETE FROM clusters WHERE agreement_id = ? AND partner = ? AND "
-                      "record_id = ?", [(agreement_id, p, r) for p, r in stale])
+                      "record_id = ?", [(agreement_id, p, r) for p, info in partners.items()
+                                        for r in info.gone])
     before = order.old_key.to_numpy(object)
     keys = np.asarray(assignment.keys, dtype=object)
     new = np.asarray([k is None for k in before.tolist()], bool)
