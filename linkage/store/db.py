@@ -82,7 +82,11 @@ TABLES: dict[str, str] = {
                "event TEXT NOT NULL, link_key TEXT NOT NULL, other_key TEXT, "
                "records INTEGER NOT NULL, PRIMARY KEY (agreement_id, run_id, seq)",
 }
-INDEXES = ("CREATE INDEX IF NOT EXISTS clusters_by_key ON clusters (agreement_id, link_key)",)
+INDEXES = ("CREATE INDEX IF NOT EXISTS clusters_by_key ON clusters (agreement_id, link_key)",
+           # covers a run's read of every record's id, hash and blocking keys, in store
+           # order, without reading the (large) encodings
+           "CREATE INDEX IF NOT EXISTS records_by_seq ON records (agreement_id, partner, seq, "
+           "record_id, content_hash, blocking)")
 
 #: Each table's primary-key columns: the order :meth:`Store.dump` sorts rows in.
 ORDER = {"store_info": "name", "agreements": "agreement_id",

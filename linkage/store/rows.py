@@ -97,14 +97,27 @@ def _columns(layout: Layout, source: EncodedSource) -> list[tuple[np.ndarray, bo
     return parts
 
 
-def encode_rows(layout: Layout, source: EncodedSource) -> tuple[list[bytes], list[str]]:
+class EncodedRows(Sequence[bytes]):
+    """The stored rows of a source's records, made into bytes only when asked for (a run
+    stores only its new and changed records' rows)."""
+
+    def __init__(self, whole: np.ndarray) -> None:
+        self._whole = whole
+
+    def __len__(self) -> int:
+        return len(self._whole)
+
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
+        return self._whole[i].tobytes()
+
+
+def encode_rows(layout: Layout, source: EncodedSource) -> tuple[EncodedRows, list[str]]:
     """Each record's stored row and content hash (hex), in the source's order."""
     parts = _columns(layout, source)
     whole = np.hstack([p for p, _ in parts]) if parts else np.zeros((len(source), 0), np.uint8)
     stable = np.ascontiguousarray(np.hstack([p for p, clean in parts if clean]))
-    rows = [whole[i].tobytes() for i in range(len(source))]
-    hashes = [hashlib.sha256(stable[i].tobytes()).hexdigest()[:32] for i in range(len(source))]
-    return rows, hashes
+    hashes = [hashlib.sha256(row).hexdigest()[:32] for row in stable]
+    return EncodedRows(whole), hashes
 
 
 def decode_rows(layout: Layout, partner: str, record_ids: Sequence[str],

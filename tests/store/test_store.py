@@ -339,6 +339,32 @@ def test_a_source_of_another_schema_is_refused(months: Months, tmp_path: Path) -
             link_into_store(store, AGREEMENT, [shorter])
 
 
+
+def test_a_store_of_an_older_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with open_store(path) as store:
+        store.execute("UPDATE store_info SET value = '1' WHERE name = 'schema_version'")
+    with pytest.raises(StoreError, match=r"schema version 1.*re-create it"):
+        open_store(path)
+
+
+def test_a_run_reads_only_the_encodings_of_candidates(months: Months, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update fetches the encodings of the records sharing a blocking key with a new or
+    changed one, not the whole population's."""
+    fetched: list[int] = []
+    fetch = incremental._fetch
+    def counting(*args: Any, **kwargs: Any) -> dict[str, bytes]:
+        got = fetch(*args, **kwargs)
+        fetched.append(len(got))
+        return got
+    with open_store(tmp_path / "x.sqlite") as store:
+        link_into_store(store, AGREEMENT, months.sources1)
+        monkeypatch.setattr(incremental, "_fetch", counting)
+        run = link_into_store(store, AGREEMENT, months.sources2)
+    assert run.summary["new"] > 0
+    assert 0 < sum(fetched) < run.summary["unchanged"]
+
 # -- crash safety and PostgreSQL ---------------------------------------------------------------
 def _postgres_url() -> str:
     url = os.environ.get("LINKAGE_TEST_POSTGRES")
