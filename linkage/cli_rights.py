@@ -1,13 +1,18 @@
-"""Sub-commands for retention: ``linkage retention check|purge``."""
+"""Sub-commands for data-subject rights and retention: ``linkage rights find|list|erase``
+and ``linkage retention check|purge``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linkage.protocols import LoadedAgreement
 
 
-def _load(args: argparse.Namespace) -> object:
+def _load(args: argparse.Namespace) -> LoadedAgreement:
     from linkage.protocols import load_agreement
 
     loaded = load_agreement(args.agreement)
@@ -18,7 +23,7 @@ def _load(args: argparse.Namespace) -> object:
 def _cmd_check(args: argparse.Namespace) -> int:
     from linkage.protocols.retention import overdue_artefacts
 
-    overdue = overdue_artefacts(_load(args), args.party, args.folder)  # type: ignore[arg-type]
+    overdue = overdue_artefacts(_load(args), args.party, args.folder)
     for item in overdue:
         print(f"{item.path}: made {item.provenance.made_at[:10]} by {item.provenance.made_by}, "
               f"due for deletion on {item.due.isoformat()} ({item.clause})")
@@ -36,7 +41,7 @@ def _cmd_purge(args: argparse.Namespace) -> int:
 
     signer = read_signing_key(args.signing_key) if args.signing_key else None
     log = args.audit_log or Path(args.folder) / "audit.jsonl"
-    deleted = purge(_load(args), args.party, args.folder, audit_log=log,  # type: ignore[arg-type]
+    deleted = purge(_load(args), args.party, args.folder, audit_log=log,
                     signing_key=signer)
     for item in deleted:
         print(f"deleted {item.path} (due {item.due.isoformat()}, {item.clause})")

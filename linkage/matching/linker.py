@@ -175,8 +175,8 @@ class Linker:
         first, ties by partner name (:func:`_canonical_order`).
         """
         _check(sources)
-        sources = sorted((self._with_lsh(s) for s in sources), key=_canonical_order)
-        comparisons = self._comparisons(sources[0])
+        sources = sorted((self.with_lsh(s) for s in sources), key=_canonical_order)
+        comparisons = self.comparisons(sources[0])
         pairs = list(itertools.combinations(sources, 2))
         dedup = sources if self.settings.deduplicate else []
         bar = tqdm(total=len(pairs) + len(dedup), desc="linking source pairs",
@@ -194,7 +194,7 @@ class Linker:
         return LinkageResult(links, models, tuple(c.name for c in comparisons),
                              self.settings.threshold, {s.partner: len(s) for s in sources})
 
-    def _with_lsh(self, source: EncodedSource) -> EncodedSource:
+    def with_lsh(self, source: EncodedSource) -> EncodedSource:
         """The source with the linkage unit's LSH passes appended (when LSH is on)."""
         lsh = self.settings.lsh
         if lsh is None:
@@ -202,7 +202,9 @@ class Linker:
         names = tuple(f"lsh_{b}" for b in range(lsh.bands))
         return source.with_blocking(lsh_keys(source.record_filters, lsh), names)
 
-    def _comparisons(self, source: EncodedSource) -> tuple[FieldComparison, ...]:
+    def comparisons(self, source: EncodedSource) -> tuple[FieldComparison, ...]:
+        """How each field of ``source`` (and each salt fallback) is cut into levels under
+        these settings: the one place this is decided (the store rebuilds models with it)."""
         hints = source.hints
         comparisons = comparisons_for(source.field_kinds, self.settings.comparison_overrides,
                                       noisy=tuple(hints.flip_probability))

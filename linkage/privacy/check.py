@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linkage.encoding import ProjectKey, read_encodings
+from linkage.encoding import EncodingFile, ProjectKey, read_encodings
 from linkage.errors import InputDataError
 from linkage.privacy.assessment import SchemaRisk, run_attacks
 from linkage.protocols.loading import LoadedAgreement
@@ -34,12 +34,13 @@ class PrivacyReport:
         return self.maximum_rate is not None and self.risk.advantage > self.maximum_rate
 
 
-def privacy_check(loaded: LoadedAgreement, encodings: str | os.PathLike[str],
+def privacy_check(loaded: LoadedAgreement, encodings: str | os.PathLike[str] | EncodingFile,
                   reference: str | os.PathLike[str], *, graph_sample: int = 2_000,
                   progress: bool = False) -> PrivacyReport:
-    """Attack ``encodings`` with ``reference`` (the extract they were made from) as the
-    attacker's knowledge and the truth, joined on the partner's record id."""
-    file = read_encodings(encodings)
+    """Attack ``encodings`` (a file, or one already read) with ``reference`` (the extract
+    they were made from) as the attacker's knowledge and the truth, joined on the
+    partner's record id."""
+    file = encodings if isinstance(encodings, EncodingFile) else read_encodings(encodings)
     protocol = loaded.protocol(file.partner)
     id_column = protocol.record_id_column or "record_id"
     columns = {f.name: protocol.identifiers.get(f.name) for f in file.schema.fields}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
-from functools import partial as partial_
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         keyed = keyed_records(sources, result)
         for partner in partners:
             step.write(f"links[{partner}]", outputs[f"links[{partner}]"],
-                       partial_(write_partner_links, keyed, partner))
+                       functools.partial(write_partner_links, keyed, partner))
         step.write("link quality", outputs["link quality"],
                    lambda handle: write_link_quality(keyed, handle))
         step.write("match model", outputs["match model"],
@@ -118,7 +118,7 @@ def match_into_store(*, agreement: PathLike, encodings: list[PathLike], output: 
         def write_outputs(run: Any) -> None:
             for partner in sorted(run.links["partner"].unique()):
                 step.write(f"links[{partner}]", partner_links_path(out, partner),
-                           partial_(write_partner_links, run.links, partner))
+                           functools.partial(write_partner_links, run.links, partner))
             step.write("changes", out / CHANGES_FILE,
                        lambda handle: run.changes.to_csv(handle, index=False,
                                                          lineterminator="\n"))

@@ -16,12 +16,12 @@ def check_privacy(*, agreement: PathLike, encodings: PathLike, reference: PathLi
                   signing_key: PathLike | None = None) -> PrivacyReport:
     """Run the attacks on ``encodings`` with ``reference`` (the extract they were made
     from) as the attacker's knowledge; the audit entry records the rates (no values)."""
-    partner = read_encodings(encodings).partner
+    made = read_encodings(encodings)  # read once: its header names the actor
+    partner = made.partner
     with audited_step("privacy-check", agreement=agreement, actor=partner,
                       inputs={"encodings": encodings, "reference": reference}, outputs={},
                       audit_log=audit_log or default_audit_log(encodings),
                       signing_key=signing_key, today=today) as step:
-        made = read_encodings(encodings)
         # the provider's own file judged against the current bar: the same agreement,
         # though its version or content (e.g. a new maximum rate) may have moved on
         a = step.agreement.agreement
@@ -30,7 +30,7 @@ def check_privacy(*, agreement: PathLike, encodings: PathLike, reference: PathLi
                                 f"'{made.agreement_id}', not '{a.id}' "
                                 f"({step.agreement.path}: id).")
         step.agreement.protocol(partner)
-        report = privacy_check(step.agreement, encodings, reference, progress=progress)
+        report = privacy_check(step.agreement, made, reference, progress=progress)
         risk = report.risk
         step.counts = {"frequency_alignment": risk.frequency_alignment,
                        "pattern_mining": risk.pattern_mining,

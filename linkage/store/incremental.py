@@ -64,7 +64,6 @@ from linkage.store.scoring import (
     linker_parts,
     score_delta,
     select_delta,
-    with_lsh,
 )
 
 EDGE_COLUMNS = ["left_partner", "left_record", "right_partner", "right_record", "weight",
@@ -418,7 +417,7 @@ def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: Match
     if [c.name for c in comparisons] != list(model.fields):
         raise StoreError("These settings compare other fields than the stored model: run "
                          "with refit.")
-    lsh = {p: with_lsh(linker, info.source) for p, info in partners.items()}
+    lsh = {p: linker.with_lsh(info.source) for p, info in partners.items()}
     rows = {p: {rid: k for k, rid in enumerate(info.source.record_ids.tolist())}
             for p, info in partners.items()}
     kept_parts, new_parts, drifted = [], [], {}

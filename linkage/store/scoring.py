@@ -33,14 +33,9 @@ DRIFT_LIMIT = 0.1
 def linker_parts(settings: LinkerSettings, source: EncodedSource
                  ) -> tuple[Linker, tuple[FieldComparison, ...]]:
     """A :class:`Linker` with ``settings`` and the comparisons it makes for ``source``'s
-    hints (the one place they are decided: ``Linker._comparisons``)."""
+    hints (:meth:`Linker.comparisons`)."""
     linker = Linker(settings)
-    return linker, linker._comparisons(source)
-
-
-def with_lsh(linker: Linker, source: EncodedSource) -> EncodedSource:
-    """``source`` with the linker's LSH passes appended (when its settings ask for LSH)."""
-    return linker._with_lsh(source)
+    return linker, linker.comparisons(source)
 
 
 def frozen_model(pair: PairSummary, comparisons: Sequence[FieldComparison]) -> FellegiSunter:
