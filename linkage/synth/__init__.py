@@ -52,8 +52,9 @@ def generate_cohort(config: CohortConfig | None = None) -> Cohort:
 
 
 def write_cohort(cohort: Cohort, out_dir: str | os.PathLike[str], *,
-                 force: bool = False) -> list[Path]:
-    """Write one CSV per partner plus ``truth.csv`` into ``out_dir``; return the paths.
+                 force: bool = False, truth: bool = True) -> list[Path]:
+    """Write one CSV per partner plus (unless ``truth=False``) ``truth.csv`` into
+    ``out_dir``; return the paths.
 
     Refuses a non-empty ``out_dir`` unless ``force``. Each file is written atomically.
     """
@@ -64,7 +65,7 @@ def write_cohort(cohort: Cohort, out_dir: str | os.PathLike[str], *,
         raise InputDataError(f"{out}: folder is not empty; pass --force to write into it.")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    tables = {**cohort.extracts, "truth": cohort.truth}
+    tables = {**cohort.extracts, **({"truth": cohort.truth} if truth else {})}
     for name, frame in tables.items():
         path = out / f"{name}.csv"
         with atomic_output(path) as handle:

@@ -103,12 +103,9 @@ def write_monthly_cohort(cohort: MonthlyCohort, out_dir: str | os.PathLike[str],
     written = []
     for month, extracts in enumerate(cohort.months, start=1):
         folder = out / f"month-{month:02d}"
-        paths = write_cohort(Cohort(dict(extracts), cohort.truth), folder, force=True)
-        for path in paths:
-            if path.stem == "truth":
-                path.unlink()
-            else:
-                written.append((path, len(extracts[path.stem])))
+        paths = write_cohort(Cohort(dict(extracts), cohort.truth), folder, force=True,
+                             truth=False)
+        written += [(path, len(extracts[path.stem])) for path in paths]
     truth = out / "truth.csv"
     with atomic_output(truth) as handle:
         cohort.truth.to_csv(handle, index=False, lineterminator="\n")
