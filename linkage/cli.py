@@ -51,9 +51,9 @@ def _add_cohort_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from linkage.synth import CohortConfig, generate_cohort, write_cohort
+    from linkage.synth import cohort_config, generate_cohort, write_cohort
 
-    cohort = generate_cohort(CohortConfig(people=args.people, seed=args.seed))
+    cohort = generate_cohort(cohort_config(args.profile, people=args.people, seed=args.seed))
     if args.months:
         from linkage.synth.months import monthly_cohort, write_monthly_cohort
 
@@ -79,6 +79,10 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--months", type=_positive_int, default=None, metavar="M",
                    help="write M monthly extracts of the same cohort (month-01/ ... with "
                         "arrivals, corrections and moves) and the final truth.csv")
+    p.add_argument("--profile", choices=("standard", "hard"), default="standard",
+                   help="how corrupted the extracts are: 'standard' (default) or 'hard' "
+                        "(heavier and co-occurring date errors, moves, nicknames, swapped "
+                        "names, duplicates at another address; see docs/synthetic-cohort.md)")
     p.set_defaults(handler=_cmd_synth)
 
 

@@ -70,15 +70,26 @@ class BlockingPart:
 
 @dataclass(frozen=True)
 class SaltFallback:
-    """A blocking pass compared (tokens equal or not) where a salted field cannot be.
+    """A blocking pass compared (tokens equal or not) where a salted field says nothing.
 
-    A name salted with the date of birth says nothing when the dates differ; the pass
-    ``[given_name.soundex, postcode]`` still does where the postcodes (the ``gate``) agree.
+    A name salted with the date of birth says nothing when the dates differ (a typo). The
+    keyed tokens of some blocking passes still do, and the linkage unit holds them anyway:
+
+    - gated: ``[given_name.soundex, postcode]`` where the postcodes (the ``gate_field``)
+      agree but the dates of birth do not;
+    - either order: ``[given_name.soundex, family_name.soundex, date_of_birth]`` taken in
+      either order, where the dates agree but *both* names disagree (given and family names
+      recorded the other way round); ``swapped_field`` is the other name.
     """
 
     blocking_pass: str  #: the pass whose token equality is compared
     salted_field: str   #: the salted field it stands in for
-    gate_field: str     #: compared only where this field is at its top level
+    gate_field: str | None = None  #: gated: compared only where this field is at its top level
+    swapped_field: str | None = None  #: either order: compared only where both names disagree
+
+    def as_list(self) -> list[str | None]:
+        """The four fields, for a JSON header."""
+        return [self.blocking_pass, self.salted_field, self.gate_field, self.swapped_field]
 
 
 @dataclass(frozen=True)

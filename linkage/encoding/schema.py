@@ -154,25 +154,40 @@ class EncodingSchema(_Frozen):
             "fields": tuple(f.model_copy(update={"salt_with": None}) for f in self.fields)})
 
     def salt_fallbacks(self) -> tuple[SaltFallback, ...]:
-        """Blocking passes that stand in for a salted field where its salt disagrees.
+        """Blocking passes that stand in for a salted field where it says nothing.
 
-        A salted name says nothing when the dates of birth differ (a typo), but a pass such
-        as ``[given_name.soundex, postcode]`` still does where the postcodes agree: its
-        tokens are equal exactly when the Soundex codes are. A pass qualifies when it has
-        two parts, one a salted field (whole or derived) and the other a whole field that
-        is neither salted nor the salt.
+        A salted name says nothing when the dates of birth differ (a typo), but the keyed
+        tokens of some blocking passes still do (see :class:`SaltFallback`). A pass
+        qualifies as
+
+        - gated: two parts, one a salted field (whole or derived), the other a whole field
+          that is neither salted nor the salt (``[given_name.soundex, postcode]``);
+        - either order: two salted fields and their whole salt, in either order
+          (``names_either_order_dob``), for given and family names recorded swapped.
+
+        Passes with the names and a coarse date (``[given_name.soundex,
+        family_name.soundex, date_of_birth.year]``) do not qualify: measured on the hard
+        cohort, equal tokens there are as often common namesakes born the same year as a
+        child with a mistyped date, and they cost more precision than they gave recall.
         """
         salted = self.salted_by()
         out: dict[str, SaltFallback] = {}
         for blocking_pass in self.blocking:
-            if len(blocking_pass.parts) != 2 or blocking_pass.either_order:
+            parts = blocking_pass.parsed_parts
+            named = [p for p in parts if p.field in salted]
+            rest = [p for p in parts if p.field not in salted]
+            if not named or len({salted[p.field] for p in named}) != 1:
                 continue
-            p1, p2 = blocking_pass.parsed_parts
-            for part, gate in ((p1, p2), (p2, p1)):
-                if part.field in salted and gate.field not in salted and not gate.derivation \
-                        and gate.field != salted[part.field]:
-                    out[blocking_pass.name] = SaltFallback(blocking_pass.name, part.field,
-                                                           gate.field)
+            salt = salted[named[0].field]
+            if blocking_pass.either_order:
+                if len(named) == 2 and named[0].field != named[1].field and len(rest) == 1 \
+                        and rest[0] == BlockingPart(salt):
+                    out[blocking_pass.name] = SaltFallback(
+                        blocking_pass.name, named[0].field, swapped_field=named[1].field)
+            elif len(named) == 1 and len(rest) == 1 and not rest[0].derivation \
+                    and rest[0].field != salt:
+                out[blocking_pass.name] = SaltFallback(blocking_pass.name, named[0].field,
+                                                       gate_field=rest[0].field)
         return tuple(out.values())
 
     def field(self, name: str) -> FieldSpec:

@@ -13,7 +13,12 @@ from linkage.matching.clustering import (
     select_links,
 )
 from linkage.matching.comparison import FieldComparison, comparisons_for
-from linkage.matching.evaluation import PairQuality, QualityReport, pairwise_quality
+from linkage.matching.evaluation import (
+    PairQuality,
+    QualityReport,
+    calibration_table,
+    pairwise_quality,
+)
 from linkage.matching.linker import LinkageResult, Linker, LinkerSettings, PairModel
 from linkage.matching.scoring import FellegiSunter, match_probability
 from linkage.matching.similarity import ScoredPairs, dice_above, dice_similarity, popcounts
@@ -33,6 +38,7 @@ __all__ = [
     "PairQuality",
     "QualityReport",
     "ScoredPairs",
+    "calibration_table",
     "comparisons_for",
     "dice_above",
     "dice_similarity",

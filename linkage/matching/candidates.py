@@ -18,7 +18,7 @@ import numpy as np
 from linkage.contracts import EncodedSource
 from linkage.matching.blocking import CandidatePairs, block
 from linkage.matching.comparison import FieldComparison
-from linkage.matching.similarity import dice_similarity
+from linkage.matching.similarity import dice_and_overlap, dice_similarity
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,11 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
     A field salted with another (``hints.salted_by``) only says something when the salt
     agrees: where the salting field is not at its top level, the salted field is set to
     missing (-1, neutral), so the model scores it conditionally instead of counting the salt
-    twice. A salt fallback (``hints.salt_fallbacks``) is the equality of one blocking pass's
-    tokens, compared only where its salted field was not and its gate field is at its top
-    level (e.g. both names' Soundex codes where the postcodes agree but the dates of birth
-    do not).
+    twice. A salt fallback (``hints.salt_fallbacks``, see
+    :class:`~linkage.contracts.SaltFallback`) is the equality of one blocking pass's tokens,
+    compared only where it says what the salted field cannot: where the salted field was
+    not compared (and a gate field, if any, is at its top level), or, for an either-order
+    pass, where the salt agrees but both names disagree.
     """
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
     fallbacks = {fb.blocking_pass: fb for fb in a.hints.salt_fallbacks}
@@ -55,9 +56,20 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
         if salted in column and salt in column:
             out[out[:, column[salt]] != 0, column[salted]] = -1
     for fb in fallbacks.values():
-        name, salted, gate = fb.blocking_pass, fb.salted_field, fb.gate_field
-        if name in column and salted in column and gate in column:
-            out[(out[:, column[salted]] >= 0) | (out[:, column[gate]] != 0), column[name]] = -1
+        if fb.blocking_pass not in column or fb.salted_field not in column:
+            continue
+        level = out[:, column[fb.salted_field]]
+        if fb.swapped_field is not None:  # both names compared, neither at its top level
+            if fb.swapped_field not in column:
+                continue
+            inactive = (level <= 0) | (out[:, column[fb.swapped_field]] <= 0)
+        else:
+            inactive = level >= 0
+            if fb.gate_field is not None:
+                if fb.gate_field not in column:
+                    continue
+                inactive |= out[:, column[fb.gate_field]] != 0
+        out[inactive, column[fb.blocking_pass]] = -1
     return out
 
 
@@ -75,10 +87,16 @@ def random_pair_levels(a: EncodedSource, b: EncodedSource,
 def _field_levels(a: EncodedSource, b: EncodedSource, left: np.ndarray,
                   right: np.ndarray, comp: FieldComparison) -> np.ndarray:
     """Levels of one filter field for the pairs ``(a[left], b[right])``: (P,) int8."""
-    sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name], left, right,
-                          flip_probability=a.hints.flip_probability.get(comp.name, 0.0))
     k = a.field_names.index(comp.name)
-    return comp.levels(sim, a.missing[left, k] | b.missing[right, k])
+    missing = a.missing[left, k] | b.missing[right, k]
+    flip = a.hints.flip_probability.get(comp.name, 0.0)
+    if comp.contained_at is not None:
+        sim, overlap = dice_and_overlap(a.field_filters[comp.name], b.field_filters[comp.name],
+                                        left, right, flip_probability=flip)
+        return comp.levels(sim, missing, overlap)
+    sim = dice_similarity(a.field_filters[comp.name], b.field_filters[comp.name], left, right,
+                          flip_probability=flip)
+    return comp.levels(sim, missing)
 
 
 @dataclass(frozen=True)
@@ -109,8 +127,12 @@ def salt_agreeing_random_levels(a: EncodedSource, b: EncodedSource,
     """
     column = {comp.name: f for f, comp in enumerate(comparisons)}
     salts: dict[str, list[int]] = {}
+    # a fallback compared only where a field agrees needs its u among pairs agreeing there
     gated = [*a.hints.salted_by.items(),
-             *((fb.blocking_pass, fb.gate_field) for fb in a.hints.salt_fallbacks)]
+             *((fb.blocking_pass, fb.gate_field) for fb in a.hints.salt_fallbacks
+               if fb.gate_field is not None),
+             *((fb.blocking_pass, a.hints.salted_by[fb.salted_field])
+               for fb in a.hints.salt_fallbacks if fb.swapped_field is not None)]
     for salted, salt in gated:
         if salted in column and salt in column:
             salts.setdefault(salt, []).append(column[salted])

@@ -42,12 +42,24 @@ NOISY_THRESHOLDS: dict[str, tuple[float, ...]] = {
 }
 
 
+#: Names: a pair below the top level whose shorter name lies (almost) wholly inside the
+#: longer one gets a level of its own ("Smith" and "Smith-Jones", "Oliver" and "Oliver
+#: James"): the overlap coefficient ``|A & B| / min(|A|, |B|)`` at or above this.
+NAME_CONTAINMENT = 0.9
+
+
 @dataclass(frozen=True)
 class FieldComparison:
-    """How one field's similarity is cut into levels."""
+    """How one field's similarity is cut into levels.
+
+    ``contained_at``: when set, a pair below the top level whose overlap coefficient reaches
+    it takes an extra level after disagreement (index ``len(thresholds) + 1``): part of a
+    double-barrelled family name, or a middle name in the given-name field.
+    """
 
     name: str
     thresholds: tuple[float, ...]
+    contained_at: float | None = None
 
     def __post_init__(self) -> None:
         t = self.thresholds
@@ -58,12 +70,16 @@ class FieldComparison:
 
     @property
     def n_levels(self) -> int:
-        return len(self.thresholds) + 1
+        return len(self.thresholds) + 1 + (self.contained_at is not None)
 
-    def levels(self, similarity: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """(P,) float similarity, (P,) bool missing -> (P,) int8 levels (-1 = missing)."""
+    def levels(self, similarity: np.ndarray, missing: np.ndarray,
+               overlap: np.ndarray | None = None) -> np.ndarray:
+        """(P,) float similarity, (P,) bool missing -> (P,) int8 levels (-1 = missing);
+        ``overlap`` (P,) float, the overlap coefficient, for ``contained_at``."""
         cuts = -np.asarray(self.thresholds, dtype=np.float32)
         level = np.searchsorted(cuts, -similarity.astype(np.float32), side="left")
+        if self.contained_at is not None and overlap is not None:
+            level[(level > 0) & (overlap >= self.contained_at)] = len(self.thresholds) + 1
         return np.where(missing, -1, level).astype(np.int8)
 
 
@@ -80,5 +96,6 @@ def comparisons_for(kinds: Mapping[str, str],
     def default(name: str, kind: str) -> tuple[float, ...]:
         return (NOISY_THRESHOLDS if name in noisy else DEFAULT_THRESHOLDS)[kind]
 
-    return tuple(FieldComparison(name, tuple(overrides.get(name, default(name, kind))))
+    return tuple(FieldComparison(name, tuple(overrides.get(name, default(name, kind))),
+                                 NAME_CONTAINMENT if kind == "name" else None)
                  for name, kind in kinds.items())

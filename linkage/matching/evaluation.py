@@ -140,3 +140,27 @@ def blocking_quality(candidates: list[tuple[str, str, np.ndarray, np.ndarray]],
                      "reduction_ratio": 1 - len(cand_l) / max(total, 1),
                      "records": f"{sizes.get(left_name, 0)} x {sizes.get(right_name, 0)}"})
     return pd.DataFrame(rows)
+
+
+def calibration_table(predicted: np.ndarray, is_match: np.ndarray, *,
+                      bins: int = 10) -> pd.DataFrame:
+    """Predicted against observed match rate per probability bin (deciles by default).
+
+    ``predicted`` (P,) float in [0, 1], the model's match probability of each scored pair;
+    ``is_match`` (P,) bool from the truth. One row per non-empty bin: ``low, high, pairs,
+    predicted`` (mean predicted probability), ``observed`` (share of true matches) and
+    ``gap`` (observed - predicted). A calibrated model has every gap near 0.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    is_match = np.asarray(is_match, dtype=bool)
+    if predicted.shape != is_match.shape:
+        raise InputDataError("predicted and is_match must have the same length.")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, predicted, side="right") - 1, 0, bins - 1)
+    pairs = np.bincount(which, minlength=bins)
+    mean = np.bincount(which, weights=predicted, minlength=bins) / np.maximum(pairs, 1)
+    observed = np.bincount(which, weights=is_match, minlength=bins) / np.maximum(pairs, 1)
+    keep = pairs > 0
+    return pd.DataFrame({"low": edges[:-1][keep], "high": edges[1:][keep],
+                         "pairs": pairs[keep], "predicted": mean[keep],
+                         "observed": observed[keep], "gap": (observed - mean)[keep]})

@@ -49,6 +49,30 @@ def dice_similarity(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray
     return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 0.0).astype(np.float32)
 
 
+def dice_and_overlap(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray, *,
+                     flip_probability: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Dice and overlap coefficient ``|A & B| / min(|A|, |B|)`` of the pairs
+    ``(a[ia[p]], b[ib[p]])``: two (P,) float32, debiased like :func:`dice_similarity`."""
+    a, b = _check_pair(a, b)
+    ia = np.ascontiguousarray(ia, dtype=np.int64)
+    ib = np.ascontiguousarray(ib, dtype=np.int64)
+    inter = kernels.pair_intersections(a, b, ia, ib).astype(np.float64)
+    x = popcounts(a)[ia].astype(np.float64)
+    y = popcounts(b)[ib].astype(np.float64)
+    p = flip_probability
+    if p > 0:
+        if not 0.0 < p < 0.5:
+            raise MatchingError(f"flip probability must be in (0, 0.5), got {p}.")
+        bits, q = a.shape[1] * 64, 1.0 - 2.0 * p
+        x, y = (x - bits * p) / q, (y - bits * p) / q
+        inter = (inter - (x + y) * p * q - bits * p * p) / (q * q)
+    dice = np.where(x + y > 0, 2.0 * inter / np.maximum(x + y, 1e-9), 0.0)
+    smaller = np.minimum(x, y)
+    overlap = np.where(smaller > 0, inter / np.maximum(smaller, 1e-9), 0.0)
+    return (np.clip(dice, 0.0, 1.0).astype(np.float32),
+            np.clip(overlap, 0.0, 1.0).astype(np.float32))
+
+
 def debiased_dice(inter: np.ndarray, pop_a: np.ndarray, pop_b: np.ndarray, bits: int,
                   p: float) -> np.ndarray:
     """Dice of noise-free filters estimated from filters whose bits were flipped with

@@ -33,6 +33,13 @@ from linkage.contracts import ComparisonHints, EncodedSource, FieldKind, SaltFal
 from linkage.store.db import StoreError
 
 
+def _salt_fallback(fields: list[str | None]) -> SaltFallback:
+    """A :class:`SaltFallback` from its header list (three items in stores made before the
+    either-order fallback)."""
+    text = [None if x is None else str(x) for x in fields] + [None] * (4 - len(fields))
+    return SaltFallback(str(text[0]), str(text[1]), gate_field=text[2], swapped_field=text[3])
+
+
 @dataclass(frozen=True)
 class Layout:
     """The shape of every encoded source of one agreement (fields, widths, hints)."""
@@ -58,8 +65,7 @@ class Layout:
             "fields": list(self.fields), "kinds": list(self.kinds), "widths": list(self.widths),
             "record_width": self.record_width, "blocking": list(self.blocking),
             "flip_probability": dict(hints.flip_probability), "salted_by": dict(hints.salted_by),
-            "salt_fallbacks": [[fb.blocking_pass, fb.salted_field, fb.gate_field]
-                               for fb in hints.salt_fallbacks]}, sort_keys=True)
+            "salt_fallbacks": [fb.as_list() for fb in hints.salt_fallbacks]}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Layout:
@@ -67,7 +73,7 @@ class Layout:
         hints = ComparisonHints(
             {str(k): float(v) for k, v in d["flip_probability"].items()},
             {str(k): str(v) for k, v in d["salted_by"].items()},
-            tuple(SaltFallback(*map(str, fb)) for fb in d["salt_fallbacks"]))
+            tuple(_salt_fallback(fb) for fb in d["salt_fallbacks"]))
         return cls(tuple(d["fields"]), tuple(d["kinds"]), tuple(int(w) for w in d["widths"]),
                    int(d["record_width"]), tuple(d["blocking"]), hints)
 

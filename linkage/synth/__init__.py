@@ -17,10 +17,15 @@ from linkage.errors import InputDataError
 from linkage.files import atomic_output
 from linkage.synth.config import (
     EDUCATION,
+    HARD_EDUCATION,
+    HARD_HEALTH,
+    HARD_SOCIAL_CARE,
     HEALTH,
+    PROFILES,
     SOCIAL_CARE,
     CohortConfig,
     ServiceProfile,
+    cohort_config,
 )
 from linkage.synth.extracts import EXTRACT_COLUMNS, TRUTH_COLUMNS, Cohort, draw_extracts
 from linkage.synth.identifiers import is_valid_nhs_number, is_valid_upn
@@ -29,13 +34,18 @@ from linkage.synth.population import Population, generate_population
 __all__ = [
     "EDUCATION",
     "EXTRACT_COLUMNS",
+    "HARD_EDUCATION",
+    "HARD_HEALTH",
+    "HARD_SOCIAL_CARE",
     "HEALTH",
+    "PROFILES",
     "SOCIAL_CARE",
     "TRUTH_COLUMNS",
     "Cohort",
     "CohortConfig",
     "Population",
     "ServiceProfile",
+    "cohort_config",
     "generate_cohort",
     "is_valid_nhs_number",
     "is_valid_upn",

@@ -7,7 +7,7 @@ social care the noisiest service and health the cleanest, as in practice.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from linkage.errors import InputDataError
 
@@ -38,10 +38,26 @@ class ServiceProfile:
     postcode_after_move: float = 0.1  #: records the newer postcode of children who moved
     nhs_number_present: float = 1.0   #: share of rows with an NHS number
     duplicate: float = 0.005          #: extra record for the same child in the same source
+    missing_dob: float = 0.0          #: date of birth left blank
+    #: share of records entered carelessly: each of their error rates is multiplied by
+    #: ``careless_factor``, a child who moved is held at the old address, and half of them
+    #: hold an address from before an earlier move (one no other service has), so that
+    #: date errors, name errors and stale addresses come together in the same records
+    careless: float = 0.0
+    careless_factor: float = 4.0
+    #: share of duplicate records made at another address (a re-registration after a move,
+    #: with a new local identifier such as a new pupil number)
+    duplicate_elsewhere: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "careless_factor":
+                if not 1.0 <= float(value) <= 100.0:
+                    raise InputDataError(
+                        f"The 'careless_factor' of service '{self.name}' must be in [1, 100]. "
+                        f"Got {value} instead.")
+                continue
             if f.name != "name" and not 0.0 <= float(value) <= 1.0:
                 raise InputDataError(
                     f"The '{f.name}' rate of service '{self.name}' must be in [0, 1]. "
@@ -70,6 +86,24 @@ SOCIAL_CARE = ServiceProfile(
     whitespace_noise=0.04, dob_day_month_swap=0.012, dob_off_by_day=0.01, dob_off_by_year=0.005,
     missing_sex=0.02, missing_postcode=0.04, postcode_after_move=0.9, nhs_number_present=0.5,
     duplicate=0.025)
+
+
+#: The hard profile: heavier and co-occurring date errors (day/month swaps, off by a day or
+#: a year, missing), more moves and stale addresses, nicknames, partial double-barrelled
+#: names, given/family swaps, and duplicates re-registered at another address. Made to be
+#: at least as hard as the independent cohort the project is judged on (issue 16).
+HARD_HEALTH = replace(
+    HEALTH, nickname=0.01, name_swap=0.002, dob_day_month_swap=0.004, dob_off_by_day=0.004,
+    dob_off_by_year=0.002, missing_dob=0.002, careless=0.02, careless_factor=3.0, duplicate=0.005,
+    duplicate_elsewhere=0.5)
+HARD_EDUCATION = replace(
+    EDUCATION, nickname=0.04, name_swap=0.005, dob_day_month_swap=0.012,
+    dob_off_by_day=0.01, dob_off_by_year=0.008, missing_dob=0.008, postcode_after_move=0.7,
+    careless=0.05, careless_factor=3.0, duplicate=0.015, duplicate_elsewhere=0.8)
+HARD_SOCIAL_CARE = replace(
+    SOCIAL_CARE, nickname=0.08, name_swap=0.01, dob_day_month_swap=0.025, dob_off_by_day=0.02,
+    dob_off_by_year=0.012, missing_dob=0.015, careless=0.08, careless_factor=3.0,
+    duplicate=0.04, duplicate_elsewhere=0.8)
 
 
 @dataclass(frozen=True)
@@ -105,3 +139,21 @@ class CohortConfig:
                 raise InputDataError(
                     f"The '{name}' parameter of CohortConfig must be in [0, 1]. "
                     f"Got {value} instead.")
+
+
+#: Named cohort profiles: ``standard`` (the default, what the project was tuned on) and
+#: ``hard`` (see :data:`HARD_EDUCATION`; kept apart so that figures stay comparable).
+PROFILES = ("standard", "hard")
+
+
+def cohort_config(profile: str = "standard", *, people: int = 20_000,
+                  seed: int = 0) -> CohortConfig:
+    """The :class:`CohortConfig` of a named profile (see :data:`PROFILES`)."""
+    if profile == "standard":
+        return CohortConfig(people=people, seed=seed)
+    if profile == "hard":
+        return CohortConfig(people=people, seed=seed, move_rate=0.35,
+                            double_barrelled_rate=0.08,
+                            services=(HARD_HEALTH, HARD_EDUCATION, HARD_SOCIAL_CARE))
+    raise InputDataError(f"Unknown cohort profile '{profile}'; the profiles are "
+                         f"{', '.join(PROFILES)}.")

@@ -92,14 +92,15 @@ def whitespace_noise(value: str, rng: np.random.Generator) -> str:
     return value.replace(" ", "  ") if " " in value else value + "  "
 
 
-def apply(values: np.ndarray, rate: float, rng: np.random.Generator,
+def apply(values: np.ndarray, rate: float | np.ndarray, rng: np.random.Generator,
           change: Callable[[str, np.random.Generator], str]) -> np.ndarray:
     """Return ``values`` with ``change`` applied to each non-empty entry with prob. ``rate``.
 
-    ``values``: (n,) object array of str. Returns a new array; the input is untouched.
+    ``values``: (n,) object array of str; ``rate`` a probability or one per value (n,).
+    Returns a new array; the input is untouched.
     """
     out = values.copy()
-    if rate <= 0:
+    if np.max(rate, initial=0.0) <= 0:
         return out
     chosen = np.flatnonzero(rng.random(len(values)) < rate)
     for i in chosen.tolist():
@@ -108,11 +109,12 @@ def apply(values: np.ndarray, rate: float, rng: np.random.Generator,
     return out
 
 
-def shift_dates(dates: np.ndarray, rng: np.random.Generator, *, swap: float, day: float,
-                year: float) -> np.ndarray:
+def shift_dates(dates: np.ndarray, rng: np.random.Generator, *, swap: float | np.ndarray,
+                day: float | np.ndarray, year: float | np.ndarray) -> np.ndarray:
     """Day/month swaps (where the day is 12 or less), off-by-one days and years.
 
-    ``dates``: (n,) datetime64[D]. Returns a new datetime64[D] array.
+    ``dates``: (n,) datetime64[D]; each rate a probability or one per date (n,). Returns a
+    new datetime64[D] array.
     """
     out = dates.copy()
     n = len(dates)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from linkage.synth import corruption as cx
 from linkage.synth.config import CohortConfig, ServiceProfile
+from linkage.synth.identifiers import generate_upns
 from linkage.synth.population import Population
 
 #: Columns of each extract, in file order (a contract).
@@ -43,42 +44,56 @@ class Cohort:
 
 
 def _select_people(pop: Population, profile: ServiceProfile,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Person indices held by the service, duplicates included (unsorted)."""
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Person indices held by the service, duplicates included (unsorted), and which rows
+    are the duplicates: (m,) int64 and (m,) bool."""
     # Exponential in deprivation, scaled to mean 1 so the overall coverage is kept.
     weight = np.exp(4.0 * profile.deprivation_skew * pop.deprivation)
     weight /= weight.mean()
     held = np.flatnonzero(rng.random(len(pop)) < np.clip(profile.coverage * weight, 0, 1))
     dupes = held[rng.random(len(held)) < profile.duplicate]
-    return np.concatenate([held, dupes])
+    return (np.concatenate([held, dupes]),
+            np.r_[np.zeros(len(held), bool), np.ones(len(dupes), bool)])
 
 
-def _names(pop: Population, people: np.ndarray, profile: ServiceProfile,
+class _Rates:
+    """A profile's error rates, per record: scaled up for the careless records."""
+
+    def __init__(self, profile: ServiceProfile, scale: np.ndarray | None) -> None:
+        self.profile, self.scale = profile, scale
+
+    def __getattr__(self, name: str) -> float | np.ndarray:
+        rate = float(getattr(self.profile, name))
+        return rate if self.scale is None else np.clip(rate * self.scale, 0.0, 1.0)
+
+
+def _names(pop: Population, people: np.ndarray, rates: _Rates,
            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     given = pop.given_name[people].copy()
     family = pop.family_name[people].copy()
-    changed = rng.random(len(people)) < profile.family_name_change
+    changed = rng.random(len(people)) < rates.family_name_change
     family[changed] = pop.other_family_name[people][changed]
-    family = cx.apply(family, profile.family_name_part, rng, cx.family_name_part)
-    given = cx.apply(given, profile.spelling_variant, rng, cx.spelling_variant)
-    family = cx.apply(family, profile.spelling_variant, rng, cx.spelling_variant)
-    given = cx.apply(given, profile.nickname, rng, cx.nickname)
+    family = cx.apply(family, rates.family_name_part, rng, cx.family_name_part)
+    given = cx.apply(given, rates.spelling_variant, rng, cx.spelling_variant)
+    family = cx.apply(family, rates.spelling_variant, rng, cx.spelling_variant)
+    given = cx.apply(given, rates.nickname, rng, cx.nickname)
     middle = pop.middle_name[people]
-    with_middle = (rng.random(len(people)) < profile.middle_in_given) & (middle != "")
+    with_middle = (rng.random(len(people)) < rates.middle_in_given) & (middle != "")
     given[with_middle] = given[with_middle] + " " + middle[with_middle]
-    given = cx.apply(given, profile.typo_given, rng, cx.typo)
-    family = cx.apply(family, profile.typo_family, rng, cx.typo)
-    swap = rng.random(len(people)) < profile.name_swap
+    given = cx.apply(given, rates.typo_given, rng, cx.typo)
+    family = cx.apply(family, rates.typo_family, rng, cx.typo)
+    swap = rng.random(len(people)) < rates.name_swap
     given[swap], family[swap] = family[swap], given[swap].copy()
     for column in (given, family):
-        column[:] = cx.apply(column, profile.strip_diacritics, rng,
+        column[:] = cx.apply(column, rates.strip_diacritics, rng,
                              lambda v, _r: cx.strip_diacritics(v))
-        column[:] = cx.apply(column, profile.upper_case, rng, lambda v, _r: v.upper())
-        column[:] = cx.apply(column, profile.whitespace_noise, rng, cx.whitespace_noise)
+        column[:] = cx.apply(column, rates.upper_case, rng, lambda v, _r: v.upper())
+        column[:] = cx.apply(column, rates.whitespace_noise, rng, cx.whitespace_noise)
     return given, family
 
 
-def _blank(values: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+def _blank(values: np.ndarray, rate: float | np.ndarray,
+           rng: np.random.Generator) -> np.ndarray:
     out = values.astype(object).copy()
     out[rng.random(len(out)) < rate] = ""
     return out
@@ -122,24 +137,43 @@ def _service_columns(pop: Population, people: np.ndarray, config: CohortConfig,
 
 def _extract(pop: Population, config: CohortConfig, profile: ServiceProfile,
              rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
-    people = _select_people(pop, profile, rng)
-    people = people[rng.permutation(len(people))]
+    people, duplicate = _select_people(pop, profile, rng)
+    order = rng.permutation(len(people))
+    people, duplicate = people[order], duplicate[order]
     n = len(people)
-    given, family = _names(pop, people, profile, rng)
-    dob = cx.shift_dates(pop.date_of_birth[people], rng, swap=profile.dob_day_month_swap,
-                         day=profile.dob_off_by_day, year=profile.dob_off_by_year)
-    moved_on = rng.random(n) < profile.postcode_after_move
+    careless = (rng.random(n) < profile.careless if profile.careless > 0
+                else np.zeros(n, dtype=bool))
+    rates = _Rates(profile, np.where(careless, profile.careless_factor, 1.0)
+                   if careless.any() else None)
+    given, family = _names(pop, people, rates, rng)
+    dob = cx.shift_dates(pop.date_of_birth[people], rng, swap=rates.dob_day_month_swap,
+                         day=rates.dob_off_by_day, year=rates.dob_off_by_year)
+    moved_on = (rng.random(n) < profile.postcode_after_move) & ~careless  # stale if careless
     postcode = np.where(moved_on, pop.postcode_now[people], pop.postcode[people])
+    if careless.any():  # half of the careless records hold an address from before a move
+        stale = careless & (rng.random(n) < 0.5)
+        postcode[stale] = rng.choice(pop.postcode_now, size=int(stale.sum()))
+    elsewhere = duplicate & (rng.random(n) < profile.duplicate_elsewhere) \
+        if profile.duplicate_elsewhere > 0 else np.zeros(n, dtype=bool)
+    if elsewhere.any():  # re-registered after another move: a new address
+        postcode[elsewhere] = rng.choice(pop.postcode_now, size=int(elsewhere.sum()))
+    dates = _dates_to_str(dob)
+    if profile.missing_dob > 0:
+        dates = _blank(dates, rates.missing_dob, rng)
     columns: dict[str, np.ndarray] = {
         "record_id": _record_ids(_RECORD_PREFIX[profile.name], n, rng),
         "nhs_number": _blank(pop.nhs_number[people], 1 - profile.nhs_number_present, rng),
         "given_name": given,
         "family_name": family,
-        "sex": _blank(pop.sex[people], profile.missing_sex, rng),
-        "date_of_birth": _dates_to_str(dob),
-        "postcode": _blank(postcode, profile.missing_postcode, rng),
+        "sex": _blank(pop.sex[people], rates.missing_sex, rng),
+        "date_of_birth": dates,
+        "postcode": _blank(postcode, rates.missing_postcode, rng),
     }
     columns.update(_service_columns(pop, people, config, profile, rng))
+    if elsewhere.any() and "upn" in columns:  # a new school gives a new pupil number
+        years = pop.date_of_birth[people[elsewhere]].astype("datetime64[Y]").astype(int) + 1973
+        columns["upn"] = columns["upn"].copy()
+        columns["upn"][elsewhere] = generate_upns(years, config.local_authority_code, rng)
     frame = pd.DataFrame({c: columns[c] for c in EXTRACT_COLUMNS[profile.name]}, dtype=object)
     return frame, people
 

@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkage.matching import greedy_clusters, greedy_one_to_one, pairwise_quality
+from linkage.contracts import ComparisonHints, EncodedSource, FieldKind
+from linkage.errors import InputDataError
+from linkage.matching import (
+    DedupGate,
+    calibration_table,
+    greedy_clusters,
+    greedy_one_to_one,
+    pairwise_quality,
+    select_links,
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -95,3 +104,41 @@ def test_optimal_beats_greedy_when_it_should() -> None:
     a, b, w = np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([10.0, 9.0, 9.0])
     assert greedy_one_to_one(a, b, w).tolist() == [True, False, False]
     assert one_to_one(a, b, w).tolist() == [False, True, True]
+
+
+def _one_source(given: list[int], dob: list[int], flip: float = 0.0) -> EncodedSource:
+    n = len(given)
+    names = ("given_name", "date_of_birth")
+    hints = ComparisonHints(flip_probability={"given_name": flip} if flip else {})
+    return EncodedSource("p", np.array([f"r{i}" for i in range(n)]),
+                         np.zeros((n, 1), np.uint64),
+                         {"given_name": np.array([[g] for g in given], np.uint64),
+                          "date_of_birth": np.array([[d] for d in dob], np.uint64)},
+                         np.zeros((n, 2), bool), names,
+                         {"given_name": FieldKind.NAME, "date_of_birth": FieldKind.DATE},
+                         np.zeros((n, 0), np.uint64), (), hints)
+
+
+def test_dedup_gate_stops_twins_but_not_duplicates_with_a_mistyped_date() -> None:
+    # 0~1 twins (same date, other given name); 0~2 a duplicate whose date was mistyped
+    # (its salted name cannot be compared); 0~3 a duplicate with the same name and date
+    source = _one_source([0b1111, 0b1111 << 8, 0b1, 0b1111], [0b111, 0b111, 0b1000, 0b111])
+    left, right = np.zeros(3, np.int64), np.arange(1, 4)
+    probability = np.full(3, 0.9)
+    chosen = select_links(source, source, left, right, np.ones(3), probability,
+                          threshold=0.5, gate=DedupGate())
+    assert chosen.tolist() == [False, True, True]
+    strict = select_links(source, source, left, right, np.ones(3), probability,
+                          threshold=0.5, gate=DedupGate(twins_share=None))
+    assert strict.tolist() == [False, False, True]
+
+
+def test_calibration_table_bins_predictions() -> None:
+    predicted = np.array([0.05, 0.05, 0.95, 0.95, 0.95, 0.95, 0.55])
+    is_match = np.array([False, False, True, True, True, False, True])
+    table = calibration_table(predicted, is_match)
+    assert table.pairs.tolist() == [2, 1, 4]
+    assert table.observed.tolist() == [0.0, 1.0, 0.75]
+    assert table.gap.round(4).tolist() == [-0.05, 0.45, -0.2]
+    with pytest.raises(InputDataError):
+        calibration_table(predicted, is_match[:-1])

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from linkage.matching import dice_above, dice_similarity, popcounts
-from linkage.matching.similarity import cardinality_bounds
+from linkage.matching.similarity import cardinality_bounds, dice_and_overlap
 
 
 def ref_dice(x: np.ndarray, y: np.ndarray) -> float:
@@ -90,3 +90,30 @@ def test_debiased_dice_recovers_the_noise_free_similarity() -> None:
     fixed = dice_similarity(na, nb, rows, rows, flip_probability=p)
     assert abs(float(raw.mean() - clean.mean())) > 0.1        # noise drags Dice down
     assert abs(float(fixed.mean() - clean.mean())) < 0.01     # the estimate is unbiased
+
+
+def ref_overlap(x: np.ndarray, y: np.ndarray) -> float:
+    """Overlap coefficient ``|A & B| / min(|A|, |B|)`` of two packed filters, bit by bit."""
+    a = sum(bin(int(w)).count("1") for w in x)
+    b = sum(bin(int(w)).count("1") for w in y)
+    both = sum(bin(int(u) & int(v)).count("1") for u, v in zip(x, y, strict=True))
+    return both / min(a, b) if min(a, b) else 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda w: st.tuples(filters(5, w), filters(7, w))))
+def test_dice_and_overlap_match_their_references(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    a, b = pair
+    ia = np.repeat(np.arange(len(a)), len(b))
+    ib = np.tile(np.arange(len(b)), len(a))
+    dice, overlap = dice_and_overlap(a, b, ia, ib)
+    assert np.allclose(dice, dice_similarity(a, b, ia, ib), atol=1e-6)
+    want = np.array([ref_overlap(a[i], b[j]) for i, j in zip(ia, ib, strict=True)])
+    assert np.allclose(overlap, want, atol=1e-6)
+
+
+def test_a_filter_inside_another_overlaps_fully_but_is_not_similar() -> None:
+    short = np.array([[0b1111]], np.uint64)          # "Smith"
+    long = np.array([[0b1111_1111_1111]], np.uint64)  # "Smith-Jones"
+    dice, overlap = dice_and_overlap(short, long, np.array([0]), np.array([0]))
+    assert overlap[0] == 1.0 and dice[0] == np.float32(0.5)

@@ -29,8 +29,30 @@ def test_passes_that_stand_in_for_salted_names() -> None:
     plain = default_schema(hardening=HardeningSpec(), salt_names=False)
     assert plain.salt_fallbacks() == ()
     assert _salted(plain).salt_fallbacks() == (
+        SaltFallback("names_either_order_dob", "given_name", swapped_field="family_name"),
         SaltFallback("given_soundex_postcode", "given_name", "postcode"),
         SaltFallback("family_soundex_postcode", "family_name", "postcode"))  # not *_dob
+
+
+def test_either_order_fallback_is_compared_only_where_both_names_disagree() -> None:
+    # fields: given, family (both salted by dob), dob; pass = names in either order + dob
+    filters = {"given": np.array([[1], [1], [2], [3], [1]], np.uint64),
+               "family": np.array([[2], [2], [1], [4], [2]], np.uint64),
+               "dob": np.array([[7], [7], [7], [7], [9]], np.uint64)}
+    keys = np.array([[11], [11], [11], [12], [13]], np.uint64)
+    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
+        SaltFallback("pass", "given", swapped_field="family"),))
+    side = EncodedSource("p", np.array(list("abcde")), np.zeros((5, 1), np.uint64), filters,
+                         np.zeros((5, 3), bool), ("given", "family", "dob"),
+                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
+                          "dob": FieldKind.DATE}, keys, ("pass",), hints)
+    comparisons = (FieldComparison("given", (0.9,)), FieldComparison("family", (0.9,)),
+                   FieldComparison("dob", (0.9,)), FieldComparison("pass", (0.5,)))
+    levels = compare_pairs(side, side, np.zeros(4, np.int64), np.arange(1, 5), comparisons)
+    assert levels[0].tolist() == [0, 0, 0, -1]   # names agree: the swap says nothing
+    assert levels[1].tolist() == [1, 1, 0, 0]    # swapped names: tokens equal
+    assert levels[2].tolist() == [1, 1, 0, 1]    # other names: tokens differ
+    assert levels[3].tolist() == [-1, -1, 1, -1]  # dates differ: names and swap silent
 
 
 def test_token_fallback_is_compared_only_where_the_salted_field_is_not() -> None:

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkage.errors import MatchingError, NotFittedError
 from linkage.matching import FellegiSunter
@@ -102,3 +104,20 @@ def test_mixture_u_separates_matches_from_a_salt_agreeing_sample() -> None:
         levels, random_levels, total_pairs=total, salt_samples=[SaltSample(sample, (1,))])
     assert np.array_equal(refit.u_[1], estimated[1])
     assert np.allclose(refit.u_[0], model.u_[0])  # the other fields' u from random pairs
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.booleans()), min_size=1,
+                max_size=50))
+def test_containment_level_only_below_the_top_level(
+        rows: list[tuple[float, float, bool]]) -> None:
+    comp = FieldComparison("family_name", (0.9, 0.7), contained_at=0.9)
+    sim = np.array([r[0] for r in rows], np.float32)
+    overlap = np.array([r[1] for r in rows], np.float32)
+    missing = np.array([r[2] for r in rows])
+    levels = comp.levels(sim, missing, overlap)
+    plain = FieldComparison("family_name", (0.9, 0.7)).levels(sim, missing)
+    assert comp.n_levels == 4 and levels.max(initial=-1) < comp.n_levels
+    contained = levels == 3
+    assert np.array_equal(contained, (plain > 0) & (overlap >= 0.9) & ~missing)
+    assert np.array_equal(levels[~contained], plain[~contained])

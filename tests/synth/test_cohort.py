@@ -12,6 +12,7 @@ from linkage.synth import (
     CohortConfig,
     Population,
     ServiceProfile,
+    cohort_config,
     generate_cohort,
     is_valid_nhs_number,
     is_valid_upn,
@@ -149,3 +150,47 @@ def test_write_refuses_non_empty_folder(tmp_path, small_cohort: Cohort) -> None:
     back = pd.read_csv(tmp_path / "health.csv", dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(back, small_cohort.extracts["health"].astype(str))
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_hard_profile_is_harder_and_its_errors_come_together() -> None:
+    standard = generate_cohort(cohort_config("standard", people=6_000, seed=2))
+    hard = generate_cohort(cohort_config("hard", people=6_000, seed=2))
+
+    def errors(cohort: Cohort, partner: str) -> pd.DataFrame:
+        rows = cohort.extracts[partner].merge(cohort.truth[cohort.truth.partner == partner],
+                                              on="record_id")
+        health = cohort.extracts["health"].merge(
+            cohort.truth[cohort.truth.partner == "health"], on="record_id"
+        ).drop_duplicates("person_id").set_index("person_id")
+        rows = rows[rows.person_id.isin(health.index)]  # compared with the health record
+        ref = health.reindex(rows.person_id)
+        return pd.DataFrame({"dob": rows.date_of_birth.to_numpy() != ref.date_of_birth.to_numpy(),
+                             "postcode": rows.postcode.to_numpy() != ref.postcode.to_numpy(),
+                             "missing_dob": rows.date_of_birth.to_numpy() == ""})
+
+    soft, rough = errors(standard, "education"), errors(hard, "education")
+    assert rough.dob.mean() > 2 * soft.dob.mean()
+    assert rough.postcode.mean() > soft.postcode.mean()
+    assert soft.missing_dob.sum() == 0 and rough.missing_dob.mean() > 0.004
+    # careless records: a wrong date comes with a wrong postcode more often than not
+    assert rough.postcode[rough.dob].mean() > rough.postcode[~rough.dob].mean() + 0.05
+
+
+def test_hard_duplicates_are_re_registered_elsewhere() -> None:
+    cohort = generate_cohort(cohort_config("hard", people=6_000, seed=3))
+    rows = cohort.extracts["education"].merge(
+        cohort.truth[cohort.truth.partner == "education"], on="record_id")
+    twice = rows[rows.person_id.duplicated(keep=False)].sort_values("person_id")
+    firsts, seconds = twice.groupby("person_id").nth(0), twice.groupby("person_id").nth(1)
+    assert len(firsts) > 20
+    other_address = (firsts.postcode.to_numpy() != seconds.postcode.to_numpy()).mean()
+    assert other_address > 0.6
+    assert (firsts.upn.to_numpy() != seconds.upn.to_numpy()).mean() > 0.6
+    assert all(is_valid_upn(u) for u in seconds.upn)
+
+
+def test_unknown_profile_and_bad_careless_factor_are_refused() -> None:
+    with pytest.raises(InputDataError, match="profile"):
+        cohort_config("harder")
+    with pytest.raises(InputDataError, match="careless_factor"):
+        ServiceProfile(name="health", coverage=0.5, careless_factor=0.5)
