@@ -7,7 +7,7 @@ Generates the cohort (``--profile standard`` or ``hard``, see docs/synthetic-coh
 encodes the three partners under the example agreement's schema (the shipped default) and
 under the same schema without hardening, links each, and prints as JSON per partner pair:
 precision, recall, F1, and the cost of the hardening; per source the within-source
-duplicates' precision, recall and F1; and the calibration of the default's match
+duplicates' precision, recall and F1; pairs completeness; and the calibration of the match
 probabilities (predicted against observed match rate per decile, over the scored candidate
 pairs of each pair of sources). Benchmark key and seeded noise: runs repeat exactly.
 """
@@ -22,9 +22,12 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.cohort_sources import benchmark_key, encode_cohort
+from benchmarks.synthetic_linkage import blocking_quality
 from linkage.contracts import EncodedSource
 from linkage.matching import LinkageResult, Linker, calibration_table, pairwise_quality
 from linkage.matching.candidates import compare_pairs
+from linkage.matching.linker import one_match_pair_weights
+from linkage.matching.scoring import match_probability
 from linkage.protocols import load_agreement
 from linkage.synth import PROFILES, Cohort, cohort_config, generate_cohort
 
@@ -34,7 +37,7 @@ AGREEMENT = "protocols/first-1000-days/agreement.yaml"
 def calibration(linker: Linker, result: LinkageResult, sources: list[EncodedSource],
                 truth: pd.DataFrame) -> pd.DataFrame:
     """Predicted against observed match rate per decile over every cross-source candidate
-    pair (the result must keep its candidates)."""
+    pair, with the probabilities the linker uses (the result must keep its candidates)."""
     person = truth.set_index(["partner", "record_id"]).person_id
     by_name = {s.partner: s for s in sources}
     predicted, observed = [], []
@@ -44,7 +47,9 @@ def calibration(linker: Linker, result: LinkageResult, sources: list[EncodedSour
         a, b = by_name[pm.left], by_name[pm.right]
         left, right = pm.candidates.left, pm.candidates.right
         levels = compare_pairs(a, b, left, right, linker.comparisons(a))
-        predicted.append(pm.model.predict_proba(levels))
+        weights = one_match_pair_weights(a, b, left, right, pm.model.match_weights(levels),
+                                         pm.model.lambda_)
+        predicted.append(match_probability(weights))
         pa = person.loc[pm.left].reindex(a.record_ids).to_numpy()
         pb = person.loc[pm.right].reindex(b.record_ids).to_numpy()
         observed.append(pa[left] == pb[right])
@@ -73,6 +78,9 @@ def link_quality(cohort: Cohort, *, hardened: bool, with_calibration: bool
                            "f1": round(q.f1, 4)}
                        for (a, b), q in sorted(quality.by_partner_pair.items()) if a == b}}
     if with_calibration:
+        out["pairs_completeness"] = {
+            pair: q["pairs_completeness"]
+            for pair, q in blocking_quality(result, sources, cohort.truth).items()}
         table = calibration(linker, result, sources, cohort.truth)
         out["calibration"] = [{k: (round(float(v), 4) if k != "pairs" else int(v))
                                for k, v in row.items()} for row in table.to_dict("records")]

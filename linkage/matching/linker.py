@@ -30,7 +30,7 @@ from linkage.matching.candidates import (
 )
 from linkage.matching.clustering import DedupGate, PairLinks, cluster_links, select_links
 from linkage.matching.comparison import FieldComparison, comparisons_for
-from linkage.matching.scoring import FellegiSunter, match_probability
+from linkage.matching.scoring import FellegiSunter, match_probability, one_match_weights
 from linkage.matching.summary import (
     MatchModel,
     PairSummary,
@@ -232,14 +232,27 @@ class Linker:
                   max_matches=len(a) // 2 if same else min(len(a), len(b)), fixed_m=fixed_m,
                   salt_samples=salt_agreeing_random_levels(a, b, comparisons, rng,
                                                            self_join=same))
-        weights = model.match_weights(levels)
+        pair_weights = model.match_weights(levels)
+        weights = pair_weights if same else one_match_pair_weights(
+            a, b, pairs.left, pairs.right, pair_weights, model.lambda_)
         probability = match_probability(weights)
         chosen = select_links(a, b, pairs.left, pairs.right, weights, probability,
                               threshold=s.threshold, gate=s.dedup_gate)
         links = PairLinks(a.partner, b.partner, pairs.left[chosen], pairs.right[chosen],
                           probability[chosen], weights[chosen])
-        return PairModel(model, kept, links, weight_histogram(weights),
-                         waterfall_examples(model, levels, weights, comparisons))
+        return PairModel(model, kept, links, weight_histogram(pair_weights),
+                         waterfall_examples(model, levels, pair_weights, comparisons))
+
+
+def one_match_pair_weights(a: EncodedSource, b: EncodedSource, left: np.ndarray,
+                           right: np.ndarray, weights: np.ndarray, lambda_: float) -> np.ndarray:
+    """The weights of the candidate pairs ``(a[left], b[right])`` knowing that each record
+    of the smaller source has at most one match in the larger
+    (:func:`~linkage.matching.scoring.one_match_weights`); ``lambda_`` (the model's prior)
+    times the larger source's size is the chance that it has one. (P,) float64 in, out."""
+    if len(b) <= len(a):
+        return one_match_weights(weights, right, len(b), coverage=lambda_ * len(a))
+    return one_match_weights(weights, left, len(a), coverage=lambda_ * len(b))
 
 
 def _canonical_order(source: EncodedSource) -> tuple[int, str]:

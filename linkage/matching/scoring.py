@@ -240,3 +240,39 @@ class FellegiSunter:
     def predict_proba(self, levels: np.ndarray) -> np.ndarray:
         """Calibrated match probability of each pair: (P,) float64 in [0, 1]."""
         return match_probability(self.match_weights(levels))
+
+
+def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, *,
+                      coverage: float) -> np.ndarray:
+    """Match weights of candidate pairs knowing that each record has at most one match.
+
+    The Fellegi-Sunter weight of a pair looks at the pair alone. But a record of the
+    smaller source (``records`` (P,) int64, its row in each pair, ``n_records`` rows in
+    all) has a match in the larger source with probability ``coverage`` (e.g. ``lambda_``
+    times the larger source's size), and then that match is one of its candidates. So with
+    the odds ``O = 2**w`` of the pairs, the probability that candidate ``k`` is the match is
+
+        ``P_k = O_k / ((1 - coverage) + sum of O over the record's candidates)``
+
+    (exact when the match, if any, is among the candidates and a priori equally likely to
+    be any record of the larger source). A lone candidate with modest odds becomes likely -
+    the record's match must be somewhere - and two candidates competing for one record
+    share it. Returns ``log2(P / (1 - P))`` for each pair: (P,) float64, computed in the log
+    domain per record (no overflow, no cancellation).
+    """
+    w = np.clip(np.asarray(weights, dtype=np.float64), -300.0, 300.0)
+    if len(w) == 0:
+        return w
+    records = np.asarray(records, dtype=np.int64)
+    top = np.full(n_records, -np.inf)
+    np.maximum.at(top, records, w)
+    scaled = np.exp2(w - top[records])  # the record's best candidate scales to 1
+    first_best = np.full(n_records, -1, dtype=np.int64)
+    best = np.flatnonzero(scaled == 1.0)[::-1]
+    first_best[records[best]] = best  # one best pair per record (the first, if tied)
+    is_best = np.zeros(len(w), dtype=bool)
+    is_best[first_best[first_best >= 0]] = True
+    rest = np.bincount(records[~is_best], weights=scaled[~is_best], minlength=n_records)
+    others = np.where(is_best, rest[records], 1.0 + rest[records] - scaled)
+    none = (1.0 - min(max(coverage, 0.0), 1.0 - 1e-9)) * np.exp2(-top[records])
+    return w - top[records] - np.log2(none + others)

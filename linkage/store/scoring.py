@@ -17,7 +17,7 @@ from linkage.contracts import EncodedSource
 from linkage.matching.candidates import CandidateBackend, ComparedPairs
 from linkage.matching.clustering import select_links
 from linkage.matching.comparison import FieldComparison
-from linkage.matching.linker import Linker, LinkerSettings
+from linkage.matching.linker import Linker, LinkerSettings, one_match_pair_weights
 from linkage.matching.scoring import FellegiSunter, match_probability
 from linkage.matching.summary import PairSummary
 from linkage.store.db import StoreError
@@ -150,6 +150,9 @@ def score_delta(a: EncodedSource, b: EncodedSource, delta_a: np.ndarray, delta_b
     first = np.sort(first)
     left, right, levels = left[first], right[first], levels[first]
     weight = model.match_weights(levels) if len(levels) else np.zeros(0)
+    if not same:  # as a full run does; each delta record of the smaller source sees all
+        # its candidates here, an unchanged one only those that are new or changed
+        weight = one_match_pair_weights(a, b, left, right, weight, model.lambda_)
     return ScoredDelta(left, right, levels, weight, match_probability(weight))
 
 

@@ -4,9 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.errors import MatchingError, NotFittedError
-from linkage.matching import FellegiSunter
+from linkage.matching import FellegiSunter, match_probability
 from linkage.matching.candidates import SaltSample
 from linkage.matching.comparison import FieldComparison
+from linkage.matching.scoring import one_match_weights
 
 
 def simulate(rng: np.random.Generator, n_match: int, n_non: int,
@@ -121,3 +122,44 @@ def test_containment_level_only_below_the_top_level(
     contained = levels == 3
     assert np.array_equal(contained, (plain > 0) & (overlap >= 0.9) & ~missing)
     assert np.array_equal(levels[~contained], plain[~contained])
+
+
+def _one_match_reference(weights: np.ndarray, records: np.ndarray, coverage: float
+                         ) -> np.ndarray:
+    """The formula of one_match_weights, spelt out pair by pair in float64."""
+    odds = np.exp2(weights)
+    out = np.empty(len(weights))
+    for k in range(len(weights)):
+        total = odds[records == records[k]].sum()
+        p = odds[k] / ((1 - coverage) + total)
+        out[k] = np.log2(p / (1 - p))
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(-30, 30), st.integers(0, 4)), min_size=1, max_size=30),
+       st.floats(0.0, 0.99))
+def test_one_match_weights_match_the_formula(pairs: list[tuple[float, int]],
+                                             coverage: float) -> None:
+    weights = np.array([w for w, _ in pairs])
+    records = np.array([r for _, r in pairs], np.int64)
+    got = one_match_weights(weights, records, 5, coverage=coverage)
+    want = _one_match_reference(weights, records, coverage)
+    assert np.allclose(got, want, atol=1e-6, rtol=1e-9)
+
+
+def test_one_match_weights_lift_a_lone_candidate_and_split_a_contest() -> None:
+    lone = one_match_weights(np.array([-3.0]), np.array([0]), 1, coverage=0.98)
+    assert match_probability(lone)[0] == pytest.approx(0.125 / (0.02 + 0.125))
+    contest = one_match_weights(np.array([10.0, 10.0]), np.array([0, 0]), 1, coverage=0.98)
+    assert np.allclose(match_probability(contest), 0.5, atol=1e-3)
+    # a record nobody expects to match (coverage 0) keeps the plain odds when alone
+    alone = one_match_weights(np.array([2.0]), np.array([0]), 1, coverage=0.0)
+    assert alone[0] == pytest.approx(2.0)
+
+
+def test_one_match_weights_survive_extreme_weights() -> None:
+    weights = np.array([1000.0, 299.0, -1000.0, 5.0])
+    got = one_match_weights(weights, np.array([0, 0, 1, 1]), 2, coverage=0.5)
+    assert np.isfinite(got).all()
+    assert got[0] > 0 > got[1] and got[2] < -200
