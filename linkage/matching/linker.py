@@ -102,6 +102,8 @@ class PairModel:
     links: PairLinks             #: the pairs selected to link
     weight_histogram: np.ndarray  #: counts of candidate match weights in WEIGHT_BINS
     examples: tuple[dict[str, Any], ...] = ()  #: weight waterfalls of a few pairs (no ids)
+    #: (F,) int64, candidate pairs in which each comparison was made (not missing)
+    compared: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def left(self) -> str:
@@ -241,7 +243,8 @@ class Linker:
         links = PairLinks(a.partner, b.partner, pairs.left[chosen], pairs.right[chosen],
                           probability[chosen], weights[chosen])
         return PairModel(model, kept, links, weight_histogram(pair_weights),
-                         waterfall_examples(model, levels, pair_weights, comparisons))
+                         waterfall_examples(model, levels, pair_weights, comparisons),
+                         (levels >= 0).sum(axis=0).astype(np.int64))
 
 
 def one_match_pair_weights(a: EncodedSource, b: EncodedSource, left: np.ndarray,
@@ -267,12 +270,22 @@ def _no_links(a: EncodedSource, b: EncodedSource) -> PairLinks:
 
 
 def _donor_m(models: Sequence[PairModel], partner: str) -> list[np.ndarray] | None:
-    """m for deduplicating ``partner``: from the fitted cross-source model with the most
-    candidate pairs involving it (duplicates are too rare within a source for EM)."""
+    """m for deduplicating ``partner``, field by field: from the fitted cross-source model
+    involving it that compared the field in the most candidate pairs (duplicates are too
+    rare within a source for EM). A field one partner never holds (the NHS number in
+    education) says nothing in that partner's models: its m comes from another model (the
+    NHS number's from health~social care when deduplicating health), and a field no model
+    compared keeps the m of the model with the most candidate pairs."""
     donors = [pm for pm in models if partner in (pm.left, pm.right) and pm.fitted]
     if not donors:
         return None
-    return max(donors, key=lambda pm: len(pm.candidates)).model.m_
+    main = max(donors, key=lambda pm: len(pm.candidates))
+    out = []
+    for f, m in enumerate(main.model.m_):
+        best = max(donors, key=lambda pm: int(pm.compared[f]) if len(pm.compared) else 0)
+        compared = int(best.compared[f]) if len(best.compared) else 0
+        out.append(best.model.m_[f] if compared > 0 else m)
+    return out
 
 
 def _check(sources: Sequence[EncodedSource]) -> None:

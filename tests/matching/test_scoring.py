@@ -163,3 +163,26 @@ def test_one_match_weights_survive_extreme_weights() -> None:
     got = one_match_weights(weights, np.array([0, 0, 1, 1]), 2, coverage=0.5)
     assert np.isfinite(got).all()
     assert got[0] > 0 > got[1] and got[2] < -200
+
+
+def test_dedup_takes_each_fields_m_from_a_model_that_compared_it() -> None:
+    from linkage.matching.clustering import PairLinks
+    from linkage.matching.linker import PairModel, _donor_m
+
+    def model(partners: tuple[str, str], pairs: int, m: list[list[float]],
+              compared: list[int]) -> PairModel:
+        fitted = FellegiSunter((2, 2))
+        fitted.m_ = [np.array(x) for x in m]
+        empty = np.zeros(0, np.int64)
+        links = PairLinks(*partners, empty, empty, np.zeros(0), np.zeros(0))
+        return PairModel(fitted, [None] * pairs, links, np.zeros(0),  # type: ignore[arg-type]
+                         compared=np.array(compared, np.int64))
+
+    # health~education never compares the NHS number (field 1): education has none
+    big = model(("health", "education"), 1000, [[0.9, 0.1], [0.5, 0.5]], [1000, 0])
+    small = model(("health", "social_care"), 100, [[0.8, 0.2], [0.97, 0.03]], [100, 60])
+    m = _donor_m([big, small], "health")
+    assert m is not None
+    assert m[0].tolist() == [0.9, 0.1] and m[1].tolist() == [0.97, 0.03]
+    only = _donor_m([big], "education")
+    assert only is not None and only[1].tolist() == [0.5, 0.5]  # no model compared it
