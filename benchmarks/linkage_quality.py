@@ -48,7 +48,8 @@ def calibration(linker: Linker, result: LinkageResult, sources: list[EncodedSour
         left, right = pm.candidates.left, pm.candidates.right
         levels = compare_pairs(a, b, left, right, linker.comparisons(a))
         weights = one_match_pair_weights(a, b, left, right, pm.model.match_weights(levels),
-                                         pm.model.lambda_)
+                                         prior_weight=pm.model.prior_weight,
+                                         coverage=pm.coverage or 0.0)
         predicted.append(match_probability(weights))
         pa = person.loc[pm.left].reindex(a.record_ids).to_numpy()
         pb = person.loc[pm.right].reindex(b.record_ids).to_numpy()

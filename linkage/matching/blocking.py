@@ -38,8 +38,14 @@ class CandidatePairs:
 
     def summary(self) -> CandidatePairs:
         """The counts only: the pair arrays dropped (they can be most of the memory)."""
+        return CandidatePairs.counted(self.pairs_per_pass, self.skipped_blocks, len(self))
+
+    @staticmethod
+    def counted(pairs_per_pass: dict[str, int], skipped_blocks: dict[str, int],
+                count: int) -> CandidatePairs:
+        """Counts of candidate pairs never held as arrays (``len`` gives ``count``)."""
         empty = np.zeros(0, np.int64)
-        return _Summary(empty, empty, self.pairs_per_pass, self.skipped_blocks, len(self))
+        return _Summary(empty, empty, pairs_per_pass, skipped_blocks, count)
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,19 @@
-"""Candidate pairs and their comparison levels: the work a backend runs.
+"""Comparison levels of candidate pairs, and the random pairs the model's ``u`` comes from.
 
-Blocking and comparing are the part of linking that grows with the data; scoring,
-assignment and clustering work on the (much smaller) result. So the :class:`Linker` hands
-this part to a backend: :class:`InProcessBackend` (the default) or
-:class:`linkage.matching.distributed.DaskBackend`. Both return the same arrays, sorted by
-``(left, right)``, so everything after them gives identical links.
+:func:`compare_pairs` turns pairs of records into comparison levels (salted fields and their
+fallbacks included); the backends (:mod:`linkage.matching.backends`) run it over the
+candidate pairs that blocking finds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from linkage.contracts import EncodedSource
-from linkage.matching.blocking import CandidatePairs, block
+from linkage.matching.blocking import CandidatePairs
 from linkage.matching.comparison import FieldComparison
 from linkage.matching.similarity import dice_and_overlap, dice_similarity
 
@@ -198,22 +195,3 @@ def _top_level_pairs(a: EncodedSource, b: EncodedSource, comp: FieldComparison,
         rights.append(right[top])
         kept += int(top.sum())
     return np.concatenate(lefts)[:wanted], np.concatenate(rights)[:wanted]
-
-
-class CandidateBackend(Protocol):
-    """Runs blocking and comparison for one pair of sources (or one source with itself)."""
-
-    def candidates(self, a: EncodedSource, b: EncodedSource,
-                   comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
-                   self_join: bool) -> ComparedPairs: ...
-
-
-class InProcessBackend:
-    """Blocking and comparison in this process (numba kernels use every core)."""
-
-    def candidates(self, a: EncodedSource, b: EncodedSource,
-                   comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
-                   self_join: bool) -> ComparedPairs:
-        pairs = block(a.blocking_keys, b.blocking_keys, a.blocking_names,
-                      max_block_pairs=max_block_pairs, self_join=self_join)
-        return ComparedPairs(pairs, compare_pairs(a, b, pairs.left, pairs.right, comparisons))

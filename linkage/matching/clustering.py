@@ -166,6 +166,10 @@ class DedupGate:
 
     fields: tuple[str, ...] = ("given_name",)
     min_similarity: float = 0.85
+    #: unique identifiers: two records of one source whose values differ (both present) are
+    #: two children, however alike the rest (namesakes born the same day); a child with two
+    #: NHS numbers is rarer than that, and a missed duplicate is safer than a false merge
+    different_if: tuple[str, ...] = ("nhs_number",)
     #: the same for filters with BLIP noise (their debiased Dice scatters by about +-0.1:
     #: two noisy filters of one name reach 0.85 only about half the time, while twins'
     #: different names stay under about 0.45)
@@ -189,6 +193,16 @@ def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
         return chosen
     if gate is None:
         return chosen
+    for name in gate.different_if:
+        if name not in source.field_filters:
+            continue
+        picked = np.flatnonzero(chosen)
+        k = source.field_names.index(name)
+        both = ~source.missing[left[picked], k] & ~other.missing[right[picked], k]
+        sim = dice_similarity(source.field_filters[name], other.field_filters[name],
+                              left[picked], right[picked],
+                              flip_probability=source.hints.flip_probability.get(name, 0.0))
+        chosen[picked[both & (sim < _SAME_VALUE)]] = False
     gated = chosen.copy()  # the chosen pairs that could be twins
     if gate.twins_share is not None and gate.twins_share in source.field_filters:
         picked = np.flatnonzero(gated)

@@ -1,13 +1,17 @@
 """Blocking and comparison on a Dask cluster (the ``[distributed]`` extra).
 
-Work is split into tasks by blocking pass and by a hash partition of the key: all records
-sharing a key in a pass land in the same task, so each task joins its share of every block
-on its own, drops pairs an earlier pass already produced (unless that pass skipped the block
-as oversize) and computes their comparison levels. Each source's arrays are scattered to
-the workers once per link and reused by every task; results come back as typed arrays and
-are sorted by ``(left, right)``, exactly as :class:`InProcessBackend` returns them, so
-scoring, assignment and clustering give identical links. Tasks are pure, so a task lost
-with a worker is re-run elsewhere and gives the same arrays.
+Work is split into tasks by blocking pass and by a hash partition of the key
+(:mod:`linkage.matching.tasks`): all records sharing a key in a pass land in the same task,
+so each task joins its share of every block on its own and drops pairs an earlier pass
+already produced. A link runs the tasks twice: first each returns the comparison patterns
+of its pairs with their counts (the driver fits the model on them), then each scores its
+pairs with the fitted model and returns only those at or above the floor under which no
+pair can be linked, with the odds of the others summed per record in fixed point. So the
+driver holds patterns and near-links, never every candidate. Each source's arrays are
+scattered to the workers once per link and reused by every task; results are merged in
+task order, exactly as :class:`~linkage.matching.backends.InProcessBackend` merges them, so
+the links are identical. Tasks are pure, so a task lost with a worker is re-run elsewhere
+and gives the same arrays.
 
     >>> from linkage.matching import Linker
     >>> from linkage.matching.distributed import DaskBackend
@@ -17,8 +21,8 @@ with a worker is re-run elsewhere and gives the same arrays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -27,13 +31,34 @@ from tqdm.auto import tqdm
 
 from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
-from linkage.matching.blocking import CandidatePairs, common_blocks, join_on_keys
-from linkage.matching.candidates import ComparedPairs, compare_pairs
+from linkage.matching.backends import (
+    CountedPairs,
+    StrongPairs,
+    StrongPairsCollector,
+    merge_patterns,
+    oversize_keys,
+    plan_tasks,
+    side_size,
+)
+from linkage.matching.blocking import CandidatePairs
+from linkage.matching.candidates import ComparedPairs
 from linkage.matching.comparison import FieldComparison
+from linkage.matching.scoring import FellegiSunter
+from linkage.matching.tasks import (
+    PartitionResult,
+    Task,
+    TaskPatterns,
+    key_partition,
+    partition_candidates,
+    task_patterns,
+    task_strong_pairs,
+)
+
+__all__ = ["INSTALL_HINT", "DaskBackend", "PartitionResult", "key_partition",
+           "oversize_keys", "partition_candidates"]
 
 INSTALL_HINT = ("Running on Dask needs the optional extra: pip install 'linkage-pprl[distributed]'"
                 " (it installs dask.distributed).")
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 _KEEP_SCATTERED = 8  # sources kept on the workers between calls (a run uses one per partner)
 
 
@@ -45,53 +70,13 @@ def _distributed() -> Any:
     return distributed
 
 
-def key_partition(keys: np.ndarray, parts: int) -> np.ndarray:
-    """Partition of each uint64 key: ``(n,)`` -> ``(n,)`` int64 in ``[0, parts)``."""
-    with np.errstate(over="ignore"):
-        mixed = keys * _MIX
-    return ((mixed >> np.uint64(33)) % np.uint64(parts)).astype(np.int64)
-
-
-def oversize_keys(keys_a: np.ndarray, keys_b: np.ndarray, max_block_pairs: int) -> np.ndarray:
-    """The keys of one pass whose block is skipped (``|A| |B| > max_block_pairs``)."""
-    blocks = common_blocks(np.sort(keys_a[keys_a != 0]), np.sort(keys_b[keys_b != 0]))
-    return blocks.keys[blocks.oversize(max_block_pairs)]
-
-
-@dataclass(frozen=True)
-class PartitionResult:
-    """What one task returns: its candidate pairs, their levels, and the pass's counts."""
-
-    left: np.ndarray    #: (P,) int64 rows of A
-    right: np.ndarray   #: (P,) int64 rows of B
-    levels: np.ndarray  #: (P, F) int8
-    raw_pairs: int      #: pairs the pass produced in this partition (before dropping repeats)
-    skipped_blocks: int  #: oversize blocks skipped in this partition
-
-
-def partition_candidates(a: EncodedSource, b: EncodedSource, pass_index: int, part: int,
-                         parts: int, skipped: Sequence[np.ndarray],
-                         comparisons: Sequence[FieldComparison], max_block_pairs: int,
-                         self_join: bool) -> PartitionResult:
-    """One task: pass ``pass_index``, key partition ``part`` of ``parts``.
-
-    ``skipped[q]`` holds the oversize keys of pass ``q`` (earlier passes only are used).
-    """
-    ka, kb = a.blocking_keys[:, pass_index], b.blocking_keys[:, pass_index]
-    rows_a = np.flatnonzero((ka != 0) & (key_partition(ka, parts) == part))
-    rows_b = np.flatnonzero((kb != 0) & (key_partition(kb, parts) == part))
-    left, right, skip = join_on_keys(ka[rows_a], kb[rows_b], max_block_pairs)
-    left, right = rows_a[left], rows_b[right]
-    if self_join:
-        keep = left < right
-        left, right = left[keep], right[keep]
-    raw = len(left)
-    first = np.ones(raw, dtype=bool)
-    for q in range(pass_index):  # a pair belongs to the first pass that produced it
-        key = a.blocking_keys[left, q]
-        first &= ~((key != 0) & (key == b.blocking_keys[right, q]) & ~np.isin(key, skipped[q]))
-    left, right = left[first], right[first]
-    return PartitionResult(left, right, compare_pairs(a, b, left, right, comparisons), raw, skip)
+def task_view(source: EncodedSource) -> EncodedSource:
+    """What a task needs of a source: its keys, field filters, missing flags and hints. The
+    record ids (Python strings: slow to send, and the workers need none) become row numbers
+    and the record-level filters (used only for LSH keys, already among the keys) are
+    left out."""
+    return replace(source, record_ids=np.arange(len(source), dtype=np.int64),
+                   record_filters=np.zeros((len(source), 0), dtype=np.uint64), counts={})
 
 
 class DaskBackend:
@@ -146,11 +131,50 @@ class DaskBackend:
         """Scatter a source's arrays once; the last few stay on the workers for reuse."""
         held = self._scattered.get(id(inputs))
         if held is None or held[0] is not inputs:
-            held = (inputs, self.client.scatter(inputs, broadcast=True))
+            held = (inputs, self.client.scatter(task_view(inputs), broadcast=True))
             self._scattered[id(inputs)] = held
             while len(self._scattered) > _KEEP_SCATTERED:  # oldest first: a past run's
                 self._scattered.pop(next(iter(self._scattered)))
         return held[1]
+
+    def _run(self, a: EncodedSource, b: EncodedSource, tasks: Sequence[Task], function: Any,
+             *args: Any) -> Iterator[tuple[int, Any]]:
+        """Submit ``function(a, b, task, *args)`` per task; yield (task index, result) as
+        they finish."""
+        distributed = _distributed()
+        fa, fb = self._scatter(a), self._scatter(b)
+        futures = {self.client.submit(function, fa, fb, task, *args, pure=False): k
+                   for k, task in enumerate(tasks)}
+        bar = tqdm(total=len(futures), desc="cluster tasks", disable=not self.progress)
+        for done, future in enumerate(distributed.as_completed(futures), start=1):
+            yield futures[future], future.result()
+            future.release()
+            bar.update()
+            if self.on_task_done is not None:
+                self.on_task_done(done, len(futures))
+        bar.close()
+
+    def count_patterns(self, a: EncodedSource, b: EncodedSource,
+                       comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
+                       self_join: bool) -> CountedPairs:
+        tasks = plan_tasks(a, b, parts=self.partitions, max_block_pairs=max_block_pairs,
+                           self_join=self_join)
+        results: dict[int, TaskPatterns] = dict(self._run(a, b, tasks, task_patterns,
+                                                          tuple(comparisons)))
+        return merge_patterns(tasks, [results[k] for k in range(len(tasks))],
+                              a.blocking_names, len(comparisons))
+
+    def strong_pairs(self, a: EncodedSource, b: EncodedSource,
+                     comparisons: Sequence[FieldComparison], model: FellegiSunter, *,
+                     floor: float, side: str | None, max_block_pairs: int,
+                     self_join: bool) -> StrongPairs:
+        tasks = plan_tasks(a, b, parts=self.partitions, max_block_pairs=max_block_pairs,
+                           self_join=self_join)
+        collector = StrongPairsCollector(side_size(a, b, side), floor)
+        for index, result in self._run(a, b, tasks, task_strong_pairs, tuple(comparisons),
+                                       model, floor, side):
+            collector.add(index, result)
+        return collector.result(len(b))
 
     def candidates(self, a: EncodedSource, b: EncodedSource,
                    comparisons: Sequence[FieldComparison], *, max_block_pairs: int,

@@ -21,22 +21,24 @@ from tqdm.auto import tqdm
 
 from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
+from linkage.matching.backends import CandidateBackend, InProcessBackend
 from linkage.matching.blocking import CandidatePairs, LshParameters, lsh_keys
-from linkage.matching.candidates import (
-    CandidateBackend,
-    InProcessBackend,
-    random_pair_levels,
-    salt_agreeing_random_levels,
-)
+from linkage.matching.candidates import random_pair_levels, salt_agreeing_random_levels
 from linkage.matching.clustering import DedupGate, PairLinks, cluster_links, select_links
 from linkage.matching.comparison import FieldComparison, comparisons_for
-from linkage.matching.scoring import FellegiSunter, match_probability, one_match_weights
+from linkage.matching.scoring import (
+    FellegiSunter,
+    estimate_coverage,
+    match_probability,
+    shared_match_weights,
+)
 from linkage.matching.summary import (
     MatchModel,
     PairSummary,
     waterfall_examples,
     weight_histogram,
 )
+from linkage.matching.tasks import link_floor
 
 #: Levels of a salt fallback's comparison: equal tokens (0) or not (1).
 TOKEN_THRESHOLDS = (0.5,)
@@ -104,6 +106,8 @@ class PairModel:
     examples: tuple[dict[str, Any], ...] = ()  #: weight waterfalls of a few pairs (no ids)
     #: (F,) int64, candidate pairs in which each comparison was made (not missing)
     compared: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: between sources: estimated share of the smaller source's records with a match
+    coverage: float | None = None
 
     @property
     def left(self) -> str:
@@ -143,7 +147,8 @@ def _pair_summary(pm: PairModel) -> PairSummary:
         candidates=len(pm.candidates), links_above_threshold=len(pm.links.weight),
         pairs_per_pass=dict(pm.candidates.pairs_per_pass),
         skipped_blocks=dict(pm.candidates.skipped_blocks),
-        weight_histogram=pm.weight_histogram.tolist(), examples=list(pm.examples))
+        weight_histogram=pm.weight_histogram.tolist(), examples=list(pm.examples),
+        coverage=pm.coverage)
 
 
 class Linker:
@@ -216,46 +221,83 @@ class Linker:
     def _link_pair(self, a: EncodedSource, b: EncodedSource,
                    comparisons: tuple[FieldComparison, ...],
                    fixed_m: list[np.ndarray] | None = None) -> PairModel:
-        """Candidates -> fit -> select, for one pair of sources (``a is b``: dedup)."""
+        """Count -> fit -> score -> select, for one pair of sources (``a is b``: dedup).
+
+        The backend first returns the candidates' comparison patterns and counts (all EM
+        needs), then only the pairs at or above the floor under which no pair can be linked
+        (:func:`~linkage.matching.tasks.link_floor`), with the odds of the others summed per
+        record: no step holds every candidate pair.
+        """
         s, same = self.settings, a is b
-        found = self.backend.candidates(a, b, comparisons, max_block_pairs=s.max_block_pairs,
-                                        self_join=same)
-        pairs, levels = found.pairs, found.levels
+        counted = self.backend.count_patterns(a, b, comparisons,
+                                              max_block_pairs=s.max_block_pairs, self_join=same)
         model = FellegiSunter(tuple(c.n_levels for c in comparisons))
-        kept = pairs if s.keep_candidates else pairs.summary()
-        if len(levels) == 0:
-            return PairModel(model, kept, _no_links(a, b), weight_histogram(np.zeros(0)))
+        patterns, counts = counted.counts.patterns, counted.counts.counts
+        if counted.counts.total == 0:
+            return PairModel(model, counted.summary(), _no_links(a, b),
+                             weight_histogram(np.zeros(0)))
         rng = np.random.default_rng(s.seed)
         random_levels = random_pair_levels(a, b, comparisons, rng, s.random_pairs,
                                            self_join=same)
         total = len(a) * (len(a) - 1) // 2 if same else len(a) * len(b)
-        model.fit(levels, random_levels, total_pairs=max(total, len(levels)),
-                  # each record matches at most one record of the other source
-                  max_matches=len(a) // 2 if same else min(len(a), len(b)), fixed_m=fixed_m,
-                  salt_samples=salt_agreeing_random_levels(a, b, comparisons, rng,
-                                                           self_join=same))
-        pair_weights = model.match_weights(levels)
-        weights = pair_weights if same else one_match_pair_weights(
-            a, b, pairs.left, pairs.right, pair_weights, model.lambda_)
+        model.fit_counts(counted.counts, random_levels,
+                         total_pairs=max(total, counted.counts.total),
+                         # each record matches at most one record of the other source
+                         max_matches=len(a) // 2 if same else min(len(a), len(b)),
+                         fixed_m=fixed_m,
+                         salt_samples=salt_agreeing_random_levels(a, b, comparisons, rng,
+                                                                  self_join=same))
+        side = None if same else _competing_side(a, b)
+        between = None if side is None else (_other_size(a, b, side), model.prior_weight)
+        floor = -np.inf if s.keep_candidates else link_floor(s.threshold, between)
+        strong = self.backend.strong_pairs(a, b, comparisons, model, floor=floor, side=side,
+                                           max_block_pairs=s.max_block_pairs, self_join=same)
+        weights, coverage = strong.weight, None
+        if side is not None:
+            rows = strong.left if side == "left" else strong.right
+            n_side, n_other = len(a) if side == "left" else len(b), _other_size(a, b, side)
+            coverage = estimate_coverage(weights, rows, n_side, n_other=n_other,
+                                         prior_weight=model.prior_weight,
+                                         other_odds=strong.dropped_odds)
+            weights = shared_match_weights(weights, rows, n_side, n_other=n_other,
+                                           prior_weight=model.prior_weight,
+                                           coverage=coverage, other_odds=strong.dropped_odds)
         probability = match_probability(weights)
-        chosen = select_links(a, b, pairs.left, pairs.right, weights, probability,
+        chosen = select_links(a, b, strong.left, strong.right, weights, probability,
                               threshold=s.threshold, gate=s.dedup_gate)
-        links = PairLinks(a.partner, b.partner, pairs.left[chosen], pairs.right[chosen],
+        links = PairLinks(a.partner, b.partner, strong.left[chosen], strong.right[chosen],
                           probability[chosen], weights[chosen])
-        return PairModel(model, kept, links, weight_histogram(pair_weights),
-                         waterfall_examples(model, levels, pair_weights, comparisons),
-                         (levels >= 0).sum(axis=0).astype(np.int64))
+        summary = counted.summary()
+        kept = CandidatePairs(strong.left, strong.right, summary.pairs_per_pass,
+                              summary.skipped_blocks) if s.keep_candidates else summary
+        pattern_weights = model.match_weights(patterns)
+        return PairModel(model, kept, links, weight_histogram(pattern_weights, counts),
+                         waterfall_examples(model, patterns, pattern_weights, comparisons,
+                                            counts=counts),
+                         ((patterns >= 0) * counts[:, None]).sum(axis=0).astype(np.int64),
+                         coverage)
+
+
+def _competing_side(a: EncodedSource, b: EncodedSource) -> str:
+    """Whose records' candidates compete for one match: the smaller source's."""
+    return "right" if len(b) <= len(a) else "left"
+
+
+def _other_size(a: EncodedSource, b: EncodedSource, side: str) -> int:
+    """Records of the source the competing side's records look for their match in."""
+    return len(a) if side == "right" else len(b)
 
 
 def one_match_pair_weights(a: EncodedSource, b: EncodedSource, left: np.ndarray,
-                           right: np.ndarray, weights: np.ndarray, lambda_: float) -> np.ndarray:
+                           right: np.ndarray, weights: np.ndarray, *, prior_weight: float,
+                           coverage: float) -> np.ndarray:
     """The weights of the candidate pairs ``(a[left], b[right])`` knowing that each record
-    of the smaller source has at most one match in the larger
-    (:func:`~linkage.matching.scoring.one_match_weights`); ``lambda_`` (the model's prior)
-    times the larger source's size is the chance that it has one. (P,) float64 in, out."""
-    if len(b) <= len(a):
-        return one_match_weights(weights, right, len(b), coverage=lambda_ * len(a))
-    return one_match_weights(weights, left, len(a), coverage=lambda_ * len(b))
+    of the smaller source has a match in the larger with probability ``coverage``, and at
+    most one (:func:`~linkage.matching.scoring.shared_match_weights`). (P,) float64."""
+    side = _competing_side(a, b)
+    rows, n_side = (right, len(b)) if side == "right" else (left, len(a))
+    return shared_match_weights(weights, rows, n_side, n_other=_other_size(a, b, side),
+                                prior_weight=prior_weight, coverage=coverage)
 
 
 def _canonical_order(source: EncodedSource) -> tuple[int, str]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from linkage.errors import MatchingError, NotFittedError
 from linkage.matching.candidates import SaltSample
-from linkage.matching.uniques import distinct_with_inverse
+from linkage.matching.patterns import PatternCounts, distinct_patterns
 
 _FLOOR = 1e-6
 
@@ -31,24 +31,6 @@ def match_probability(weights: np.ndarray | float) -> np.ndarray:
 def probability_weight(probability: float) -> float:
     """The match weight at which :func:`match_probability` reaches ``probability``."""
     return float(np.log2(probability / (1.0 - probability)))
-
-
-def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct rows of ``levels`` with their counts and each row's pattern index.
-
-    Rows are packed into one integer each (mixed radix, level + 1 per field) so the
-    de-duplication is a fast 1-D sort even for tens of millions of pairs.
-    """
-    shifted = levels.astype(np.int64) + 1
-    radix = int(shifted.max(initial=0)) + 1
-    if radix ** levels.shape[1] >= 2**62:  # too many fields to pack: sort the rows instead
-        rows, inverse, counts = np.unique(levels, axis=0, return_inverse=True,
-                                          return_counts=True)
-        return rows.astype(levels.dtype), counts.astype(np.float64), inverse.ravel()
-    weights = radix ** np.arange(levels.shape[1], dtype=np.int64)
-    codes, inverse, counts = distinct_with_inverse(shifted @ weights)
-    patterns = (codes[:, None] // weights[None, :]) % radix - 1
-    return patterns.astype(levels.dtype), counts.astype(np.float64), inverse.ravel()
 
 
 def _level_probabilities(patterns: np.ndarray, weights: np.ndarray,
@@ -124,35 +106,46 @@ class FellegiSunter:
         from its sample with the matches in it separated by the model (:meth:`mixture_u`),
         and EM runs again with those u held fixed.
         """
-        self._em(levels, random_levels, total_pairs=total_pairs, max_matches=max_matches,
+        return self.fit_counts(PatternCounts.of(self._check(levels, "levels")), random_levels,
+                               total_pairs=total_pairs, max_matches=max_matches,
+                               fixed_m=fixed_m, salt_samples=salt_samples)
+
+    def fit_counts(self, counted: PatternCounts, random_levels: np.ndarray, *,
+                   total_pairs: int, max_matches: int | None = None,
+                   fixed_m: list[np.ndarray] | None = None,
+                   salt_samples: Sequence[SaltSample] = ()) -> FellegiSunter:
+        """:meth:`fit` on the candidates' comparison patterns and their counts instead of
+        the pairs themselves (EM needs nothing else): what a cluster's workers send back."""
+        self._check(counted.patterns, "patterns")
+        self._em(counted, random_levels, total_pairs=total_pairs, max_matches=max_matches,
                  fixed_m=fixed_m)
         for _ in range(self.salt_rounds if salt_samples else 0):
             fixed_u: dict[int, np.ndarray] = {}
             for sample in salt_samples:
                 fixed_u.update(self.mixture_u(sample.levels, list(sample.salted_columns)))
-            self._em(levels, random_levels, total_pairs=total_pairs, max_matches=max_matches,
+            self._em(counted, random_levels, total_pairs=total_pairs, max_matches=max_matches,
                      fixed_m=fixed_m, fixed_u=fixed_u)
         return self
 
-    def _em(self, levels: np.ndarray, random_levels: np.ndarray, *, total_pairs: int,
+    def _em(self, counted: PatternCounts, random_levels: np.ndarray, *, total_pairs: int,
             max_matches: int | None, fixed_m: list[np.ndarray] | None,
             fixed_u: dict[int, np.ndarray] | None = None) -> None:
         """One EM fit of ``m_`` and ``lambda_`` with ``u_`` from the random pairs, except the
         fields in ``fixed_u`` (field index -> u probabilities)."""
-        levels = self._check(levels, "levels")
-        if len(levels) == 0:
+        pairs = counted.total
+        if pairs == 0:
             raise MatchingError("Cannot fit the model: there are no candidate pairs.")
-        if total_pairs < len(levels):
+        if total_pairs < pairs:
             raise MatchingError("total_pairs must be at least the number of candidate pairs.")
-        patterns, counts, _ = _patterns(levels)
-        rp, rc, _ = _patterns(self._check(random_levels, "random_levels"))
+        patterns, counts = counted.patterns, counted.counts.astype(np.float64)
+        rp, rc, _ = distinct_patterns(self._check(random_levels, "random_levels"))
         u = _level_probabilities(rp, rc, self.n_levels, smoothing=1.0)
         for f, probabilities in (fixed_u or {}).items():
             u[f] = np.asarray(probabilities, dtype=np.float64)
         m = ([np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in self.n_levels]
              if fixed_m is None else [np.asarray(x, dtype=np.float64) for x in fixed_m])
         cap = 0.5 if max_matches is None else min(0.5, max(max_matches, 1) / total_pairs)
-        lam = min(cap / 2, len(levels) / total_pairs / 10)
+        lam = min(cap / 2, pairs / total_pairs / 10)
         self.n_iter_ = 0
         for iteration in range(1, self.max_iter + 1):
             g = self._posterior(patterns, m, u, lam)
@@ -180,7 +173,7 @@ class FellegiSunter:
         sample = self._check(sample, "sample")
         if len(sample) == 0 or not fields:
             return {}
-        patterns, counts, _ = _patterns(sample)
+        patterns, counts, _ = distinct_patterns(sample)
         u = [x.copy() for x in self.u_]
         share = 0.1
         for _ in range(max_iter):
@@ -243,7 +236,7 @@ class FellegiSunter:
 
 
 def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, *,
-                      coverage: float) -> np.ndarray:
+                      coverage: float, other_odds: np.ndarray | None = None) -> np.ndarray:
     """Match weights of candidate pairs knowing that each record has at most one match.
 
     The Fellegi-Sunter weight of a pair looks at the pair alone. But a record of the
@@ -257,8 +250,10 @@ def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, 
     (exact when the match, if any, is among the candidates and a priori equally likely to
     be any record of the larger source). A lone candidate with modest odds becomes likely -
     the record's match must be somewhere - and two candidates competing for one record
-    share it. Returns ``log2(P / (1 - P))`` for each pair: (P,) float64, computed in the log
-    domain per record (no overflow, no cancellation).
+    share it. ``other_odds`` (n_records,) float64: odds of candidates not in ``weights``
+    (pairs a backend dropped under its floor), added to each record's sum. Returns
+    ``log2(P / (1 - P))`` for each pair: (P,) float64, computed in the log domain per record
+    (no overflow, no cancellation).
     """
     w = np.clip(np.asarray(weights, dtype=np.float64), -300.0, 300.0)
     if len(w) == 0:
@@ -274,5 +269,82 @@ def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, 
     is_best[first_best[first_best >= 0]] = True
     rest = np.bincount(records[~is_best], weights=scaled[~is_best], minlength=n_records)
     others = np.where(is_best, rest[records], 1.0 + rest[records] - scaled)
-    none = (1.0 - min(max(coverage, 0.0), 1.0 - 1e-9)) * np.exp2(-top[records])
-    return w - top[records] - np.log2(none + others)
+    none = 1.0 - min(max(coverage, 0.0), 1.0 - 1e-9)
+    if other_odds is not None:
+        none = none + np.asarray(other_odds, dtype=np.float64)[records]
+    return w - top[records] - np.log2(none * np.exp2(-top[records]) + others)
+
+
+#: The largest share of a source's records taken to have a match in another: below 1, so
+#: that a record with one weak candidate is never certain to match it.
+COVERAGE_MAX = 0.999
+
+
+def _log2_record_sums(weights: np.ndarray, records: np.ndarray, n_records: int,
+                      other_odds: np.ndarray | None) -> np.ndarray:
+    """``log2`` of each record's sum of ``2**weights`` (plus ``other_odds``): (n_records,)
+    float64, ``-inf`` for a record with nothing; computed scaled by each record's top."""
+    top = np.full(n_records, -np.inf)
+    if len(weights):
+        np.maximum.at(top, records, weights)
+    extra = np.zeros(n_records) if other_odds is None else np.asarray(other_odds, np.float64)
+    top = np.where(np.isfinite(top), top, np.where(extra > 0, 0.0, -np.inf))
+    finite = np.isfinite(top)
+    sums = np.zeros(n_records)
+    if len(weights):
+        np.add.at(sums, records, np.exp2(weights - top[records]))
+    sums[finite] += extra[finite] * np.exp2(-top[finite])
+    out = np.full(n_records, -np.inf)
+    out[finite] = top[finite] + np.log2(sums[finite])
+    return out
+
+
+def estimate_coverage(weights: np.ndarray, records: np.ndarray, n_records: int, *,
+                      n_other: int, prior_weight: float, other_odds: np.ndarray | None = None,
+                      max_iter: int = 500, tol: float = 1e-10) -> float:
+    """The share of the ``n_records`` records that have a match among ``n_other`` records of
+    another source, by EM, without labels and without the model's prior.
+
+    Each record has a match with probability ``c``, a priori any of the other source's
+    records; its candidates' likelihood ratios ``LR = 2**(w - prior_weight)`` (``weights``
+    (P,) match weights with the prior ``prior_weight`` included; ``other_odds`` (n,): odds of
+    candidates not listed, e.g. dropped under a floor) then give the posterior that it has
+    one, ``(c L) / ((1 - c) + c L)`` with ``L = sum(LR) / n_other``, and ``c`` is their mean
+    over all records (a record with no candidate has none). The fitted prior ``lambda_`` is
+    the share of *all pairs* that match; in a dense population EM can push it to its cap
+    (namesakes look like matches), which would make every record look certain to match:
+    this estimate asks the question per record instead. Capped at :data:`COVERAGE_MAX`.
+    """
+    log_l = _log2_record_sums(np.asarray(weights, np.float64), np.asarray(records, np.int64),
+                              n_records, other_odds) - prior_weight - np.log2(max(n_other, 1))
+    present = np.isfinite(log_l)
+    if not present.any():
+        return 0.0
+    log_l = log_l[present]
+    c = 0.5
+    for _ in range(max_iter):
+        odds = np.log2(c / (1.0 - c)) + log_l
+        new = float(min(match_probability(odds).sum() / n_records, COVERAGE_MAX))
+        new = max(new, 1e-12)
+        if abs(new - c) < tol:
+            return new
+        c = new
+    return c
+
+
+def shared_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, *,
+                         n_other: int, prior_weight: float, coverage: float,
+                         other_odds: np.ndarray | None = None) -> np.ndarray:
+    """Match weights of candidate pairs between two sources, each record of the smaller
+    (``records``, its row in each pair) having at most one match among the ``n_other``
+    records of the larger with probability ``coverage`` (:func:`estimate_coverage`).
+
+    With ``LR = 2**(w - prior_weight)`` the probability that candidate ``k`` is the match is
+    ``(c/N) LR_k / ((1 - c) + (c/N) sum(LR))``: :func:`one_match_weights` on the weights
+    shifted by ``log2(c / (N (1 - c))) - prior_weight``. Returns (P,) float64 log2 odds.
+    """
+    c = min(max(coverage, 1e-12), COVERAGE_MAX)
+    shift = float(np.log2(c / (max(n_other, 1) * (1.0 - c)))) - prior_weight
+    extra = None if other_odds is None else np.asarray(other_odds, np.float64) * np.exp2(shift)
+    return one_match_weights(np.asarray(weights, np.float64) + shift, records, n_records,
+                             coverage=0.0, other_odds=extra)

@@ -29,22 +29,30 @@ FORMAT_NAME = "linkage-match-model"
 FORMAT_VERSION = 1
 
 
-def weight_histogram(weights: np.ndarray) -> np.ndarray:
+def weight_histogram(weights: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """Counts of match weights ``(P,)`` in :data:`WEIGHT_BINS` (outliers in the end bins):
-    ``(len(WEIGHT_BINS) - 1,)`` int64."""
+    ``(len(WEIGHT_BINS) - 1,)`` int64. ``counts`` (P,): how many pairs each weight stands
+    for (comparison patterns), 1 each by default."""
     clipped = np.clip(weights, WEIGHT_BINS[0], WEIGHT_BINS[-1])
-    return np.histogram(clipped, bins=WEIGHT_BINS)[0].astype(np.int64)
+    return np.rint(np.histogram(clipped, bins=WEIGHT_BINS, weights=counts)[0]).astype(
+        np.int64)
 
 
 def waterfall_examples(model: FellegiSunter, levels: np.ndarray, weights: np.ndarray,
-                       comparisons: Sequence[FieldComparison]) -> tuple[dict[str, Any], ...]:
+                       comparisons: Sequence[FieldComparison], *,
+                       counts: np.ndarray | None = None) -> tuple[dict[str, Any], ...]:
     """Waterfalls of three candidate pairs: the strongest, the closest call, a typical
-    non-match. Weights and levels only: nothing that identifies a record."""
+    non-match (the pair a quarter of the way up by weight). Weights and levels only:
+    nothing that identifies a record. ``levels`` may be distinct comparison patterns with
+    ``counts`` pairs each."""
     if len(weights) == 0:
         return ()
+    counts = np.ones(len(weights)) if counts is None else np.asarray(counts, np.float64)
+    order = np.argsort(weights, kind="stable")
+    quarter = np.searchsorted(np.cumsum(counts[order]), counts.sum() // 4, side="right")
     picks = {"strongest link": int(np.argmax(weights)),
              "closest call": int(np.argmin(np.abs(weights))),
-             "typical non-match": int(np.argsort(weights)[len(weights) // 4])}
+             "typical non-match": int(order[min(quarter, len(order) - 1)])}
     out = []
     for label, index in picks.items():
         contributions = model.contributions(levels[index:index + 1])[0]
@@ -72,6 +80,9 @@ class PairSummary:
     skipped_blocks: dict[str, int]
     weight_histogram: list[int]       #: counts in :data:`WEIGHT_BINS`
     examples: list[dict[str, Any]]
+    #: between sources: estimated share of the smaller source's records with a match in the
+    #: larger (None: deduplication, or a model written before it was kept)
+    coverage: float | None = None
 
 
 @dataclass(frozen=True)

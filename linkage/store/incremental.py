@@ -42,7 +42,7 @@ import pandas as pd
 
 from linkage.contracts import EncodedSource
 from linkage.linkfiles import random_link_keys
-from linkage.matching.candidates import CandidateBackend, InProcessBackend
+from linkage.matching.backends import CandidateBackend, InProcessBackend
 from linkage.matching.clustering import greedy_clusters
 from linkage.matching.linker import LinkerSettings
 from linkage.matching.summary import MatchModel
@@ -431,7 +431,7 @@ def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: Match
         scored = score_delta(a, b, partners[pair.left].delta, partners[pair.right].delta,
                              comparisons, frozen_model(pair, comparisons), backend, settings,
                              rows_a=partners[pair.left].loaded,
-                             rows_b=partners[pair.right].loaded)
+                             rows_b=partners[pair.right].loaded, coverage=pair.coverage)
         key = f"{pair.left}~{pair.right}"
         if key in reference and len(scored.levels):
             moved = drift(reference[key], level_counts(scored.levels, comparisons),

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from linkage.contracts import EncodedSource
-from linkage.matching.candidates import CandidateBackend, ComparedPairs
+from linkage.matching.backends import CandidateBackend, CountedPairs, StrongPairs
+from linkage.matching.candidates import ComparedPairs
 from linkage.matching.clustering import select_links
 from linkage.matching.comparison import FieldComparison
 from linkage.matching.linker import Linker, LinkerSettings, one_match_pair_weights
-from linkage.matching.scoring import FellegiSunter, match_probability
+from linkage.matching.scoring import COVERAGE_MAX, FellegiSunter, match_probability
 from linkage.matching.summary import PairSummary
 from linkage.store.db import StoreError
 from linkage.store.rows import subset
@@ -68,11 +69,30 @@ class RecordingBackend:
         self.counts[f"{a.partner}~{b.partner}"] = level_counts(found.levels, comparisons)
         return found
 
+    def count_patterns(self, a: EncodedSource, b: EncodedSource,
+                       comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
+                       self_join: bool) -> CountedPairs:
+        counted = self.inner.count_patterns(a, b, comparisons,
+                                            max_block_pairs=max_block_pairs,
+                                            self_join=self_join)
+        self.counts[f"{a.partner}~{b.partner}"] = level_counts(
+            counted.counts.patterns, comparisons, counted.counts.counts)
+        return counted
 
-def level_counts(levels: np.ndarray, comparisons: Sequence[FieldComparison]
-                 ) -> list[list[int]]:
-    """Per field, how many pairs are missing (first) and at each level."""
-    return [np.bincount(levels[:, f].astype(np.int64) + 1, minlength=c.n_levels + 1).tolist()
+    def strong_pairs(self, a: EncodedSource, b: EncodedSource,
+                     comparisons: Sequence[FieldComparison], model: FellegiSunter, *,
+                     floor: float, side: str | None, max_block_pairs: int,
+                     self_join: bool) -> StrongPairs:
+        return self.inner.strong_pairs(a, b, comparisons, model, floor=floor, side=side,
+                                       max_block_pairs=max_block_pairs, self_join=self_join)
+
+
+def level_counts(levels: np.ndarray, comparisons: Sequence[FieldComparison],
+                 counts: np.ndarray | None = None) -> list[list[int]]:
+    """Per field, how many pairs are missing (first) and at each level; ``counts``: pairs
+    per row of ``levels`` when its rows are distinct patterns."""
+    return [np.rint(np.bincount(levels[:, f].astype(np.int64) + 1, weights=counts,
+                                minlength=c.n_levels + 1)).astype(np.int64).tolist()
             for f, c in enumerate(comparisons)]
 
 
@@ -105,15 +125,16 @@ class ScoredDelta:
 def score_delta(a: EncodedSource, b: EncodedSource, delta_a: np.ndarray, delta_b: np.ndarray,
                 comparisons: Sequence[FieldComparison], model: FellegiSunter,
                 backend: CandidateBackend, settings: LinkerSettings, *,
-                rows_a: np.ndarray | None = None, rows_b: np.ndarray | None = None
-                ) -> ScoredDelta:
+                rows_a: np.ndarray | None = None, rows_b: np.ndarray | None = None,
+                coverage: float | None = None) -> ScoredDelta:
     """Block and score the new/changed rows ``delta_a`` of ``a`` against all of ``b`` and
     all of ``a`` against ``delta_b`` (``a is b``: deduplication, pairs ``left < right``).
 
     ``rows_a``, ``rows_b`` (ascending): the only rows of ``a`` and ``b`` that can pair with
     a new or changed row (every row sharing a blocking key with one, the delta included):
     blocking is run against these alone, which finds the same pairs (each block holding a
-    delta row is whole) in the same order. None: every row.
+    delta row is whole) in the same order. None: every row. ``coverage``: the stored model's
+    share of the smaller source's records with a match (between sources).
     """
     same = a is b
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -152,7 +173,10 @@ def score_delta(a: EncodedSource, b: EncodedSource, delta_a: np.ndarray, delta_b
     weight = model.match_weights(levels) if len(levels) else np.zeros(0)
     if not same:  # as a full run does; each delta record of the smaller source sees all
         # its candidates here, an unchanged one only those that are new or changed
-        weight = one_match_pair_weights(a, b, left, right, weight, model.lambda_)
+        if coverage is None:  # a model stored before the coverage was kept
+            coverage = min(model.lambda_ * max(len(a), len(b)), COVERAGE_MAX)
+        weight = one_match_pair_weights(a, b, left, right, weight,
+                                        prior_weight=model.prior_weight, coverage=coverage)
     return ScoredDelta(left, right, levels, weight, match_probability(weight))
 
 

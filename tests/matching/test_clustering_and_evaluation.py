@@ -142,3 +142,24 @@ def test_calibration_table_bins_predictions() -> None:
     assert table.gap.round(4).tolist() == [-0.05, 0.45, -0.2]
     with pytest.raises(InputDataError):
         calibration_table(predicted, is_match[:-1])
+
+
+def test_dedup_never_joins_records_with_different_nhs_numbers() -> None:
+    n = 4
+    names = ("given_name", "date_of_birth", "nhs_number")
+    filters = {"given_name": np.full((n, 1), 0b1111, np.uint64),
+               "date_of_birth": np.full((n, 1), 0b111, np.uint64),
+               "nhs_number": np.array([[1], [1], [2], [0]], np.uint64)}
+    missing = np.zeros((n, 3), bool)
+    missing[3, 2] = True  # no NHS number on record 3
+    source = EncodedSource("p", np.array([f"r{i}" for i in range(n)]),
+                           np.zeros((n, 1), np.uint64), filters, missing, names,
+                           {"given_name": FieldKind.NAME, "date_of_birth": FieldKind.DATE,
+                            "nhs_number": FieldKind.NHS_NUMBER}, np.zeros((n, 0), np.uint64),
+                           (), ComparisonHints())
+    left, right = np.zeros(3, np.int64), np.arange(1, 4)
+    chosen = select_links(source, source, left, right, np.ones(3), np.full(3, 0.99),
+                          threshold=0.5, gate=DedupGate())
+    assert chosen.tolist() == [True, False, True]  # same number, different, one missing
+    assert select_links(source, source, left, right, np.ones(3), np.full(3, 0.99),
+                        threshold=0.5, gate=DedupGate(different_if=())).tolist() == [True] * 3

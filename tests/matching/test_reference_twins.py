@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import arrays
 from linkage.matching.blocking import LshParameters, lsh_keys
 from linkage.matching.candidates import _equal_row_pairs
 from linkage.matching.clustering import greedy_clusters
-from linkage.matching.scoring import _patterns
+from linkage.matching.patterns import distinct_patterns as _patterns
 
 SETTINGS = settings(max_examples=100, deadline=None)
 MASK64 = 2**64 - 1

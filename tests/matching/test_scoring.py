@@ -7,7 +7,7 @@ from linkage.errors import MatchingError, NotFittedError
 from linkage.matching import FellegiSunter, match_probability
 from linkage.matching.candidates import SaltSample
 from linkage.matching.comparison import FieldComparison
-from linkage.matching.scoring import one_match_weights
+from linkage.matching.scoring import estimate_coverage, one_match_weights
 
 
 def simulate(rng: np.random.Generator, n_match: int, n_non: int,
@@ -126,7 +126,8 @@ def test_containment_level_only_below_the_top_level(
 
 def _one_match_reference(weights: np.ndarray, records: np.ndarray, coverage: float
                          ) -> np.ndarray:
-    """The formula of one_match_weights, spelt out pair by pair in float64."""
+    """The formula of one_match_weights, spelt out pair by pair in float64 (precise while
+    1 - P is well above float64 rounding: weights up to about 20)."""
     odds = np.exp2(weights)
     out = np.empty(len(weights))
     for k in range(len(weights)):
@@ -137,7 +138,7 @@ def _one_match_reference(weights: np.ndarray, records: np.ndarray, coverage: flo
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.floats(-30, 30), st.integers(0, 4)), min_size=1, max_size=30),
+@given(st.lists(st.tuples(st.floats(-30, 20), st.integers(0, 4)), min_size=1, max_size=30),
        st.floats(0.0, 0.99))
 def test_one_match_weights_match_the_formula(pairs: list[tuple[float, int]],
                                              coverage: float) -> None:
@@ -186,3 +187,21 @@ def test_dedup_takes_each_fields_m_from_a_model_that_compared_it() -> None:
     assert m[0].tolist() == [0.9, 0.1] and m[1].tolist() == [0.97, 0.03]
     only = _donor_m([big], "education")
     assert only is not None and only[1].tolist() == [0.5, 0.5]  # no model compared it
+
+
+def test_coverage_is_estimated_per_record_whatever_the_prior() -> None:
+    rng = np.random.default_rng(4)
+    n, n_other, prior = 2_000, 50_000, -16.0
+    has_match = rng.random(n) < 0.7
+    # each record: a few weak candidates (namesakes); its match, if any, scores high
+    records = np.repeat(np.arange(n), 3)
+    weights = rng.normal(-25.0, 3.0, len(records)) + prior + 16  # LR around 2**-9
+    strong = np.flatnonzero(has_match)
+    records = np.r_[records, strong]
+    weights = np.r_[weights, rng.normal(30.0, 4.0, len(strong)) + prior]
+    for shifted_prior in (prior, prior + 8):  # a prior pushed up by EM changes nothing
+        c = estimate_coverage(weights - prior + shifted_prior, records, n, n_other=n_other,
+                              prior_weight=shifted_prior)
+        assert c == pytest.approx(has_match.mean(), abs=0.01)
+    assert estimate_coverage(np.zeros(0), np.zeros(0, np.int64), 10, n_other=5,
+                             prior_weight=-3.0) == 0.0
