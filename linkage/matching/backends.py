@@ -193,9 +193,9 @@ class InProcessBackend:
         cached = self._cache[1] if self._cache is not None and _same(self._cache[0], key) \
             else None
         self._cache = None
-        tasks = self._tasks(a, b, max_block_pairs, self_join)
         found: Iterable[PartitionResult] = cached if cached is not None else (
-            run_task(a, b, task, comparisons) for task in tasks)
+            run_task(a, b, task, comparisons)
+            for task in self._tasks(a, b, max_block_pairs, self_join))
         for index, result in enumerate(found):
             collector.add(index, strong_pairs_of(result, model, floor, side))
         return collector.result(len(b))

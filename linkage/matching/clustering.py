@@ -147,9 +147,20 @@ def greedy_one_to_one(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.nd
     return clusters.accepted
 
 
-#: Dice at which two filters hold the same value (equal values give Dice 1; debiased noisy
-#: filters of equal values scatter around 1).
+#: Dice at which two filters hold the same value: equal values give Dice 1; the debiased
+#: Dice of noisy (BLIP) filters of equal values scatters around 1 by about +-0.1, and that of
+#: different values (an NHS number, a date) stays far below.
 _SAME_VALUE = 0.95
+_NOISY_SAME_VALUE = 0.7
+
+
+def _same_value(source: EncodedSource, other: EncodedSource, name: str, left: np.ndarray,
+                right: np.ndarray) -> np.ndarray:
+    """Whether the pairs' values of field ``name`` are the same: (P,) bool."""
+    flip = source.hints.flip_probability.get(name, 0.0)
+    sim = dice_similarity(source.field_filters[name], other.field_filters[name], left, right,
+                          flip_probability=flip)
+    return sim >= (_NOISY_SAME_VALUE if flip else _SAME_VALUE)
 
 
 @dataclass(frozen=True)
@@ -199,19 +210,16 @@ def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
         picked = np.flatnonzero(chosen)
         k = source.field_names.index(name)
         both = ~source.missing[left[picked], k] & ~other.missing[right[picked], k]
-        sim = dice_similarity(source.field_filters[name], other.field_filters[name],
-                              left[picked], right[picked],
-                              flip_probability=source.hints.flip_probability.get(name, 0.0))
-        chosen[picked[both & (sim < _SAME_VALUE)]] = False
+        same = _same_value(source, other, name, left[picked], right[picked])
+        chosen[picked[both & ~same]] = False
     gated = chosen.copy()  # the chosen pairs that could be twins
     if gate.twins_share is not None and gate.twins_share in source.field_filters:
         picked = np.flatnonzero(gated)
-        shared = dice_similarity(
-            source.field_filters[gate.twins_share], other.field_filters[gate.twins_share],
-            left[picked], right[picked],
-            flip_probability=source.hints.flip_probability.get(gate.twins_share, 0.0))
-        gated[picked] = shared >= _SAME_VALUE
+        gated[picked] = _same_value(source, other, gate.twins_share, left[picked],
+                                    right[picked])
     for name in gate.fields:  # only the pairs still chosen need scoring
+        if name not in source.field_filters:
+            continue
         picked = np.flatnonzero(gated & chosen)
         flip = source.hints.flip_probability.get(name, 0.0)
         sim = dice_similarity(source.field_filters[name], other.field_filters[name],

@@ -146,13 +146,18 @@ class DaskBackend:
         futures = {self.client.submit(function, fa, fb, task, *args, pure=False): k
                    for k, task in enumerate(tasks)}
         bar = tqdm(total=len(futures), desc="cluster tasks", disable=not self.progress)
-        for done, future in enumerate(distributed.as_completed(futures), start=1):
-            yield futures[future], future.result()
-            future.release()
-            bar.update()
-            if self.on_task_done is not None:
-                self.on_task_done(done, len(futures))
-        bar.close()
+        try:
+            for done, future in enumerate(distributed.as_completed(futures), start=1):
+                yield futures[future], future.result()
+                future.release()
+                bar.update()
+                if self.on_task_done is not None:
+                    self.on_task_done(done, len(futures))
+        except BaseException:
+            self.client.cancel(list(futures))  # a failed task: drop the ones still queued
+            raise
+        finally:
+            bar.close()
 
     def count_patterns(self, a: EncodedSource, b: EncodedSource,
                        comparisons: Sequence[FieldComparison], *, max_block_pairs: int,

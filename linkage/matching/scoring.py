@@ -262,11 +262,10 @@ def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, 
     top = np.full(n_records, -np.inf)
     np.maximum.at(top, records, w)
     scaled = np.exp2(w - top[records])  # the record's best candidate scales to 1
-    first_best = np.full(n_records, -1, dtype=np.int64)
-    best = np.flatnonzero(scaled == 1.0)[::-1]
-    first_best[records[best]] = best  # one best pair per record (the first, if tied)
+    best = np.flatnonzero(scaled == 1.0)
+    _, first = np.unique(records[best], return_index=True)  # one per record (first if tied)
     is_best = np.zeros(len(w), dtype=bool)
-    is_best[first_best[first_best >= 0]] = True
+    is_best[best[first]] = True
     rest = np.bincount(records[~is_best], weights=scaled[~is_best], minlength=n_records)
     others = np.where(is_best, rest[records], 1.0 + rest[records] - scaled)
     none = 1.0 - min(max(coverage, 0.0), 1.0 - 1e-9)

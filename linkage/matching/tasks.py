@@ -34,7 +34,7 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 #: Fixed-point resolution of the dropped pairs' odds: ``2**(floor - ODDS_BITS)``, relative to
 #: the odds at the floor (a dropped pair's odds are below it). Integer sums do not depend on
 #: the order tasks finish in, so every backend gets the same bits.
-ODDS_BITS = 40
+ODDS_BITS = 30  # each dropped pair adds < 2**30: 2**33 of them on one record fit in int64
 
 
 def odds_unit(floor: float) -> float:
@@ -177,7 +177,7 @@ def strong_pairs_of(found: PartitionResult, model: FellegiSunter, floor: float,
     odds = np.zeros(0, np.int64)
     if side is not None and not strong.all():
         rows = (found.left if side == "left" else found.right)[~strong]
-        scaled = np.rint(np.exp2(weight[~strong] - floor + ODDS_BITS))  # each < 2**40
+        scaled = np.rint(np.exp2(weight[~strong] - floor + ODDS_BITS))  # each < 2**30
         order = np.argsort(rows, kind="stable")
         rows, scaled_int = rows[order], scaled[order].astype(np.int64)
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])

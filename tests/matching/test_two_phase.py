@@ -42,7 +42,7 @@ def test_the_floor_loses_no_link(sources: list[EncodedSource]) -> None:
                                   floored.links.drop(columns="probability"))
     for full, part in zip(every_pair.pair_models, floored.pair_models, strict=True):
         # the same links, and their probabilities up to the fixed-point sum of the odds
-        # of the dropped pairs (2**-40 each)
+        # of the dropped pairs (2**-30 of the odds at the floor each)
         np.testing.assert_array_equal(full.links.left_rows, part.links.left_rows)
         np.testing.assert_array_equal(full.links.right_rows, part.links.right_rows)
         np.testing.assert_allclose(full.links.probability, part.links.probability,
