@@ -172,16 +172,19 @@ class InProcessBackend:
                        comparisons: Sequence[FieldComparison], *, max_block_pairs: int,
                        self_join: bool) -> CountedPairs:
         tasks = self._tasks(a, b, max_block_pairs, self_join)
-        results, kept, held = [], [], 0
+        results = []
+        kept: list[PartitionResult] | None = []  # None: too many to hold for phase two
+        held = 0
         for task in tasks:
             found = run_task(a, b, task, comparisons)
             results.append(patterns_of(found))
             held += len(found.left)
-            kept.append(found)
-            if held > self.cache_pairs:
-                kept = []  # too many to hold: phase two computes them again
+            if kept is not None and held <= self.cache_pairs:
+                kept.append(found)
+            else:
+                kept = None
         key = (a, b, tuple(comparisons), max_block_pairs, self_join)
-        self._cache = (key, kept) if held <= self.cache_pairs else None
+        self._cache = None if kept is None else (key, kept)
         return merge_patterns(tasks, results, a.blocking_names, len(comparisons))
 
     def strong_pairs(self, a: EncodedSource, b: EncodedSource,

@@ -247,19 +247,19 @@ class Linker:
                          fixed_m=fixed_m,
                          salt_samples=salt_agreeing_random_levels(a, b, comparisons, rng,
                                                                   self_join=same))
-        side = None if same else _competing_side(a, b)
-        between = None if side is None else (_other_size(a, b, side), model.prior_weight)
+        one = None if same else _OneMatch.of(a, b)
+        between = None if one is None else (one.n_other, model.prior_weight)
         floor = -np.inf if s.keep_candidates else link_floor(s.threshold, between)
-        strong = self.backend.strong_pairs(a, b, comparisons, model, floor=floor, side=side,
+        strong = self.backend.strong_pairs(a, b, comparisons, model, floor=floor,
+                                           side=None if one is None else one.side,
                                            max_block_pairs=s.max_block_pairs, self_join=same)
         weights, coverage = strong.weight, None
-        if side is not None:
-            rows = strong.left if side == "left" else strong.right
-            n_side, n_other = len(a) if side == "left" else len(b), _other_size(a, b, side)
-            coverage = estimate_coverage(weights, rows, n_side, n_other=n_other,
+        if one is not None:
+            rows = one.rows(strong.left, strong.right)
+            coverage = estimate_coverage(weights, rows, one.n_side, n_other=one.n_other,
                                          prior_weight=model.prior_weight,
                                          other_odds=strong.dropped_odds)
-            weights = shared_match_weights(weights, rows, n_side, n_other=n_other,
+            weights = shared_match_weights(weights, rows, one.n_side, n_other=one.n_other,
                                            prior_weight=model.prior_weight,
                                            coverage=coverage, other_odds=strong.dropped_odds)
         probability = match_probability(weights)
@@ -278,14 +278,24 @@ class Linker:
                          coverage)
 
 
-def _competing_side(a: EncodedSource, b: EncodedSource) -> str:
-    """Whose records' candidates compete for one match: the smaller source's."""
-    return "right" if len(b) <= len(a) else "left"
+@dataclass(frozen=True)
+class _OneMatch:
+    """Between two sources: whose records' candidates compete for one match (the smaller
+    source's, ``side`` of each pair), how many such records, and how many records of the
+    other source each looks for its match among."""
 
+    side: str  #: "left" or "right"
+    n_side: int
+    n_other: int
 
-def _other_size(a: EncodedSource, b: EncodedSource, side: str) -> int:
-    """Records of the source the competing side's records look for their match in."""
-    return len(a) if side == "right" else len(b)
+    @classmethod
+    def of(cls, a: EncodedSource, b: EncodedSource) -> _OneMatch:
+        return cls("right", len(b), len(a)) if len(b) <= len(a) else cls("left", len(a),
+                                                                            len(b))
+
+    def rows(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """The competing side's row of each pair."""
+        return left if self.side == "left" else right
 
 
 def one_match_pair_weights(a: EncodedSource, b: EncodedSource, left: np.ndarray,
@@ -294,10 +304,10 @@ def one_match_pair_weights(a: EncodedSource, b: EncodedSource, left: np.ndarray,
     """The weights of the candidate pairs ``(a[left], b[right])`` knowing that each record
     of the smaller source has a match in the larger with probability ``coverage``, and at
     most one (:func:`~linkage.matching.scoring.shared_match_weights`). (P,) float64."""
-    side = _competing_side(a, b)
-    rows, n_side = (right, len(b)) if side == "right" else (left, len(a))
-    return shared_match_weights(weights, rows, n_side, n_other=_other_size(a, b, side),
-                                prior_weight=prior_weight, coverage=coverage)
+    one = _OneMatch.of(a, b)
+    return shared_match_weights(weights, one.rows(left, right), one.n_side,
+                                n_other=one.n_other, prior_weight=prior_weight,
+                                coverage=coverage)
 
 
 def _canonical_order(source: EncodedSource) -> tuple[int, str]:

@@ -9,11 +9,17 @@ from linkage.matching import dice_above, dice_similarity, popcounts
 from linkage.matching.similarity import cardinality_bounds, dice_and_overlap
 
 
-def ref_dice(x: np.ndarray, y: np.ndarray) -> float:
-    """Dice of two packed filters, one bit at a time."""
+def ref_counts(x: np.ndarray, y: np.ndarray) -> tuple[int, int, int]:
+    """Set bits of two packed filters and of their intersection, one bit at a time."""
     a = sum(bin(int(w)).count("1") for w in x)
     b = sum(bin(int(w)).count("1") for w in y)
     both = sum(bin(int(u) & int(v)).count("1") for u, v in zip(x, y, strict=True))
+    return a, b, both
+
+
+def ref_dice(x: np.ndarray, y: np.ndarray) -> float:
+    """Dice of two packed filters, one bit at a time."""
+    a, b, both = ref_counts(x, y)
     return 2 * both / (a + b) if a + b else 0.0
 
 
@@ -94,9 +100,7 @@ def test_debiased_dice_recovers_the_noise_free_similarity() -> None:
 
 def ref_overlap(x: np.ndarray, y: np.ndarray) -> float:
     """Overlap coefficient ``|A & B| / min(|A|, |B|)`` of two packed filters, bit by bit."""
-    a = sum(bin(int(w)).count("1") for w in x)
-    b = sum(bin(int(w)).count("1") for w in y)
-    both = sum(bin(int(u) & int(v)).count("1") for u, v in zip(x, y, strict=True))
+    a, b, both = ref_counts(x, y)
     return both / min(a, b) if min(a, b) else 0.0
 
 
