@@ -289,9 +289,10 @@ class _OneMatch:
     n_other: int
 
     @classmethod
-    def of(cls, a: EncodedSource, b: EncodedSource) -> _OneMatch:
-        return cls("right", len(b), len(a)) if len(b) <= len(a) else cls("left", len(a),
-                                                                            len(b))
+    def of(cls, a: EncodedSource, b: EncodedSource,
+           sizes: tuple[int, int] | None = None) -> _OneMatch:
+        n_a, n_b = sizes or (len(a), len(b))
+        return cls("right", n_b, n_a) if n_b <= n_a else cls("left", n_a, n_b)
 
     def rows(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """The competing side's row of each pair."""
@@ -300,11 +301,13 @@ class _OneMatch:
 
 def one_match_pair_weights(a: EncodedSource, b: EncodedSource, left: np.ndarray,
                            right: np.ndarray, weights: np.ndarray, *, prior_weight: float,
-                           coverage: float) -> np.ndarray:
+                           coverage: float, sizes: tuple[int, int] | None = None
+                           ) -> np.ndarray:
     """The weights of the candidate pairs ``(a[left], b[right])`` knowing that each record
     of the smaller source has a match in the larger with probability ``coverage``, and at
-    most one (:func:`~linkage.matching.scoring.shared_match_weights`). (P,) float64."""
-    one = _OneMatch.of(a, b)
+    most one (:func:`~linkage.matching.scoring.shared_match_weights`). (P,) float64.
+    ``sizes``: the sources' sizes when ``a`` and ``b`` hold only some of their records."""
+    one = _OneMatch.of(a, b, sizes)
     return shared_match_weights(weights, one.rows(left, right), one.n_side,
                                 n_other=one.n_other, prior_weight=prior_weight,
                                 coverage=coverage)

@@ -26,7 +26,7 @@ import pandas as pd
 from linkage.errors import LinkageError
 
 #: Bumped when the tables change; a store of another version is refused.
-SCHEMA_VERSION = "2"  # 2: records.blocking (the keyed blocking tokens on their own)
+SCHEMA_VERSION = "3"  # 2: records.blocking; 3: populations, 128-bit content fingerprints
 
 
 class StoreError(LinkageError, ValueError):
@@ -81,12 +81,20 @@ TABLES: dict[str, str] = {
     "history": "agreement_id TEXT NOT NULL, run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
                "event TEXT NOT NULL, link_key TEXT NOT NULL, other_key TEXT, "
                "records INTEGER NOT NULL, PRIMARY KEY (agreement_id, run_id, seq)",
+    # each partner's population as Arrow columns (store.population): derived from records
+    # and clusters, rewritten by every run; a run rebuilds it if the latest run did not
+    "populations": "agreement_id TEXT NOT NULL, partner TEXT NOT NULL, part INTEGER NOT NULL, "
+                   "run_id INTEGER NOT NULL, data {blob} NOT NULL, "
+                   "PRIMARY KEY (agreement_id, partner, part)",
 }
 INDEXES = ("CREATE INDEX IF NOT EXISTS clusters_by_key ON clusters (agreement_id, link_key)",
            # covers a run's read of every record's id, hash and blocking keys, in store
            # order, without reading the (large) encodings
            "CREATE INDEX IF NOT EXISTS records_by_seq ON records (agreement_id, partner, seq, "
-           "record_id, content_hash, blocking)")
+           "record_id, content_hash, blocking)",
+           # a run reads the edges of the records it touches, from either end
+           "CREATE INDEX IF NOT EXISTS edges_by_right ON edges (agreement_id, right_partner, "
+           "right_record)")
 
 #: Each table's primary-key columns: the order :meth:`Store.dump` sorts rows in.
 ORDER = {"store_info": "name", "agreements": "agreement_id",
@@ -94,7 +102,8 @@ ORDER = {"store_info": "name", "agreements": "agreement_id",
          "models": "agreement_id, run_id",
          "edges": "agreement_id, left_partner, left_record, right_partner, right_record",
          "clusters": "agreement_id, partner, record_id", "link_keys": "agreement_id, link_key",
-         "history": "agreement_id, run_id, seq"}
+         "history": "agreement_id, run_id, seq",
+         "populations": "agreement_id, partner, part"}
 
 
 class Store:

@@ -33,6 +33,8 @@ def erase_link_key(store: Store, agreement_id: str, link_key: str, *,
             store.execute("DELETE FROM edges WHERE agreement_id = ? AND ((left_partner = ? "
                           "AND left_record = ?) OR (right_partner = ? AND right_record = ?))",
                           (agreement_id, partner, record, partner, record))
+        # the population snapshot no longer matches; the next run rebuilds it
+        store.execute("DELETE FROM populations WHERE agreement_id = ?", (agreement_id,))
         counts: dict[str, int] = {}
         for partner, _ in held:
             counts[str(partner)] = counts.get(str(partner), 0) + 1

@@ -3,20 +3,25 @@
 :func:`link_into_store` is one run, in one transaction (a run that fails or is killed at
 any point leaves the store as it was):
 
-1. **Diff** each partner's records with the store by record id and content hash
-   (:mod:`linkage.store.rows`): new, changed, unchanged and, for a full extract, removed.
+1. **Diff** each partner's extract with its stored population (:mod:`.population`: ids,
+   content fingerprints, blocking keys and link keys, read as columns): new, changed,
+   unchanged and, for a full extract, removed records.
 2. **Link.** The first run (or ``refit=True``) is a full :class:`~linkage.matching.Linker`
    run over the whole current population and stores its model. Later runs keep the model
-   **frozen**: only the candidate pairs touching new or changed records are blocked and
-   scored (against every stored source, their own source included, and each other), and
-   selected with :func:`~linkage.matching.clustering.select_links`; the edges of changed
-   and removed records are dropped first. Such a run reads every stored record's id,
-   content hash, blocking keys and link key (``records.blocking``, through a covering
-   index), but the encodings only of the records that share a blocking key with a new or
-   changed one, and blocks those alone: the same pairs as blocking the whole population.
-3. **Cluster** every current record from all stored edges (a fixed edge order, so the
-   same edges always give the same clusters) and give the clusters stable keys
-   (:mod:`linkage.store.keys`).
+   **frozen** and do work in proportion to what changed: the encodings are fetched only
+   for the new and changed records and the stored records sharing a blocking key with
+   one (so each block holding a new record is whole, and blocking these alone finds the
+   same pairs as blocking everyone); only their candidate pairs are scored, against every
+   stored source (their own included) and each other, and selected with
+   :func:`~linkage.matching.clustering.select_links` together with the stored edges of
+   the records they compete for; the edges of changed and removed records are dropped.
+3. **Cluster and key.** Clusters are connected pieces of the edge graph, and the greedy
+   clustering decides each piece on its own edges alone (in a fixed order: the same edges
+   always give the same clusters). So a later run re-clusters only the records its changes
+   can reach: those touched, every record sharing a link key with one, and everything
+   joined to them by an edge, closed under both. The rest keep their clusters and keys
+   untouched; these records get stable keys (:mod:`.keys`). The first run and a refit
+   cluster everyone.
 
 **When to refit.** The frozen model stays right while the new records look like the ones
 it was fitted on. Refit when a partner joins the agreement (required), when the schema,
@@ -31,11 +36,11 @@ same rules.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,13 +53,21 @@ from linkage.matching.linker import LinkerSettings
 from linkage.matching.summary import MatchModel
 from linkage.store.db import Store, StoreError
 from linkage.store.keys import KeyAssignment, assign_keys
+from linkage.store.population import (
+    PartnerDelta,
+    PartnerPopulation,
+    diff,
+    next_seq,
+    read_populations,
+    write_populations,
+)
 from linkage.store.rows import (
     Layout,
-    blocking_matrix,
     blocking_of,
     decode_rows,
-    encode_rows,
-    sparse_source,
+    fingerprint_hex,
+    row_bytes,
+    subset,
 )
 from linkage.store.scoring import (
     RecordingBackend,
@@ -70,6 +83,8 @@ EDGE_COLUMNS = ["left_partner", "left_record", "right_partner", "right_record", 
                 "probability", "run_id"]
 COUNTS = ("new", "changed", "unchanged", "removed", "created", "joined", "merged", "split",
           "retired")
+#: Record ids per ``IN (...)`` query.
+FETCH_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -78,12 +93,26 @@ class StoreRun:
 
     run_id: int
     kind: str                 #: "first", "update" or "refit"
-    links: pd.DataFrame       #: link_key, partner, record_id: every current record
     summary: dict[str, int]   #: records new/changed/unchanged/removed; events by kind
     changes: pd.DataFrame     #: link_key, event, other_key, records
     model: MatchModel
     drift: bool = False       #: the new records' comparison levels drifted from the model's
     messages: tuple[str, ...] = field(default=())
+    populations: dict[str, PartnerPopulation] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def links(self) -> pd.DataFrame:
+        """``link_key, partner, record_id`` of every current record, sorted by partner and
+        record id (made when first asked for)."""
+        names = sorted(self.populations)
+        pops = [self.populations[p] for p in names]
+        if not names:
+            return pd.DataFrame({c: np.zeros(0, object)
+                                 for c in ("link_key", "partner", "record_id")})
+        return pd.DataFrame({
+            "link_key": np.concatenate([p.link_keys for p in pops]),
+            "partner": np.repeat(np.asarray(names, dtype=object), [len(p) for p in pops]),
+            "record_id": np.concatenate([p.record_ids for p in pops])})
 
     def report_line(self) -> str:
         """E.g. "run 3: 1204 new records, 37 merges, 2 splits"."""
@@ -94,24 +123,12 @@ class StoreRun:
 
 
 @dataclass
-class _Partner:
-    """One partner's current population and how it differs from the store."""
+class _Loaded:
+    """The records of one partner a run compares: a source of just those records."""
 
-    record_ids: np.ndarray    #: (n,) every current record, stored order then new ones
-    keys: np.ndarray          #: (n, passes) uint64 their keyed blocking tokens
-    seq: np.ndarray           #: (n,) the order records entered the store
-    delta: np.ndarray         #: rows new or changed in this run
-    fresh: dict[int, bytes] = field(default_factory=dict)  #: delta row -> its new encoding
-    #: (n,) object: each record's link key before the run (None: a new record)
-    old_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
-    gone_keys: list[str] = field(default_factory=list)  #: the link keys of ``gone``
-    #: the population (set by :func:`_load`): only the rows ``loaded`` carry encodings
-    source: EncodedSource = field(default=None)  # type: ignore[assignment]
-    loaded: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    new_rows: list[tuple[Any, ...]] = field(default_factory=list)
-    changed_rows: list[tuple[Any, ...]] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)
-    unchanged: int = 0
+    rows: np.ndarray        #: (L,) ascending rows of the population
+    source: EncodedSource   #: their encodings, in that order
+    delta: np.ndarray       #: rows of ``source`` that are new or changed
 
 
 def link_into_store(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
@@ -143,8 +160,9 @@ def link_into_store(store: Store, agreement_id: str, sources: Sequence[EncodedSo
 def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
          settings: LinkerSettings, *, full_extract: bool, refit: bool,
          backend: CandidateBackend) -> StoreRun:
-    run_id = int(store.query("SELECT COALESCE(MAX(run_id), 0) FROM runs WHERE "
-                             "agreement_id = ?", (agreement_id,))[0][0]) + 1
+    last_run = int(store.query("SELECT COALESCE(MAX(run_id), 0) FROM runs WHERE "
+                               "agreement_id = ?", (agreement_id,))[0][0])
+    run_id = last_run + 1
     started = _now()
     found = store.query("SELECT layout FROM agreements WHERE agreement_id = ?",
                         (agreement_id,))
@@ -155,206 +173,164 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     if first:
         store.execute("INSERT INTO agreements (agreement_id, layout, created_run) "
                       "VALUES (?, ?, ?)", (agreement_id, layout.to_json(), run_id))
-    partners = _diff(store, agreement_id, layout, sources, run_id, full_extract)
+    stored = {} if first else read_populations(store, agreement_id, layout, last_run)
+    given = {s.partner: s for s in sources}
+    seq = next_seq(stored)
+    deltas: dict[str, PartnerDelta] = {}
+    for partner in sorted(set(stored) | set(given)):
+        held = stored.get(partner, PartnerPopulation.empty(len(layout.blocking)))
+        deltas[partner] = diff(held, given.get(partner), layout, seq,
+                               full_extract=full_extract)
+        seq += len(deltas[partner].new)
     stored_model = None if first else _stored_model(store, agreement_id)
     known = set() if stored_model is None else set(stored_model[0].sizes)
-    arrived = sorted(set(partners) - known)
+    arrived = sorted(set(deltas) - known)
     if arrived and not first and not refit:
         raise StoreError(f"Partner(s) {', '.join(arrived)} are new to agreement "
                          f"'{agreement_id}': run with refit to fit their models.")
-    _load(store, agreement_id, layout, partners,
-          everything=stored_model is None or refit or settings.lsh is not None)
-    old_edges = _read_edges(store, agreement_id)
+    everything = stored_model is None or refit or settings.lsh is not None
+    loaded = _load(store, agreement_id, layout, deltas, given, everything=everything)
     messages: list[str] = []
     drifted = False
     if stored_model is None or refit:
         kind = "first" if first else "refit"
-        model, reference, edges = _full_link(partners, settings, backend, run_id)
-        dropped, added = old_edges, edges
+        model, reference, edges = _full_link(deltas, loaded, settings, backend, run_id)
         store.execute("INSERT INTO models (agreement_id, run_id, model, reference) "
                       "VALUES (?, ?, ?, ?)", (agreement_id, run_id, model.to_json(),
                                               json.dumps(reference)))
+        _write_records(store, agreement_id, layout, run_id, deltas, given)
+        _write_edges(store, agreement_id, _read_edges(store, agreement_id), edges)
+        members = {p: np.arange(len(d.population)) for p, d in deltas.items()}
+        member_edges = edges
     else:
         kind = "update"
         model, reference = stored_model
         if model.threshold != settings.threshold:
             raise StoreError(f"The store's model cuts links at {model.threshold}, these "
                              f"settings at {settings.threshold}: run with refit.")
-        edges, dropped, added, drifted_fields = _update_links(
-            partners, old_edges, model, reference, settings, backend, run_id, messages)
+        dropped, added, drifted_fields = _update_links(
+            store, agreement_id, deltas, loaded, model, reference, settings, backend, run_id)
         for pair, fields in drifted_fields.items():
             drifted = True
             messages.append(f"The comparison levels of new records in {pair} drifted from "
                             f"the model's ({', '.join(f'{f}: {d}' for f, d in fields.items())}"
                             f" total variation distance): consider a refit.")
-    _write_records(store, agreement_id, layout, run_id, partners)
-    _write_edges(store, agreement_id, dropped, added)
-    assignment, order = _assign(store, agreement_id, partners, edges)
-    summary = _summary(partners, assignment)
-    _write_clusters(store, agreement_id, run_id, order, partners, assignment)
+        _write_records(store, agreement_id, layout, run_id, deltas, given)
+        _write_edges(store, agreement_id, dropped, added)
+        members, member_edges = _reach(store, agreement_id, deltas, dropped, added)
+    assignment = _assign(store, agreement_id, deltas, members, member_edges)
+    summary = _summary(deltas, assignment)
+    _write_clusters(store, agreement_id, run_id, deltas, members, assignment)
     _write_history(store, agreement_id, run_id, assignment)
+    populations = {p: d.population for p, d in deltas.items() if len(d.population)}
+    write_populations(store, agreement_id, run_id, populations)
     store.execute("INSERT INTO runs (agreement_id, run_id, started, finished, kind, summary) "
                   "VALUES (?, ?, ?, ?, ?, ?)", (agreement_id, run_id, started, _now(), kind,
                                                 json.dumps(summary)))
     changes = pd.DataFrame([(e.link_key, e.event, e.other_key, e.records)
                             for e in assignment.events],
                            columns=["link_key", "event", "other_key", "records"])
-    links = order.assign(link_key=assignment.keys)[["link_key", "partner", "record_id"]]
-    return StoreRun(run_id, kind, links.sort_values(["partner", "record_id"],
-                                                    ignore_index=True),
-                    summary, changes, model, drifted, tuple(messages))
+    return StoreRun(run_id, kind, summary, changes, model, drifted, tuple(messages),
+                    populations)
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _diff(store: Store, agreement_id: str, layout: Layout, sources: Sequence[EncodedSource],
-          run_id: int, full_extract: bool) -> dict[str, _Partner]:
-    """Every partner's current population (stored and arrived) and its differences.
+# -- encodings ---------------------------------------------------------------------------
 
-    Reads the stored records' ids, hashes, blocking keys and link keys only, not their
-    encodings (:func:`_load` fetches those that the run needs)."""
-    rows = store.query("SELECT r.partner, r.record_id, r.seq, r.content_hash, r.blocking, "
-                       "c.link_key FROM records r LEFT JOIN clusters c ON "
-                       "c.agreement_id = r.agreement_id AND c.partner = r.partner AND "
-                       "c.record_id = r.record_id WHERE r.agreement_id = ? "
-                       "ORDER BY r.partner, r.seq", (agreement_id,))
-    next_seq = 1 + max((int(r[2]) for r in rows), default=0)
-    by_partner: dict[str, list[tuple[Any, ...]]] = {}
-    for r in rows:
-        by_partner.setdefault(r[0], []).append(r)
-    given = {s.partner: s for s in sources}
-    out = {}
-    passes = len(layout.blocking)
-    for partner in sorted(set(by_partner) | set(given)):
-        stored = by_partner.get(partner, [])
-        _, stored_ids, stored_seq, stored_hash, stored_keys, link_keys = (
-            zip(*stored, strict=True) if stored else ((),) * 6)
-        old_keys = np.asarray(link_keys, dtype=object)
-        ids = [str(r) for r in stored_ids]
-        keys = blocking_matrix(layout, partner, stored_keys)
-        seq = np.asarray(stored_seq, np.int64)
-        keep = np.ones(len(ids), bool)
-        delta = np.zeros(0, np.int64)
-        fresh: dict[int, bytes] = {}
-        info = _Partner(np.zeros(0, object), np.zeros((0, passes), np.uint64),
-                        np.zeros(0, np.int64), np.zeros(0, np.int64))
-        source = given.get(partner)
-        if source is not None:
-            encoded, hashes = encode_rows(layout, source)
-            record_ids = [str(x) for x in source.record_ids]
-            if len(set(record_ids)) != len(record_ids):
-                raise StoreError(f"Source '{partner}' holds a record id more than once.")
-            at = (pd.Index(ids, dtype=object).get_indexer(pd.Index(record_ids, dtype=object))
-                  if ids else np.full(len(record_ids), -1, np.int64))
-            arrived = np.flatnonzero(at < 0)
-            held = np.flatnonzero(at >= 0)
-            differs = (np.asarray(stored_hash, dtype=object)[at[held]]
-                       != np.asarray(hashes, dtype=object)[held]) if len(held) else \
-                np.zeros(0, bool)
-            changed = held[differs]
-            info.unchanged = len(held) - len(changed)
-            source_keys = np.ascontiguousarray(source.blocking_keys, dtype=np.uint64
-                                               ).reshape(len(record_ids), passes)
-            new_seq = next_seq + np.arange(len(arrived), dtype=np.int64)
-            next_seq += len(arrived)
-            info.new_rows = [(partner, record_ids[i], int(q), hashes[i], encoded[i])
-                             for i, q in zip(arrived.tolist(), new_seq.tolist(), strict=True)]
-            info.changed_rows = [(hashes[i], encoded[i], partner, record_ids[i])
-                                 for i in changed.tolist()]
-            keys = keys.copy()
-            keys[at[changed]] = source_keys[changed]
-            seen = np.zeros(len(ids), bool)
-            seen[at[held]] = True
-            fresh = {int(at[i]): encoded[i] for i in changed.tolist()}
-            fresh.update({len(ids) + j: encoded[i] for j, i in enumerate(arrived.tolist())})
-            delta = np.r_[at[changed], len(ids) + np.arange(len(arrived))].astype(np.int64)
-            ids += [record_ids[i] for i in arrived.tolist()]
-            keys = np.vstack([keys, source_keys[arrived]])
-            seq = np.r_[seq, new_seq]
-            if full_extract:
-                keep[:] = seen
-                info.gone = [ids[k] for k in np.flatnonzero(~seen)]
-                info.gone_keys = [str(k) for k in old_keys[~seen].tolist() if k is not None]
-            old_keys = np.r_[old_keys, np.full(len(arrived), None, dtype=object)]
-            keep = np.r_[keep, np.ones(len(ids) - len(keep), bool)]
-        else:
-            info.unchanged = len(ids)
-        rows_kept = np.flatnonzero(keep)
-        position = np.full(len(ids), -1)
-        position[rows_kept] = np.arange(len(rows_kept))
-        info.record_ids = np.asarray(ids, dtype=object)[rows_kept]
-        info.keys = keys[rows_kept]
-        info.old_keys = old_keys[rows_kept]
-        info.seq = seq.astype(np.int64)[rows_kept]
-        info.delta = np.sort(position[delta])
-        info.fresh = {int(position[k]): blob for k, blob in fresh.items()}
-        out[partner] = info
-    return out
-
-
-#: Record ids per ``IN (...)`` query when fetching candidates' encodings.
-FETCH_CHUNK = 500
-
-
-def _load(store: Store, agreement_id: str, layout: Layout, partners: dict[str, _Partner],
-          *, everything: bool) -> None:
-    """Give each partner its population ``source``, with the encodings it needs.
+def _load(store: Store, agreement_id: str, layout: Layout, deltas: dict[str, PartnerDelta],
+          given: dict[str, EncodedSource], *, everything: bool) -> dict[str, _Loaded]:
+    """Each partner's records that the run compares, with their encodings.
 
     ``everything`` (a full link, or LSH passes, which hash the record filters): every
-    record's. Otherwise only the records a run can compare: the new and changed ones and
-    every stored record sharing a blocking key (on the same pass) with one of them. Since
-    each block holding a new or changed record is then whole, blocking these records
-    alone finds exactly the pairs that blocking the whole population would.
+    record. Otherwise the new and changed records and every stored record sharing a
+    blocking key (on the same pass) with one of them, fetched by id.
     """
     passes = len(layout.blocking)
     wanted = []
     if not everything:
         for j in range(passes):
-            found = [info.keys[info.delta, j] for info in partners.values()]
+            found = [d.population.blocking[d.delta, j] for d in deltas.values()]
             values = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
             wanted.append(values[values != 0])
-    for partner, info in partners.items():
-        n = len(info.record_ids)
+    out = {}
+    for partner, d in deltas.items():
+        population, n = d.population, len(d.population)
+        delta = d.delta
         if everything:
             need = np.ones(n, bool)
         else:
             need = np.zeros(n, bool)
             for j in range(passes):
-                if len(wanted[j]):
-                    need |= np.isin(info.keys[:, j], wanted[j])
-            need[info.delta] = True
-        loaded = np.flatnonzero(need)
-        missing = [str(info.record_ids[k]) for k in loaded.tolist() if k not in info.fresh]
-        got = _fetch(store, agreement_id, partner, missing, whole=3 * len(missing) > n)
-        rows = [info.fresh[k] if k in info.fresh else got[str(info.record_ids[k])]
-                for k in loaded.tolist()]
-        if everything:
-            info.source = decode_rows(layout, partner, info.record_ids.tolist(), rows)
-        else:
-            info.source = sparse_source(layout, partner, info.record_ids, info.keys, loaded,
-                                        rows)
-        info.loaded = loaded
+                if len(wanted[j]) and n:
+                    need |= pd.Series(population.blocking[:, j]).isin(wanted[j]).to_numpy()
+            need[delta] = True
+        rows = np.flatnonzero(need)
+        fresh = d.source_row[rows]
+        is_fresh = np.isin(rows, delta)  # the extract's encoding: new or changed
+        stored_rows = rows[~is_fresh]
+        got = _fetch(store, agreement_id, partner, population.record_ids[stored_rows],
+                     whole=3 * len(stored_rows) > n)
+        parts = [decode_rows(layout, partner, population.record_ids[stored_rows], got)]
+        if is_fresh.any():
+            part = subset(given[partner], fresh[is_fresh])
+            parts.append(EncodedSource(
+                partner=partner, record_ids=population.record_ids[rows[is_fresh]],
+                record_filters=part.record_filters, field_filters=part.field_filters,
+                missing=part.missing, field_names=part.field_names,
+                field_kinds=part.field_kinds, blocking_keys=part.blocking_keys,
+                blocking_names=part.blocking_names, hints=layout.hints))
+        order = np.argsort(np.r_[stored_rows, rows[is_fresh]], kind="stable")
+        out[partner] = _Loaded(rows, subset(_stack(parts), order),
+                               np.searchsorted(rows, delta).astype(np.int64))
+    return out
 
 
-def _fetch(store: Store, agreement_id: str, partner: str, record_ids: list[str], *,
-           whole: bool) -> dict[str, bytes]:
-    """The stored encodings of ``record_ids`` (``whole``: read the partner's all at once)."""
-    if not record_ids:
-        return {}
+def _stack(parts: list[EncodedSource]) -> EncodedSource:
+    """One source of several sources' records, in order (same partner and layout)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    return EncodedSource(
+        partner=first.partner, record_ids=np.concatenate([p.record_ids for p in parts]),
+        record_filters=np.concatenate([p.record_filters for p in parts]),
+        field_filters={f: np.concatenate([p.field_filters[f] for p in parts])
+                       for f in first.field_names},
+        missing=np.concatenate([p.missing for p in parts]), field_names=first.field_names,
+        field_kinds=first.field_kinds,
+        blocking_keys=np.concatenate([p.blocking_keys for p in parts]),
+        blocking_names=first.blocking_names, hints=first.hints)
+
+
+def _fetch(store: Store, agreement_id: str, partner: str, record_ids: np.ndarray, *,
+           whole: bool) -> list[bytes]:
+    """The stored encodings of ``record_ids``, in that order (``whole``: read the
+    partner's all at once)."""
+    if not len(record_ids):
+        return []
+    got: dict[str, bytes] = {}
     if whole:
-        return {str(r): bytes(b) for r, b in store.query(
+        got = {str(r): bytes(b) for r, b in store.query(
             "SELECT record_id, encoding FROM records WHERE agreement_id = ? AND partner = ?",
             (agreement_id, partner))}
-    out: dict[str, bytes] = {}
-    for k in range(0, len(record_ids), FETCH_CHUNK):
-        chunk = record_ids[k:k + FETCH_CHUNK]
-        out.update((str(r), bytes(b)) for r, b in store.query(
-            f"SELECT record_id, encoding FROM records WHERE agreement_id = ? AND partner = ? "
-            f"AND record_id IN ({', '.join('?' * len(chunk))})",
-            (agreement_id, partner, *chunk)))
-    return out
+    else:
+        for chunk in _chunks(record_ids.tolist()):
+            got.update((str(r), bytes(b)) for r, b in store.query(
+                f"SELECT record_id, encoding FROM records WHERE agreement_id = ? AND "
+                f"partner = ? AND record_id IN ({', '.join('?' * len(chunk))})",
+                (agreement_id, partner, *chunk)))
+    try:
+        return [got[str(r)] for r in record_ids.tolist()]
+    except KeyError:
+        raise StoreError(f"The store of '{agreement_id}' lists a record of '{partner}' "
+                         f"whose encoding it does not hold: the store is damaged.") from None
+
+
+def _chunks(items: Sequence[object]) -> Iterable[list[object]]:
+    for k in range(0, len(items), FETCH_CHUNK):
+        yield list(items[k:k + FETCH_CHUNK])
 
 
 def _stored_model(store: Store, agreement_id: str
@@ -367,6 +343,8 @@ def _stored_model(store: Store, agreement_id: str
             json.loads(rows[0][1]))
 
 
+# -- edges -------------------------------------------------------------------------------
+
 def _read_edges(store: Store, agreement_id: str) -> pd.DataFrame:
     rows = store.query("SELECT left_partner, left_record, right_partner, right_record, "
                        "weight, probability, run_id FROM edges WHERE agreement_id = ?",
@@ -374,11 +352,32 @@ def _read_edges(store: Store, agreement_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=EDGE_COLUMNS)
 
 
-def _full_link(partners: dict[str, _Partner], settings: LinkerSettings,
-               backend: CandidateBackend, run_id: int
+def _edges_touching(store: Store, agreement_id: str, records: dict[str, Sequence[str]],
+                    *, other: str | None = None, sides: tuple[str, ...] = ("left", "right")
+                    ) -> pd.DataFrame:
+    """The stored edges with an end (``sides``) at one of ``records`` (partner -> ids);
+    ``other``: only edges whose other end is that partner's."""
+    found = []
+    select = ("SELECT left_partner, left_record, right_partner, right_record, weight, "
+              "probability, run_id FROM edges WHERE agreement_id = ?")
+    for partner, ids in records.items():
+        for side in sides:
+            far = "right" if side == "left" else "left"
+            extra = f" AND {far}_partner = ?" if other is not None else ""
+            for chunk in _chunks(sorted({str(r) for r in ids})):
+                found += store.query(
+                    f"{select} AND {side}_partner = ?{extra} AND {side}_record IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    (agreement_id, partner, *([other] if other is not None else []), *chunk))
+    frame = pd.DataFrame(found, columns=EDGE_COLUMNS)
+    return frame.drop_duplicates(EDGE_COLUMNS[:4], ignore_index=True)
+
+
+def _full_link(deltas: dict[str, PartnerDelta], loaded: dict[str, _Loaded],
+               settings: LinkerSettings, backend: CandidateBackend, run_id: int
                ) -> tuple[MatchModel, dict[str, list[list[int]]], pd.DataFrame]:
     """A full Linker run over the current population: its model, level counts and edges."""
-    sources = [p.source for p in partners.values() if len(p.source)]
+    sources = [loaded[p].source for p in deltas if len(deltas[p].population)]
     recorder = RecordingBackend(backend)
     linker, _ = linker_parts(settings, sources[0])
     linker.backend = recorder
@@ -393,93 +392,126 @@ def _full_link(partners: dict[str, _Partner], settings: LinkerSettings,
     return result.match_model(), recorder.counts, edges
 
 
-def _update_links(partners: dict[str, _Partner], old: pd.DataFrame, model: MatchModel,
+def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
+                  loaded: dict[str, _Loaded], model: MatchModel,
                   reference: dict[str, list[list[int]]], settings: LinkerSettings,
-                  backend: CandidateBackend, run_id: int, messages: list[str]
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
-                             dict[str, dict[str, float]]]:
-    """The edges after scoring the new and changed records with the frozen model; the old
-    edges dropped and the edges added (every other edge is in both ``old`` and the
-    result, as it was); and the drifted fields per pair."""
-    touched = {(p, str(info.source.record_ids[k])) for p, info in partners.items()
-               for k in info.delta}
-    touched |= {(p, rid) for p, info in partners.items() for rid in info.gone}
-    hit = [(lp, lr) in touched or (rp, rr) in touched for lp, lr, rp, rr in
-           zip(old.left_partner, old.left_record, old.right_partner, old.right_record,
-               strict=True)]
-    hit_mask = np.asarray(hit, bool)
-    edges = old[~hit_mask] if len(old) else old
-    dropped_parts = [old[hit_mask]] if len(old) else []
-    if not touched:
-        return edges, old.iloc[:0], old.iloc[:0], {}
-    first = next(p.source for p in partners.values() if len(p.source))
-    linker, comparisons = linker_parts(settings, first)
+                  backend: CandidateBackend, run_id: int
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
+    """Score the new and changed records with the frozen model: the stored edges dropped
+    (those of changed and removed records, and those a better new link displaced), the
+    edges added, and the drifted fields per pair."""
+    touched = {p: np.r_[d.population.record_ids[d.changed], d.gone_ids]
+               for p, d in deltas.items()}
+    dropped_parts = [_edges_touching(store, agreement_id,
+                                     {p: ids for p, ids in touched.items() if len(ids)})]
+    gone = set(_edge_keys(dropped_parts[0]))
+    if not any(len(d.delta) for d in deltas.values()):
+        return dropped_parts[0], dropped_parts[0].iloc[:0], {}
+    first = next(x.source for x in loaded.values() if len(x.source))
+    _, comparisons = linker_parts(settings, first)
     if [c.name for c in comparisons] != list(model.fields):
         raise StoreError("These settings compare other fields than the stored model: run "
                          "with refit.")
-    lsh = {p: linker.with_lsh(info.source) for p, info in partners.items()}
-    rows = {p: {rid: k for k, rid in enumerate(info.source.record_ids.tolist())}
-            for p, info in partners.items()}
-    kept_parts, new_parts, drifted = [], [], {}
+    new_parts, drifted = [], {}
     for pair in model.pairs:
-        if pair.left not in lsh or pair.right not in lsh:
+        if pair.left not in deltas or pair.right not in deltas:
+            continue
+        la, lb = loaded[pair.left], loaded[pair.right]
+        pa, pb = deltas[pair.left].population, deltas[pair.right].population
+        if not len(pa) or not len(pb):
             continue  # a partner with no records left
-        a, b = lsh[pair.left], lsh[pair.right]  # the same object for deduplication
-        mine = (edges.left_partner == pair.left) & (edges.right_partner == pair.right)
-        kept = edges[mine]
-        edges = edges[~mine]
-        scored = score_delta(a, b, partners[pair.left].delta, partners[pair.right].delta,
-                             comparisons, frozen_model(pair, comparisons), backend, settings,
-                             rows_a=partners[pair.left].loaded,
-                             rows_b=partners[pair.right].loaded, coverage=pair.coverage)
+        same = pair.left == pair.right
+        scored = score_delta(la.source, lb.source, la.delta, lb.delta, comparisons,
+                             frozen_model(pair, comparisons), backend, settings,
+                             sizes=(len(pa), len(pb)), coverage=pair.coverage)
         key = f"{pair.left}~{pair.right}"
         if key in reference and len(scored.levels):
             moved = drift(reference[key], level_counts(scored.levels, comparisons),
                           [c.name for c in comparisons])
             if moved:
                 drifted[key] = moved
-        kl = np.asarray([rows[pair.left][r] for r in kept.left_record], np.int64)
-        kr = np.asarray([rows[pair.right][r] for r in kept.right_record], np.int64)
-        chosen, stay = select_delta(a, b, scored, kl, kr, kept.weight.to_numpy(float),
-                                    kept.probability.to_numpy(float), settings)
-        kept_parts.append(kept[stay])
-        dropped_parts.append(kept[~stay])
+        left, right = la.rows[scored.left], lb.rows[scored.right]
+        if same:
+            chosen, _ = select_delta(la.source, la.source, scored, *_no_kept(), settings)
+        else:
+            hot = scored.probability >= settings.threshold
+            kept = _kept_edges(store, agreement_id, pair.left, pair.right,
+                               pa.record_ids[np.unique(left[hot])],
+                               pb.record_ids[np.unique(right[hot])], gone)
+            kl, kr = pa.rows_of(kept.left_record), pb.rows_of(kept.right_record)
+            if (kl < 0).any() or (kr < 0).any():
+                raise StoreError(f"The store of '{agreement_id}' holds a link to a record "
+                                 f"it does not hold.")
+            global_scored = type(scored)(left, right, scored.levels, scored.weight,
+                                         scored.probability)
+            chosen, stay = select_delta(la.source, lb.source, global_scored, kl, kr,
+                                        kept.weight.to_numpy(float),
+                                        kept.probability.to_numpy(float), settings)
+            dropped_parts.append(kept[~stay])
         new_parts.append(pd.DataFrame({
-            "left_partner": pair.left, "left_record": a.record_ids[scored.left[chosen]],
-            "right_partner": pair.right, "right_record": b.record_ids[scored.right[chosen]],
+            "left_partner": pair.left, "left_record": pa.record_ids[left[chosen]],
+            "right_partner": pair.right, "right_record": pb.record_ids[right[chosen]],
             "weight": scored.weight[chosen], "probability": scored.probability[chosen],
             "run_id": run_id}))
-    unmodelled = sorted({(lp, rp) for lp, rp in zip(edges.left_partner, edges.right_partner,
-                                                    strict=True)})
-    if unmodelled:
-        messages.append(f"Stored edges of {len(unmodelled)} pair(s) of partners without a "
-                        f"model were kept as they were.")
-    frames = [f for f in [edges, *kept_parts, *new_parts] if len(f)]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=EDGE_COLUMNS)
     dropped = [f for f in dropped_parts if len(f)]
     added = [f for f in new_parts if len(f)]
-    return (out[EDGE_COLUMNS],
-            pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else old.iloc[:0],
-            pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else old.iloc[:0],
+    empty = pd.DataFrame(columns=EDGE_COLUMNS)
+    return (pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else empty,
+            pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else empty,
             drifted)
 
 
+def _no_kept() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    none = np.zeros(0, np.int64)
+    return none, none, np.zeros(0), np.zeros(0)
+
+
+def _edge_keys(frame: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    return list(zip(*(frame[c].astype(str).tolist() for c in EDGE_COLUMNS[:4]), strict=True))
+
+
+def _kept_edges(store: Store, agreement_id: str, left: str, right: str,
+                left_ids: np.ndarray, right_ids: np.ndarray,
+                gone: set[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """The stored ``left~right`` edges at the records new pairs compete for, less those
+    already dropped."""
+    parts = [_edges_touching(store, agreement_id, {left: left_ids}, other=right,
+                             sides=("left",)) if len(left_ids) else None,
+             _edges_touching(store, agreement_id, {right: right_ids}, other=left,
+                             sides=("right",)) if len(right_ids) else None]
+    frames = [f for f in parts if f is not None and len(f)]
+    if not frames:
+        return pd.DataFrame(columns=EDGE_COLUMNS)
+    kept = pd.concat(frames, ignore_index=True).drop_duplicates(EDGE_COLUMNS[:4],
+                                                                ignore_index=True)
+    stays = np.asarray([k not in gone for k in _edge_keys(kept)], bool)
+    return kept[stays].reset_index(drop=True)
+
+
 def _write_records(store: Store, agreement_id: str, layout: Layout, run_id: int,
-                   partners: dict[str, _Partner]) -> None:
-    for p, info in partners.items():
+                   deltas: dict[str, PartnerDelta], given: dict[str, EncodedSource]) -> None:
+    for p, d in deltas.items():
         store.executemany("DELETE FROM records WHERE agreement_id = ? AND partner = ? AND "
-                          "record_id = ?", [(agreement_id, p, rid) for rid in info.gone])
-        store.executemany("UPDATE records SET content_hash = ?, encoding = ?, blocking = ?, "
-                          "run_id = ? WHERE agreement_id = ? AND partner = ? AND "
-                          "record_id = ?",
-                          [(d, blob, blocking_of(layout, blob), run_id, agreement_id, pp, rid)
-                           for d, blob, pp, rid in info.changed_rows])
-        store.executemany("INSERT INTO records (agreement_id, partner, record_id, seq, "
-                          "content_hash, encoding, blocking, run_id) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          [(agreement_id, *row, blocking_of(layout, row[-1]), run_id)
-                           for row in info.new_rows])
+                          "record_id = ?", [(agreement_id, p, str(r)) for r in d.gone_ids])
+        population = d.population
+        for rows, update in ((d.changed, True), (d.new, False)):
+            if not len(rows):
+                continue
+            blobs = row_bytes(layout, given[p], d.source_row[rows])
+            hashes = fingerprint_hex(population.fingerprint[rows])
+            ids, seq = population.record_ids[rows].tolist(), population.seq[rows].tolist()
+            if update:
+                store.executemany(
+                    "UPDATE records SET content_hash = ?, encoding = ?, blocking = ?, "
+                    "run_id = ? WHERE agreement_id = ? AND partner = ? AND record_id = ?",
+                    [(h, b, blocking_of(layout, b), run_id, agreement_id, p, r)
+                     for h, b, r in zip(hashes, blobs, ids, strict=True)])
+            else:
+                store.executemany(
+                    "INSERT INTO records (agreement_id, partner, record_id, seq, "
+                    "content_hash, encoding, blocking, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(agreement_id, p, r, q, h, b, blocking_of(layout, b), run_id)
+                     for r, q, h, b in zip(ids, seq, hashes, blobs, strict=True)])
 
 
 def _typed_edges(frame: pd.DataFrame) -> pd.DataFrame:
@@ -510,68 +542,137 @@ def _write_edges(store: Store, agreement_id: str, old: pd.DataFrame,
                       _rows(agreement_id, came, key + [f"{c}_after" for c in values]))
 
 
-def _rows(first: Any, frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+def _rows(first: object, frame: pd.DataFrame, columns: Sequence[str]
+          ) -> list[tuple[object, ...]]:
     """``(first, *row)`` for each row of ``frame[columns]``, as plain Python values."""
     return list(zip([first] * len(frame), *(frame[c].tolist() for c in columns), strict=True))
 
 
-def _rows_in(names: Sequence[str], indexes: dict[str, pd.Index], offsets: np.ndarray,
-             partner: pd.Series, record: pd.Series) -> np.ndarray:
-    """Each (partner, record id)'s row in the current population (-1: not in it)."""
-    out = np.full(len(partner), -1, np.int64)
-    partner_of, record_of = partner.to_numpy(object), record.to_numpy(object)
-    for k, name in enumerate(names):
-        mine = np.flatnonzero(partner_of == name)
-        if len(mine):
-            at = indexes[name].get_indexer(pd.Index(record_of[mine].astype(str)))
-            out[mine] = np.where(at >= 0, at + offsets[k], -1)
-    return out
+# -- clusters and keys -------------------------------------------------------------------
+
+def _reach(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
+           dropped: pd.DataFrame, added: pd.DataFrame
+           ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """The records whose cluster or key this run can change, and every edge among them.
+
+    Starts from the new and changed records, the records whose edges were dropped or
+    added, and the records sharing a link key with a removed one; then closes the set
+    under "shares a link key with" (the keys before the run: the ``clusters`` table is
+    not yet written) and "has an edge to" (after it: the edges table is written). Returns
+    rows per partner (ascending) and the edges, whose both ends are in the set.
+    """
+    names = sorted(deltas)
+    pops = {p: deltas[p].population for p in names}
+    inside = {p: np.zeros(len(pops[p]), bool) for p in names}
+    frontier = {p: set(deltas[p].delta.tolist()) for p in names}
+    def add(frame: pd.DataFrame, sides: Sequence[str], strict: bool) -> None:
+        for side in sides:
+            for p, ids in frame.groupby(f"{side}_partner")[f"{side}_record"]:
+                rows = (pops[str(p)].rows_of(ids.astype(str).to_numpy(object))
+                        if str(p) in pops else np.full(len(ids), -1))
+                if strict and (rows < 0).any():
+                    raise StoreError(f"The store of '{agreement_id}' holds a link to a "
+                                     f"record it does not hold.")
+                frontier[str(p)].update(rows[rows >= 0].tolist())  # (-1: a removed record)
+    for frame in (dropped, added):
+        add(frame, ("left", "right"), strict=False)
+    keys_seen: set[str] = set()
+    pending = {k for d in deltas.values() for k in d.gone_keys}
+    edges: list[pd.DataFrame] = []
+    while pending or any(frontier.values()):
+        if pending:  # every record under a key not yet followed
+            keys_seen |= pending
+            held = []
+            for chunk in _chunks(sorted(pending)):
+                held += store.query(
+                    f"SELECT partner AS right_partner, record_id AS right_record FROM "
+                    f"clusters WHERE agreement_id = ? AND link_key IN "
+                    f"({', '.join('?' * len(chunk))})", (agreement_id, *chunk))
+            add(pd.DataFrame(held, columns=["right_partner", "right_record"]), ("right",),
+                strict=False)
+        reached = {}
+        for p in names:
+            rows = np.asarray(sorted(frontier[p]), np.int64)
+            rows = rows[~inside[p][rows]] if len(rows) else rows
+            frontier[p] = set()
+            if len(rows):
+                inside[p][rows] = True
+                reached[p] = rows
+        pending = {str(k) for p, rows in reached.items()
+                   for k in pops[p].link_keys[rows].tolist() if k is not None} - keys_seen
+        if reached:
+            found = _edges_touching(store, agreement_id,
+                                    {p: pops[p].record_ids[r] for p, r in reached.items()})
+            edges.append(found)
+            add(found, ("left", "right"), strict=True)
+    frame = (pd.concat(edges, ignore_index=True).drop_duplicates(EDGE_COLUMNS[:4],
+                                                                 ignore_index=True)
+             if edges else pd.DataFrame(columns=EDGE_COLUMNS))
+    return {p: np.flatnonzero(inside[p]) for p in names}, frame
 
 
-def _assign(store: Store, agreement_id: str, partners: dict[str, _Partner],
-            edges: pd.DataFrame) -> tuple[KeyAssignment, pd.DataFrame]:
-    """Cluster every current record from the edges, then give the clusters stable keys.
-
-    Returns the assignment and the current records in population order (``partner,
-    record_id, seq, old_key``)."""
-    names = sorted(partners)
-    sizes = [len(partners[p].record_ids) for p in names]
-    offsets = np.cumsum([0, *sizes])
-    order = pd.DataFrame({
-        "partner": np.concatenate([np.full(len(partners[p].record_ids), p, dtype=object)
-                                   for p in names]) if names else np.zeros(0, object),
-        "record_id": np.concatenate([partners[p].record_ids.astype(object)
-                                     for p in names]) if names else np.zeros(0, object),
-        "seq": np.concatenate([partners[p].seq for p in names]) if names else np.zeros(0)})
-    indexes = {p: pd.Index(partners[p].record_ids.astype(str)) for p in names}
+def _assign(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
+            members: dict[str, np.ndarray], edges: pd.DataFrame) -> KeyAssignment:
+    """Cluster the ``members`` (rows per partner) from ``edges`` (all edges among them),
+    then give the clusters stable keys. The order of records (partner, then the order
+    they entered the store) fixes the edge order, so a set of records clustered on its own
+    gets the clusters it would get among everyone."""
+    names = sorted(deltas)
+    pops = [deltas[p].population for p in names]
+    rows = [members[p] for p in names]
+    sizes = [len(r) for r in rows]
+    seq = np.concatenate([pop.seq[r] for pop, r in zip(pops, rows, strict=True)]) \
+        if names else np.zeros(0, np.int64)
     source_of = np.repeat(np.arange(len(names)), sizes)
-    a = _rows_in(names, indexes, offsets, edges.left_partner, edges.left_record)
-    b = _rows_in(names, indexes, offsets, edges.right_partner, edges.right_record)
+    rank = np.lexsort((seq, source_of))  # members in (partner, seq) order
+    position = np.empty(len(rank), np.int64)
+    position[rank] = np.arange(len(rank))
+    offsets = np.cumsum([0, *sizes])
+    def member_of(partner: pd.Series, record: pd.Series) -> np.ndarray:
+        out = np.full(len(partner), -1, np.int64)
+        partner_of = partner.astype(str).to_numpy(object)
+        record_of = record.astype(str).to_numpy(object)
+        for k, name in enumerate(names):
+            mine = np.flatnonzero(partner_of == name)
+            if len(mine):
+                at = pops[k].rows_of(record_of[mine])
+                local = np.searchsorted(rows[k], at)
+                ok = (at >= 0) & (local < len(rows[k]))
+                ok[ok] = rows[k][local[ok]] == at[ok]
+                out[mine] = np.where(ok, offsets[k] + local, -1)
+        return out
+    a, b = member_of(edges.left_partner, edges.left_record), member_of(
+        edges.right_partner, edges.right_record)
     if (a < 0).any() or (b < 0).any():
         raise StoreError(f"The store of '{agreement_id}' holds a link to a record it does "
                          f"not hold.")
-    first, second = np.minimum(a, b), np.maximum(a, b)
+    first, second = (np.minimum(position[a], position[b]),
+                     np.maximum(position[a], position[b]))
     by = np.lexsort((second, first))  # a fixed edge order: the same edges, the same clusters
-    clusters = greedy_clusters(source_of, first[by].astype(np.int64),
-                               second[by].astype(np.int64),
+    clusters = greedy_clusters(source_of, np.where(position[a] < position[b], a, b)[by],
+                               np.where(position[a] < position[b], b, a)[by],
                                edges.weight.to_numpy(float)[by],
                                edges.probability.to_numpy(float)[by],
-                               within_source=(source_of[first] == source_of[second])[by])
-    keys_before = np.concatenate([partners[p].old_keys for p in names]) if names else \
-        np.zeros(0, object)
-    created = {str(k): int(run) for k, run in store.query(
-        "SELECT link_key, created_run FROM link_keys WHERE agreement_id = ? AND "
-        "ended_run IS NULL", (agreement_id,))}
-    gone = Counter(k for info in partners.values() for k in info.gone_keys)
-    assignment = assign_keys(clusters.label, keys_before.tolist(),
-                             order.seq.to_numpy(np.int64), created, gone,
-                             lambda n: random_link_keys(n).tolist())
-    order["old_key"] = keys_before
-    return assignment, order
+                               within_source=(source_of[a] == source_of[b])[by])
+    keys_before = np.concatenate([pop.link_keys[r] for pop, r in zip(pops, rows, strict=True)]
+                                 ) if names else np.zeros(0, object)
+    wanted = sorted({str(k) for k in keys_before.tolist() if k is not None}
+                    | {k for d in deltas.values() for k in d.gone_keys})
+    created = {}
+    for chunk in _chunks(wanted):
+        created.update({str(k): int(run) for k, run in store.query(
+            f"SELECT link_key, created_run FROM link_keys WHERE agreement_id = ? AND "
+            f"ended_run IS NULL AND link_key IN ({', '.join('?' * len(chunk))})",
+            (agreement_id, *chunk))})
+    gone = Counter(k for d in deltas.values() for k in d.gone_keys)
+    return assign_keys(clusters.label, keys_before.tolist(), seq, created, gone,
+                       lambda n: random_link_keys(n).tolist())
 
 
-def _write_clusters(store: Store, agreement_id: str, run_id: int, order: pd.DataFrame,
-                    partners: dict[str, _Partner], assignment: KeyAssignment) -> None:
+def _write_clusters(store: Store, agreement_id: str, run_id: int,
+                    deltas: dict[str, PartnerDelta], members: dict[str, np.ndarray],
+                    assignment: KeyAssignment) -> None:
+    """Store the new keys and the members' clusters; update each population's keys."""
     store.executemany("INSERT INTO link_keys (agreement_id, link_key, created_run) "
                       "VALUES (?, ?, ?)", [(agreement_id, k, run_id)
                                            for k in assignment.new_keys])
@@ -580,24 +681,27 @@ def _write_clusters(store: Store, agreement_id: str, run_id: int, order: pd.Data
                       [(run_id, how, agreement_id, k) for k, how in assignment.ended.items()])
     # a record's cluster row goes with its record (the store holds one for each record)
     store.executemany("DELETE FROM clusters WHERE agreement_id = ? AND partner = ? AND "
-                      "record_id = ?", [(agreement_id, p, r) for p, info in partners.items()
-                                        for r in info.gone])
-    before = order.old_key.to_numpy(object)
-    keys = np.asarray(assignment.keys, dtype=object)
-    new = np.asarray([k is None for k in before.tolist()], bool)
-    moved = np.flatnonzero(~new & (before != keys))
-    new = np.flatnonzero(new)
-    partner, record = order.partner.to_numpy(object), order.record_id.to_numpy(object)
+                      "record_id = ?", [(agreement_id, p, str(r)) for p, d in deltas.items()
+                                        for r in d.gone_ids])
+    at = 0
+    updates, inserts = [], []
+    for p in sorted(deltas):
+        population, rows = deltas[p].population, members[p]
+        keys = np.asarray(assignment.keys[at:at + len(rows)], dtype=object)
+        at += len(rows)
+        before = population.link_keys[rows]
+        new = np.asarray([k is None for k in before.tolist()], bool)
+        moved = ~new & (before != keys)
+        ids = population.record_ids[rows]
+        updates += [(k, run_id, agreement_id, p, r) for k, r in zip(
+            keys[moved].tolist(), ids[moved].tolist(), strict=True)]
+        inserts += [(agreement_id, p, r, k, run_id) for r, k in zip(
+            ids[new].tolist(), keys[new].tolist(), strict=True)]
+        population.link_keys[rows] = keys
     store.executemany("UPDATE clusters SET link_key = ?, run_id = ? WHERE agreement_id = ? "
-                      "AND partner = ? AND record_id = ?",
-                      [(k, run_id, agreement_id, p, r) for k, p, r in zip(
-                          keys[moved].tolist(), partner[moved].tolist(),
-                          record[moved].tolist(), strict=True)])
+                      "AND partner = ? AND record_id = ?", updates)
     store.executemany("INSERT INTO clusters (agreement_id, partner, record_id, link_key, "
-                      "run_id) VALUES (?, ?, ?, ?, ?)",
-                      [(agreement_id, p, r, k, run_id) for p, r, k in zip(
-                          partner[new].tolist(), record[new].tolist(), keys[new].tolist(),
-                          strict=True)])
+                      "run_id) VALUES (?, ?, ?, ?, ?)", inserts)
 
 
 def _write_history(store: Store, agreement_id: str, run_id: int,
@@ -608,10 +712,10 @@ def _write_history(store: Store, agreement_id: str, run_id: int,
                        for k, e in enumerate(assignment.events)])
 
 
-def _summary(partners: dict[str, _Partner], assignment: KeyAssignment) -> dict[str, int]:
+def _summary(deltas: dict[str, PartnerDelta], assignment: KeyAssignment) -> dict[str, int]:
     events = Counter(e.event for e in assignment.events)
-    return {"new": sum(len(p.new_rows) for p in partners.values()),
-            "changed": sum(len(p.changed_rows) for p in partners.values()),
-            "unchanged": sum(p.unchanged for p in partners.values()),
-            "removed": sum(len(p.gone) for p in partners.values()),
+    return {"new": sum(len(d.new) for d in deltas.values()),
+            "changed": sum(len(d.changed) for d in deltas.values()),
+            "unchanged": sum(d.unchanged for d in deltas.values()),
+            "removed": sum(len(d.gone_ids) for d in deltas.values()),
             **{k: events.get(k, 0) for k in COUNTS[4:]}}

@@ -5,7 +5,7 @@ record filter, each field filter in field order, the missing flags (one byte eac
 the keyed blocking tokens. No key and no identifier is in it: only what the data provider
 already sent the linkage unit.
 
-The **content hash** covers the parts of the row that carry no BLIP noise: the field
+The **content hash** (:func:`fingerprints`) covers the parts of the row that carry no BLIP noise: the field
 filters of fields without noise, the missing flags, the keyed blocking tokens and, when no
 field carries noise, the record filter (BLIP may cover the record filter too, and the hints
 do not say whether it does). Fresh noise is drawn on every encode, so the noisy filters of
@@ -21,13 +21,13 @@ changes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from linkage.contracts import ComparisonHints, EncodedSource, FieldKind, SaltFallback
 from linkage.store.db import StoreError
@@ -103,27 +103,74 @@ def _columns(layout: Layout, source: EncodedSource) -> list[tuple[np.ndarray, bo
     return parts
 
 
-class EncodedRows(Sequence[bytes]):
-    """The stored rows of a source's records, made into bytes only when asked for (a run
-    stores only its new and changed records' rows)."""
-
-    def __init__(self, whole: np.ndarray) -> None:
-        self._whole = whole
-
-    def __len__(self) -> int:
-        return len(self._whole)
-
-    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
-        return self._whole[i].tobytes()
+def row_bytes(layout: Layout, source: EncodedSource, rows: np.ndarray) -> list[bytes]:
+    """The stored rows (bytes) of ``source``'s records ``rows``: only the rows a run stores
+    (its new and changed records) are ever made."""
+    parts = _columns(layout, subset(source, np.asarray(rows, np.int64)))
+    whole = (np.hstack([p for p, _ in parts]) if parts
+             else np.zeros((len(rows), 0), np.uint8))
+    return [row.tobytes() for row in whole]
 
 
-def encode_rows(layout: Layout, source: EncodedSource) -> tuple[EncodedRows, list[str]]:
-    """Each record's stored row and content hash (hex), in the source's order."""
-    parts = _columns(layout, source)
-    whole = np.hstack([p for p, _ in parts]) if parts else np.zeros((len(source), 0), np.uint8)
-    stable = np.ascontiguousarray(np.hstack([p for p, clean in parts if clean]))
-    hashes = [hashlib.sha256(row).hexdigest()[:32] for row in stable]
-    return EncodedRows(whole), hashes
+def fingerprints(layout: Layout, source: EncodedSource) -> np.ndarray:
+    """(n, 2) uint64: each record's content fingerprint over the noise-free parts of its
+    row (see the module docstring), in the source's order.
+
+    A change detector, not a security primitive: 128 bits from two differently seeded
+    splitmix64 chains over the row's words, compiled, so that a monthly full extract of
+    millions of records is fingerprinted in a fraction of a second (SHA-256 row by row took
+    seconds). A record's fingerprint is only ever compared with its own stored one, so a
+    change goes unseen with probability about 2**-128; only the data provider, who holds
+    the key, could craft such a change, and it could as well not send it.
+    """
+    n = len(source)
+    out = np.empty((n, 2), np.uint64)
+    out[:, 0], out[:, 1] = _SEEDS
+    for part, clean in _columns(layout, source):
+        if not clean or part.shape[1] == 0:
+            continue
+        width = -(-part.shape[1] // 8) * 8
+        words = np.zeros((n, width), np.uint8)
+        words[:, :part.shape[1]] = part
+        _fold(out, words.view(np.uint64), np.uint64(part.shape[1]))
+    return out
+
+
+def fingerprint_hex(fingerprint: np.ndarray) -> list[str]:
+    """The ``records.content_hash`` text (32 hex digits) of each row of ``fingerprint``
+    (n, 2) uint64."""
+    raw = np.ascontiguousarray(fingerprint, "<u8").view(np.uint8)
+    return [row.tobytes().hex() for row in raw.reshape(len(fingerprint), 16)]
+
+
+def fingerprint_of_hex(texts: Sequence[str]) -> np.ndarray:
+    """The inverse of :func:`fingerprint_hex`: (n, 2) uint64."""
+    try:
+        raw = bytes.fromhex("".join(texts))
+    except ValueError:
+        raw = b""
+    if len(raw) != 16 * len(texts):
+        raise StoreError("A stored content hash is not 32 hex digits: the store was made "
+                         "by another version of linkage.")
+    return np.frombuffer(raw, "<u8").astype(np.uint64).reshape(len(texts), 2)
+
+
+_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03))
+
+
+@njit(cache=True)
+def _fold(out: np.ndarray, words: np.ndarray, length: np.uint64) -> None:  # pragma: no cover
+    """Chain each row of ``words`` (n, w) uint64, after the part's byte ``length``, into
+    both lanes of ``out`` (n, 2), in place; splitmix64's finaliser mixes each step."""
+    for i in range(words.shape[0]):
+        for lane in range(2):
+            h = out[i, lane] ^ length
+            for j in range(words.shape[1]):
+                z = (h ^ words[i, j]) + np.uint64(0x9E3779B97F4A7C15) + np.uint64(lane)
+                z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+                z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+                h = z ^ (z >> np.uint64(31))
+            out[i, lane] = h
 
 
 def decode_rows(layout: Layout, partner: str, record_ids: Sequence[str],
@@ -182,27 +229,3 @@ def blocking_matrix(layout: Layout, partner: str, rows: Sequence[bytes]) -> np.n
         raise StoreError(f"The stored blocking keys of '{partner}' do not fit the store's "
                          f"layout.")
     return flat.reshape(len(rows), width)
-
-
-def sparse_source(layout: Layout, partner: str, record_ids: np.ndarray, keys: np.ndarray,
-                  loaded: np.ndarray, rows: Sequence[bytes]) -> EncodedSource:
-    """A population of ``len(record_ids)`` records whose encodings are known only for the
-    rows ``loaded`` (ascending; ``rows`` their stored rows, in that order): every record's
-    id and blocking ``keys`` (n, passes) are real, the filters of the other records zero.
-
-    Used where only the records sharing a blocking key with a new or changed record are
-    ever compared: the row numbers stay those of the whole population.
-    """
-    part = decode_rows(layout, partner, record_ids[loaded], rows)
-    n = len(record_ids)
-    def spread(a: np.ndarray) -> np.ndarray:
-        out = np.zeros((n, *a.shape[1:]), a.dtype)
-        out[loaded] = a
-        return out
-    return EncodedSource(partner=partner, record_ids=np.asarray(record_ids, dtype=object),
-                         record_filters=spread(part.record_filters),
-                         field_filters={f: spread(m) for f, m in part.field_filters.items()},
-                         missing=spread(part.missing), field_names=layout.fields,
-                         field_kinds=part.field_kinds,
-                         blocking_keys=np.ascontiguousarray(keys, dtype=np.uint64),
-                         blocking_names=layout.blocking, hints=layout.hints)

@@ -125,37 +125,29 @@ class ScoredDelta:
 def score_delta(a: EncodedSource, b: EncodedSource, delta_a: np.ndarray, delta_b: np.ndarray,
                 comparisons: Sequence[FieldComparison], model: FellegiSunter,
                 backend: CandidateBackend, settings: LinkerSettings, *,
-                rows_a: np.ndarray | None = None, rows_b: np.ndarray | None = None,
+                sizes: tuple[int, int] | None = None,
                 coverage: float | None = None) -> ScoredDelta:
     """Block and score the new/changed rows ``delta_a`` of ``a`` against all of ``b`` and
     all of ``a`` against ``delta_b`` (``a is b``: deduplication, pairs ``left < right``).
 
-    ``rows_a``, ``rows_b`` (ascending): the only rows of ``a`` and ``b`` that can pair with
-    a new or changed row (every row sharing a blocking key with one, the delta included):
-    blocking is run against these alone, which finds the same pairs (each block holding a
-    delta row is whole) in the same order. None: every row. ``coverage``: the stored model's
-    share of the smaller source's records with a match (between sources).
+    ``a`` and ``b`` may hold only the records that can pair with a new or changed one
+    (every record sharing a blocking key with one, the delta included): each block holding
+    a delta record is then whole, so blocking finds the same pairs as over the whole
+    population. ``sizes``: the whole populations' sizes (None: ``len(a), len(b)``), which
+    the one-match weights depend on. ``coverage``: the stored model's share of the smaller
+    source's records with a match (between sources). Rows returned are rows of ``a``, ``b``.
     """
     same = a is b
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     def run(x: EncodedSource, y: EncodedSource) -> ComparedPairs:
         return backend.candidates(x, y, comparisons, max_block_pairs=settings.max_block_pairs,
                                   self_join=False)
-    def among(source: EncodedSource, rows: np.ndarray | None
-              ) -> tuple[EncodedSource, np.ndarray | None]:
-        if rows is None or len(rows) == len(source):
-            return source, None
-        return subset(source, rows), rows
     if len(delta_a):
-        other, at = among(b, rows_b)
-        found = run(subset(a, delta_a), other)
-        right = found.pairs.right if at is None else at[found.pairs.right]
-        parts.append((delta_a[found.pairs.left], right, found.levels))
+        found = run(subset(a, delta_a), b)
+        parts.append((delta_a[found.pairs.left], found.pairs.right, found.levels))
     if len(delta_b) and not same:
-        other, at = among(a, rows_a)
-        found = run(other, subset(b, delta_b))
-        left = found.pairs.left if at is None else at[found.pairs.left]
-        parts.append((left, delta_b[found.pairs.right], found.levels))
+        found = run(a, subset(b, delta_b))
+        parts.append((found.pairs.left, delta_b[found.pairs.right], found.levels))
     if not parts:
         empty = np.zeros(0, np.int64)
         return ScoredDelta(empty, empty, np.zeros((0, len(comparisons)), np.int8),
@@ -173,10 +165,12 @@ def score_delta(a: EncodedSource, b: EncodedSource, delta_a: np.ndarray, delta_b
     weight = model.match_weights(levels) if len(levels) else np.zeros(0)
     if not same:  # as a full run does; each delta record of the smaller source sees all
         # its candidates here, an unchanged one only those that are new or changed
+        n_a, n_b = sizes or (len(a), len(b))
         if coverage is None:  # a model stored before the coverage was kept
-            coverage = min(model.lambda_ * max(len(a), len(b)), COVERAGE_MAX)
+            coverage = min(model.lambda_ * max(n_a, n_b), COVERAGE_MAX)
         weight = one_match_pair_weights(a, b, left, right, weight,
-                                        prior_weight=model.prior_weight, coverage=coverage)
+                                        prior_weight=model.prior_weight, coverage=coverage,
+                                        sizes=(n_a, n_b))
     return ScoredDelta(left, right, levels, weight, match_probability(weight))
 
 
@@ -185,6 +179,10 @@ def select_delta(a: EncodedSource, b: EncodedSource, scored: ScoredDelta,
                  kept_probability: np.ndarray, settings: LinkerSettings
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Which scored pairs link, and which kept (stored) edges of the pair stay.
+
+    Rows: within a source, rows of ``a`` (the gate compares their filters; no kept edges
+    are passed); between sources any one numbering of each side's records (only the
+    weights are used).
 
     Between two sources the one-to-one assignment also sees the stored edges of the
     records that new pairs compete for, so a better new link can displace an old one, as

@@ -490,3 +490,62 @@ def test_a_run_killed_at_random_points_leaves_the_store_as_before(
             assert after["clusters"] != before["clusters"] and after["history"]
             return  # the run is whole; later kills would hit another run
         assert after == before
+
+
+# -- working in proportion to the change -------------------------------------------------------
+def full_recluster(store: Store) -> dict[frozenset[tuple[str, str]], str]:
+    """Every stored record clustered from every stored edge, as a first run would (the
+    store's keys attached): what an update, which re-clusters only what it can reach,
+    must agree with."""
+    from linkage.matching.clustering import greedy_clusters
+    records = pd.DataFrame(store.query(
+        "SELECT r.partner, r.record_id, r.seq, c.link_key FROM records r JOIN clusters c "
+        "ON c.agreement_id = r.agreement_id AND c.partner = r.partner AND "
+        "c.record_id = r.record_id WHERE r.agreement_id = ?", (AGREEMENT,)),
+        columns=["partner", "record_id", "seq", "link_key"]).sort_values(
+        ["partner", "seq"], ignore_index=True)
+    edges = pd.DataFrame(store.query(
+        "SELECT left_partner, left_record, right_partner, right_record, weight, probability "
+        "FROM edges WHERE agreement_id = ?", (AGREEMENT,)),
+        columns=["lp", "lr", "rp", "rr", "weight", "probability"])
+    row = {pr: k for k, pr in enumerate(zip(records.partner, records.record_id,
+                                            strict=True))}
+    a = np.asarray([row[pr] for pr in zip(edges.lp, edges.lr, strict=True)])
+    b = np.asarray([row[pr] for pr in zip(edges.rp, edges.rr, strict=True)])
+    first, second = np.minimum(a, b), np.maximum(a, b)
+    by = np.lexsort((second, first))
+    source = pd.factorize(records.partner, sort=True)[0]
+    label = greedy_clusters(source, first[by], second[by], edges.weight.to_numpy()[by],
+                            edges.probability.to_numpy()[by],
+                            within_source=(source[first] == source[second])[by]).label
+    out = {}
+    for _, group in records.assign(label=label).groupby("label"):
+        assert group.link_key.nunique() == 1, "one cluster holds records of several keys"
+        out[frozenset(zip(group.partner, group.record_id, strict=True))] = group.link_key.iloc[0]
+    return out
+
+
+def test_an_update_clusters_exactly_as_a_full_recluster(months: Months, runs: Any) -> None:
+    """An update re-clusters only the records its changes reach (new, changed and removed
+    records, displaced links, and everything joined to them); the clusters must be those
+    of clustering everyone from the stored edges, and each cluster one key."""
+    path, _, second, _ = runs
+    with open_store(path) as store:
+        assert full_recluster(store) == clusters(store.links(AGREEMENT))
+    assert second.summary["new"] and second.summary["changed"] and second.summary["removed"]
+
+
+def test_the_population_snapshot_matches_the_tables(runs: Any) -> None:
+    from linkage.store.population import _rebuild, read_populations
+    from linkage.store.rows import Layout
+    path, *_ , again = runs
+    with open_store(path) as store:
+        layout = Layout.from_json(store.query("SELECT layout FROM agreements")[0][0])
+        fast = read_populations(store, AGREEMENT, layout, again.run_id)
+        slow = _rebuild(store, AGREEMENT, layout)
+        stale = read_populations(store, AGREEMENT, layout, again.run_id + 1)  # rebuilt
+    assert sorted(fast) == sorted(slow) == sorted(stale)
+    for partner in fast:
+        for got in (slow[partner], stale[partner]):
+            for name in ("record_ids", "seq", "fingerprint", "blocking", "link_keys"):
+                assert np.array_equal(getattr(fast[partner], name), getattr(got, name)), name
