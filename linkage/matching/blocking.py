@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from linkage.bits import unpackbits_rows
 from linkage.matching.uniques import distinct
@@ -122,15 +123,29 @@ def common_blocks(sorted_a: np.ndarray, sorted_b: np.ndarray) -> CommonBlocks:
                         sb[pb].astype(np.int64), cb[pb].astype(np.int64))
 
 
-def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray,
-                 max_block_pairs: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """All ``(i, j)`` with ``keys_a[i] == keys_b[j] != 0``: a vectorised sort-merge join.
+#: A join whose one side is this many times smaller than the other may look each large
+#: side's key up in the small side's blocks (a hash lookup) instead of sorting both.
+SMALL_SIDE = 8
+
+
+def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray, max_block_pairs: int, *,
+                 ordered: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """All ``(i, j)`` with ``keys_a[i] == keys_b[j] != 0``: a vectorised join.
 
     ``keys_a`` (n_a,), ``keys_b`` (n_b,) uint64. Returns rows of A, rows of B (int64) and
     the number of blocks skipped because ``|A_block| * |B_block| > max_block_pairs``.
+    ``ordered``: pairs come block by block in key order (a sort-merge join); otherwise in
+    any order, which lets a join of a few records against many (a month's new records
+    against everyone) skip sorting the many.
     """
     ia = np.flatnonzero(keys_a)
     ib = np.flatnonzero(keys_b)
+    if not ordered and len(ia) * SMALL_SIDE < len(ib):
+        rows_a, rows_b, skipped = _join_few(keys_a, ia, keys_b, ib, max_block_pairs)
+        return rows_a, rows_b, skipped
+    if not ordered and len(ib) * SMALL_SIDE < len(ia):
+        rows_b, rows_a, skipped = _join_few(keys_b, ib, keys_a, ia, max_block_pairs)
+        return rows_a, rows_b, skipped
     ia = ia[np.argsort(keys_a[ia], kind="stable")]
     ib = ib[np.argsort(keys_b[ib], kind="stable")]
     blocks = common_blocks(keys_a[ia], keys_b[ib])
@@ -147,6 +162,26 @@ def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray,
     offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     local_a, local_b = np.divmod(offset, size_b[group])
     return ia[start_a[group] + local_a], ib[start_b[group] + local_b], skipped
+
+
+def _join_few(keys_few: np.ndarray, few: np.ndarray, keys_many: np.ndarray,
+              many: np.ndarray, max_block_pairs: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`join_on_keys` of a few rows (``few``, non-zero keys) against many: the few
+    are sorted into blocks and each of the many looks its key up among them."""
+    few = few[np.argsort(keys_few[few], kind="stable")]
+    values, start, count = np.unique(keys_few[few], return_index=True, return_counts=True)
+    block = pd.Index(values).get_indexer(keys_many[many]) if len(values) else \
+        np.full(len(many), -1, np.int64)
+    many, block = many[block >= 0], block[block >= 0]
+    oversize = count * np.bincount(block, minlength=len(values)) > max_block_pairs
+    keep = ~oversize[block]
+    many, block = many[keep], block[keep]
+    repeats = count[block]
+    total = int(repeats.sum())
+    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(repeats) - repeats,
+                                                          repeats)
+    return (few[np.repeat(start[block], repeats) + offset].astype(np.int64),
+            np.repeat(many, repeats).astype(np.int64), int(oversize.sum()))
 
 
 def union_pairs(lefts: list[np.ndarray], rights: list[np.ndarray],
@@ -168,7 +203,8 @@ def block(keys_a: np.ndarray, keys_b: np.ndarray, names: tuple[str, ...], *,
     """
     lefts, rights, per_pass, skipped = [], [], {}, {}
     for p, name in enumerate(names):
-        left, right, skip = join_on_keys(keys_a[:, p], keys_b[:, p], max_block_pairs)
+        left, right, skip = join_on_keys(keys_a[:, p], keys_b[:, p], max_block_pairs,
+                                         ordered=False)  # union_pairs sorts them
         if self_join:
             keep = left < right
             left, right = left[keep], right[keep]

@@ -88,10 +88,6 @@ TABLES: dict[str, str] = {
                    "PRIMARY KEY (agreement_id, partner, part)",
 }
 INDEXES = ("CREATE INDEX IF NOT EXISTS clusters_by_key ON clusters (agreement_id, link_key)",
-           # covers a run's read of every record's id, hash and blocking keys, in store
-           # order, without reading the (large) encodings
-           "CREATE INDEX IF NOT EXISTS records_by_seq ON records (agreement_id, partner, seq, "
-           "record_id, content_hash, blocking)",
            # a run reads the edges of the records it touches, from either end
            "CREATE INDEX IF NOT EXISTS edges_by_right ON edges (agreement_id, right_partner, "
            "right_record)")
@@ -253,6 +249,8 @@ def open_store(url_or_path: str | Path) -> Store:
     embedded = sqlite3.connect(path, isolation_level=None, timeout=60.0)
     embedded.execute("PRAGMA journal_mode=WAL")
     embedded.execute("PRAGMA synchronous=FULL")
+    # a run touches pages all over the big indexes: keep them in memory until the commit
+    embedded.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB at most
     return Store(embedded, SQLITE, str(path))
 
 

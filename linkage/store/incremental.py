@@ -25,8 +25,9 @@ any point leaves the store as it was):
 
 **When to refit.** The frozen model stays right while the new records look like the ones
 it was fitted on. Refit when a partner joins the agreement (required), when the schema,
-comparison levels or threshold change (required), after a large share of the population
-is new since the last fit (say a quarter), or when a run warns of **drift**: the
+comparison levels or threshold change (required), after the population has grown by a
+quarter since the last fit (a run then says so: ``refit_advised`` and a message), or when
+a run warns of **drift**: the
 comparison levels of the new records' candidate pairs differ from those the model was
 fitted on by a total variation distance above 0.1 in some field (e.g. a partner stopped
 sending postcodes, or changed how it records names). A refit keeps the keys stable by the
@@ -39,7 +40,7 @@ import datetime as dt
 import functools
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,9 +55,12 @@ from linkage.matching.summary import MatchModel
 from linkage.store.db import Store, StoreError
 from linkage.store.keys import KeyAssignment, assign_keys
 from linkage.store.population import (
+    COMPACT_SHARE,
+    Journal,
     PartnerDelta,
     PartnerPopulation,
     diff,
+    fill_blocking,
     next_seq,
     read_populations,
     write_populations,
@@ -83,6 +87,8 @@ EDGE_COLUMNS = ["left_partner", "left_record", "right_partner", "right_record", 
                 "probability", "run_id"]
 COUNTS = ("new", "changed", "unchanged", "removed", "created", "joined", "merged", "split",
           "retired")
+#: A run advises a refit once the population has grown by this share since the fit.
+REFIT_GROWTH = 0.25
 #: Record ids per ``IN (...)`` query.
 FETCH_CHUNK = 500
 
@@ -98,6 +104,8 @@ class StoreRun:
     model: MatchModel
     drift: bool = False       #: the new records' comparison levels drifted from the model's
     messages: tuple[str, ...] = field(default=())
+    #: the population grew by more than :data:`REFIT_GROWTH` since the model was fitted
+    refit_advised: bool = False
     populations: dict[str, PartnerPopulation] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
@@ -124,11 +132,13 @@ class StoreRun:
 
 @dataclass
 class _Loaded:
-    """The records of one partner a run compares: a source of just those records."""
+    """The records of one partner a run compares, as a source: the extract as it arrived
+    (when every record was sent) or the records sharing a blocking key with a new or
+    changed one (ascending population rows)."""
 
-    rows: np.ndarray        #: (L,) ascending rows of the population
-    source: EncodedSource   #: their encodings, in that order
-    delta: np.ndarray       #: rows of ``source`` that are new or changed
+    rows: np.ndarray        #: (L,) each row of ``source``: its population row
+    source: EncodedSource   #: their encodings
+    delta: np.ndarray       #: rows of ``source`` that are new or changed, ascending
 
 
 def link_into_store(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
@@ -173,7 +183,9 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     if first:
         store.execute("INSERT INTO agreements (agreement_id, layout, created_run) "
                       "VALUES (?, ?, ?)", (agreement_id, layout.to_json(), run_id))
-    stored = {} if first else read_populations(store, agreement_id, layout, last_run)
+    found_populations = None if first else read_populations(store, agreement_id, layout,
+                                                            last_run)
+    stored = {} if found_populations is None else found_populations.partners
     given = {s.partner: s for s in sources}
     seq = next_seq(stored)
     deltas: dict[str, PartnerDelta] = {}
@@ -191,7 +203,7 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     everything = stored_model is None or refit or settings.lsh is not None
     loaded = _load(store, agreement_id, layout, deltas, given, everything=everything)
     messages: list[str] = []
-    drifted = False
+    drifted = advised = False
     if stored_model is None or refit:
         kind = "first" if first else "refit"
         model, reference, edges = _full_link(deltas, loaded, settings, backend, run_id)
@@ -210,6 +222,12 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
                              f"settings at {settings.threshold}: run with refit.")
         dropped, added, drifted_fields = _update_links(
             store, agreement_id, deltas, loaded, model, reference, settings, backend, run_id)
+        fitted = sum(model.sizes.values())
+        now = sum(len(d.population) for d in deltas.values())
+        advised = now > (1 + REFIT_GROWTH) * fitted
+        if advised:
+            messages.append(f"The population has grown by {now / max(fitted, 1) - 1:.0%} "
+                            f"since the model was fitted: refit (--refit) for the next run.")
         for pair, fields in drifted_fields.items():
             drifted = True
             messages.append(f"The comparison levels of new records in {pair} drifted from "
@@ -220,10 +238,17 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
         members, member_edges = _reach(store, agreement_id, deltas, dropped, added)
     assignment = _assign(store, agreement_id, deltas, members, member_edges)
     summary = _summary(deltas, assignment)
-    _write_clusters(store, agreement_id, run_id, deltas, members, assignment)
+    rekeyed = _write_clusters(store, agreement_id, run_id, deltas, members, assignment)
     _write_history(store, agreement_id, run_id, assignment)
     populations = {p: d.population for p, d in deltas.items() if len(d.population)}
-    write_populations(store, agreement_id, run_id, populations)
+    journals = {p: Journal(np.union1d(d.delta, rekeyed[p]).astype(np.int64),
+                           d.gone_ids) for p, d in deltas.items()}
+    journaled = (0 if found_populations is None else found_populations.journaled) + sum(
+        len(j.rows) + len(j.removed) for j in journals.values())
+    compact = kind != "update" or journaled > COMPACT_SHARE * sum(map(len,
+                                                                       populations.values()))
+    write_populations(store, agreement_id, run_id, populations,
+                      None if compact else journals)
     store.execute("INSERT INTO runs (agreement_id, run_id, started, finished, kind, summary) "
                   "VALUES (?, ?, ?, ?, ?, ?)", (agreement_id, run_id, started, _now(), kind,
                                                 json.dumps(summary)))
@@ -231,7 +256,7 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
                             for e in assignment.events],
                            columns=["link_key", "event", "other_key", "records"])
     return StoreRun(run_id, kind, summary, changes, model, drifted, tuple(messages),
-                    populations)
+                    advised, populations)
 
 
 def _now() -> str:
@@ -246,45 +271,62 @@ def _load(store: Store, agreement_id: str, layout: Layout, deltas: dict[str, Par
 
     ``everything`` (a full link, or LSH passes, which hash the record filters): every
     record. Otherwise the new and changed records and every stored record sharing a
-    blocking key (on the same pass) with one of them, fetched by id.
+    blocking key (on the same pass) with one of them. A record sent in this run is
+    compared by the encoding that arrived (as a full re-link would; the store keeps its
+    first copy, see ``rows``); only records not sent (a partner that sent nothing, or a
+    partial extract) are fetched from the store.
     """
     passes = len(layout.blocking)
     wanted = []
     if not everything:
+        for partner, d in deltas.items():
+            fill_blocking(store, agreement_id, layout, d, partner, given.get(partner))
         for j in range(passes):
-            found = [d.population.blocking[d.delta, j] for d in deltas.values()]
+            found = [d.population.blocking[d.delta, j] for d in deltas.values()
+                     if d.population.blocking is not None]
             values = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
             wanted.append(values[values != 0])
     out = {}
     for partner, d in deltas.items():
         population, n = d.population, len(d.population)
         delta = d.delta
+        if n and (d.source_row >= 0).all():
+            # every record arrived: compare within the extract as it came (blocking the
+            # new records against all of it finds the pairs a loaded subset would)
+            rows = np.empty(n, np.int64)
+            rows[d.source_row] = np.arange(n)
+            out[partner] = _Loaded(rows, given[partner], np.sort(d.source_row[delta]))
+            continue
         if everything:
             need = np.ones(n, bool)
         else:
             need = np.zeros(n, bool)
+            blocking = fill_blocking(store, agreement_id, layout, d, partner,
+                                     given.get(partner))
             for j in range(passes):
                 if len(wanted[j]) and n:
-                    need |= pd.Series(population.blocking[:, j]).isin(wanted[j]).to_numpy()
+                    need |= pd.Series(blocking[:, j]).isin(wanted[j]).to_numpy()
             need[delta] = True
         rows = np.flatnonzero(need)
-        fresh = d.source_row[rows]
-        is_fresh = np.isin(rows, delta)  # the extract's encoding: new or changed
-        stored_rows = rows[~is_fresh]
+        sent = d.source_row[rows] >= 0
+        stored_rows = rows[~sent]
         got = _fetch(store, agreement_id, partner, population.record_ids[stored_rows],
                      whole=3 * len(stored_rows) > n)
         parts = [decode_rows(layout, partner, population.record_ids[stored_rows], got)]
-        if is_fresh.any():
-            part = subset(given[partner], fresh[is_fresh])
+        if sent.any():
+            part = subset(given[partner], d.source_row[rows[sent]])
             parts.append(EncodedSource(
-                partner=partner, record_ids=population.record_ids[rows[is_fresh]],
+                partner=partner, record_ids=population.record_ids[rows[sent]],
                 record_filters=part.record_filters, field_filters=part.field_filters,
                 missing=part.missing, field_names=part.field_names,
                 field_kinds=part.field_kinds, blocking_keys=part.blocking_keys,
                 blocking_names=part.blocking_names, hints=layout.hints))
-        order = np.argsort(np.r_[stored_rows, rows[is_fresh]], kind="stable")
-        out[partner] = _Loaded(rows, subset(_stack(parts), order),
-                               np.searchsorted(rows, delta).astype(np.int64))
+        if len(parts) == 1 or not len(stored_rows):
+            source = parts[-1]
+        else:
+            order = np.argsort(np.r_[stored_rows, rows[sent]], kind="stable")
+            source = subset(_stack(parts), order)
+        out[partner] = _Loaded(rows, source, np.searchsorted(rows, delta).astype(np.int64))
     return out
 
 
@@ -352,7 +394,8 @@ def _read_edges(store: Store, agreement_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=EDGE_COLUMNS)
 
 
-def _edges_touching(store: Store, agreement_id: str, records: dict[str, Sequence[str]],
+def _edges_touching(store: Store, agreement_id: str,
+                    records: Mapping[str, Sequence[str] | np.ndarray],
                     *, other: str | None = None, sides: tuple[str, ...] = ("left", "right")
                     ) -> pd.DataFrame:
     """The stored edges with an end (``sides``) at one of ``records`` (partner -> ids);
@@ -377,12 +420,13 @@ def _full_link(deltas: dict[str, PartnerDelta], loaded: dict[str, _Loaded],
                settings: LinkerSettings, backend: CandidateBackend, run_id: int
                ) -> tuple[MatchModel, dict[str, list[list[int]]], pd.DataFrame]:
     """A full Linker run over the current population: its model, level counts and edges."""
-    sources = [loaded[p].source for p in deltas if len(deltas[p].population)]
+    names = [p for p in deltas if len(deltas[p].population)]
+    sources = [loaded[p].source for p in names]
     recorder = RecordingBackend(backend)
     linker, _ = linker_parts(settings, sources[0])
     linker.backend = recorder
     result = linker.link(sources)
-    ids = {s.partner: s.record_ids for s in sources}
+    ids = {p: deltas[p].population.record_ids[loaded[p].rows] for p in names}
     frames = [pd.DataFrame({"left_partner": pm.left, "left_record": ids[pm.left][
         pm.links.left_rows], "right_partner": pm.right, "right_record": ids[pm.right][
         pm.links.right_rows], "weight": pm.links.weight, "probability": pm.links.probability,
@@ -438,7 +482,8 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
             kept = _kept_edges(store, agreement_id, pair.left, pair.right,
                                pa.record_ids[np.unique(left[hot])],
                                pb.record_ids[np.unique(right[hot])], gone)
-            kl, kr = pa.rows_of(kept.left_record), pb.rows_of(kept.right_record)
+            kl = pa.rows_of(kept.left_record.to_numpy(object))
+            kr = pb.rows_of(kept.right_record.to_numpy(object))
             if (kl < 0).any() or (kr < 0).any():
                 raise StoreError(f"The store of '{agreement_id}' holds a link to a record "
                                  f"it does not hold.")
@@ -671,8 +716,9 @@ def _assign(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
 
 def _write_clusters(store: Store, agreement_id: str, run_id: int,
                     deltas: dict[str, PartnerDelta], members: dict[str, np.ndarray],
-                    assignment: KeyAssignment) -> None:
-    """Store the new keys and the members' clusters; update each population's keys."""
+                    assignment: KeyAssignment) -> dict[str, np.ndarray]:
+    """Store the new keys and the members' clusters; update each population's keys.
+    Returns each partner's rows whose key is new or changed."""
     store.executemany("INSERT INTO link_keys (agreement_id, link_key, created_run) "
                       "VALUES (?, ?, ?)", [(agreement_id, k, run_id)
                                            for k in assignment.new_keys])
@@ -685,6 +731,7 @@ def _write_clusters(store: Store, agreement_id: str, run_id: int,
                                         for r in d.gone_ids])
     at = 0
     updates, inserts = [], []
+    rekeyed = {}
     for p in sorted(deltas):
         population, rows = deltas[p].population, members[p]
         keys = np.asarray(assignment.keys[at:at + len(rows)], dtype=object)
@@ -692,6 +739,7 @@ def _write_clusters(store: Store, agreement_id: str, run_id: int,
         before = population.link_keys[rows]
         new = np.asarray([k is None for k in before.tolist()], bool)
         moved = ~new & (before != keys)
+        rekeyed[p] = rows[new | moved]
         ids = population.record_ids[rows]
         updates += [(k, run_id, agreement_id, p, r) for k, r in zip(
             keys[moved].tolist(), ids[moved].tolist(), strict=True)]
@@ -702,6 +750,7 @@ def _write_clusters(store: Store, agreement_id: str, run_id: int,
                       "AND partner = ? AND record_id = ?", updates)
     store.executemany("INSERT INTO clusters (agreement_id, partner, record_id, link_key, "
                       "run_id) VALUES (?, ?, ?, ?, ?)", inserts)
+    return rekeyed
 
 
 def _write_history(store: Store, agreement_id: str, run_id: int,

@@ -53,19 +53,100 @@ def assign_keys(label: np.ndarray, old_key: Sequence[str | None], order: np.ndar
     the order records entered the store (smaller: older); ``created``: every active old key
     -> the run that created it; ``gone``: old key -> how many of its records left the
     store in this run; ``mint(k)``: ``k`` fresh random keys.
+
+    The common cases are settled column-wise: clusters that did not change keep their
+    key with no event, clusters that are one old key's records plus new ones (``joined``)
+    or new records only (``created``); only clusters involving merges and splits go
+    through the rules one by one.
     """
+    old = np.asarray(old_key, dtype=object)
+    order = np.asarray(order, np.int64)
     keys = np.empty(len(label), dtype=object)
     stable = _unchanged(label, old_key)
-    keys[stable] = np.asarray(old_key, dtype=object)[stable]
+    keys[stable] = old[stable]
+    rest = np.flatnonzero(~stable)
+    lab = np.asarray(label, np.int64)[rest]
+    code, uniques = pd.factorize(pd.Series(old[rest], dtype=object), use_na_sentinel=True)
+    key_of = pd.Series(uniques, dtype=object)
+    frame = pd.DataFrame({"label": lab, "code": code, "order": order[rest],
+                          "new": code < 0})
+    clusters = frame.groupby("label").agg(first=("order", "min"), new=("new", "sum"))
+    held = frame[frame.code >= 0]
+    n_keys = held.groupby("label")["code"].nunique().reindex(clusters.index, fill_value=0)
+    spans = held.groupby("code")["label"].nunique()
+    one = held.groupby("label")["code"].first().reindex(clusters.index, fill_value=-1)
+    only_here = (n_keys == 1) & (one.map(spans).fillna(0) == 1)
+    simple = clusters.index[only_here.to_numpy()].to_numpy()
+    fresh_only = clusters.index[(n_keys == 0).to_numpy()].to_numpy()
+    rules = clusters.index[~(only_here | (n_keys == 0)).to_numpy()].to_numpy()
+    by_rules = frozenset(rules.tolist())
     members: dict[int, list[int]] = defaultdict(list)
-    for i in np.flatnonzero(~stable).tolist():
-        members[int(label[i])].append(i)
-    clusters = sorted(members, key=lambda c: min(int(order[i]) for i in members[c]))
-    # per old key: per cluster, (count of its records, the oldest record's order)
+    for i, c in zip(rest.tolist(), lab.tolist(), strict=True):
+        if c in by_rules:
+            members[c].append(i)
+    _, homes_of, spread = _homes(rules, members, old, order)
+    first = dict(zip(clusters.index.tolist(), clusters["first"].tolist(), strict=True))
+    one_key = dict(zip(one.index.tolist(), one.tolist(), strict=True))
+    names = key_of.tolist()
+    orphans = sorted([*fresh_only.tolist(), *(c for c in rules.tolist() if not homes_of[c])],
+                     key=lambda c: first[c])
+    minted = list(mint(len(orphans)))
+    new_key = dict(zip(orphans, minted, strict=True))
+    by_cluster: dict[int, list[Event]] = {}
+    # one old key's records and new ones: the cluster keeps the key, the new records join
+    for c, k, n_new in zip(simple.tolist(), one.loc[simple].tolist(),
+                           clusters.new.loc[simple].tolist(), strict=True):
+        survivor = str(names[k])
+        by_cluster[c] = [Event("joined", survivor, None, int(n_new))] if n_new else []
+    for c, n_new in zip(fresh_only.tolist(), clusters.new.loc[fresh_only].tolist(),
+                        strict=True):
+        by_cluster[c] = [Event("created", new_key[c], None, int(n_new))]
+    survivors = {c: (new_key[c] if c in new_key else str(names[one_key[c]]))
+                 for c in [*simple.tolist(), *fresh_only.tolist()]}
+    keys[rest] = [survivors.get(c) for c in lab.tolist()]  # the rules' clusters: below
+    ended: dict[str, str] = {}
+    age = {k: (created.get(k, 0), k) for k in spread}
+    for c in rules.tolist():
+        events: list[Event] = []
+        origin = Counter(old[i] for i in members[c])
+        if homes_of[c]:
+            survivor, *losers = sorted(homes_of[c], key=lambda k: age[k])
+            for loser in losers:
+                events.append(Event("merged", loser, survivor, origin[loser]))
+                ended[loser] = "merged"
+            arrived = {k: n for k, n in origin.items() if k not in homes_of[c]}
+            kind = "joined"
+        else:
+            survivor = new_key[c]
+            arrived = dict(origin)
+            if set(arrived) == {None}:
+                events.append(Event("created", survivor, None, len(members[c])))
+                arrived = {}
+            kind = "split"
+        if None in arrived:  # new records
+            events.append(Event("joined", survivor, None, arrived.pop(None)))
+        for k in sorted(arrived, key=lambda k: age[k]):
+            events.append(Event(kind, survivor, k, arrived[k]))
+        keys[members[c]] = survivor
+        by_cluster[c] = events
+    all_events = [e for c in sorted(by_cluster, key=lambda c: first[c]) for e in by_cluster[c]]
+    surviving = (set(spread) | {names[k] for k in np.unique(held.code).tolist()}
+                 | set(old[stable].tolist()))
+    for k in sorted(set(created) - surviving):
+        all_events.append(Event("retired", k, None, int(gone.get(k, 0))))
+        ended[k] = "retired"
+    return KeyAssignment(keys, tuple(all_events), tuple(minted), ended)
+
+
+def _homes(clusters: np.ndarray, members: Mapping[int, list[int]], old: np.ndarray,
+           order: np.ndarray) -> tuple[dict[str, int], dict[int, list[str]],
+                                       dict[str, dict[int, list[int]]]]:
+    """Each old key's home among ``clusters`` (the one holding most of its records; ties:
+    its oldest record), each cluster's homed keys, and where each key's records are."""
     spread: dict[str, dict[int, list[int]]] = defaultdict(dict)
-    for c in clusters:
+    for c in sorted(clusters.tolist(), key=lambda c: min(int(order[i]) for i in members[c])):
         for i in members[c]:
-            k = old_key[i]
+            k = old[i]
             if k is not None:
                 entry = spread[k].setdefault(c, [0, int(order[i])])
                 entry[0] += 1
@@ -75,39 +156,7 @@ def assign_keys(label: np.ndarray, old_key: Sequence[str | None], order: np.ndar
     homes_of: dict[int, list[str]] = defaultdict(list)
     for k, c in home.items():
         homes_of[c].append(k)
-    age = {k: (created.get(k, 0), k) for k in spread}
-    orphans = [c for c in clusters if not homes_of[c]]
-    fresh = iter(mint(len(orphans)))
-    events: list[Event] = []
-    ended: dict[str, str] = {}
-    minted: list[str] = []
-    for c in clusters:
-        origin = Counter(old_key[i] for i in members[c])
-        if homes_of[c]:
-            survivor, *losers = sorted(homes_of[c], key=lambda k: age[k])
-            for loser in losers:
-                events.append(Event("merged", loser, survivor, origin[loser]))
-                ended[loser] = "merged"
-            arrived = {k: n for k, n in origin.items() if k not in homes_of[c]}
-            kind = "joined"
-        else:
-            survivor = next(fresh)
-            minted.append(survivor)
-            arrived = dict(origin)
-            if set(arrived) == {None}:
-                events.append(Event("created", survivor, None, len(members[c])))
-                arrived = {}
-            kind = "split"
-        if None in arrived:  # new records
-            events.append(Event("joined", survivor, None, arrived.pop(None)))
-        for k in sorted(arrived, key=lambda k: age[k]):  # type: ignore[index]
-            events.append(Event(kind, survivor, k, arrived[k]))
-        keys[members[c]] = survivor
-    surviving = set(spread) | {k for k in np.asarray(old_key, dtype=object)[stable].tolist()}
-    for k in sorted(set(created) - surviving):
-        events.append(Event("retired", k, None, int(gone.get(k, 0))))
-        ended[k] = "retired"
-    return KeyAssignment(keys, tuple(events), tuple(minted), ended)
+    return home, homes_of, spread
 
 
 def _unchanged(label: np.ndarray, old_key: Sequence[str | None]) -> np.ndarray:

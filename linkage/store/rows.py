@@ -5,10 +5,10 @@ record filter, each field filter in field order, the missing flags (one byte eac
 the keyed blocking tokens. No key and no identifier is in it: only what the data provider
 already sent the linkage unit.
 
-The **content hash** (:func:`fingerprints`) covers the parts of the row that carry no BLIP noise: the field
-filters of fields without noise, the missing flags, the keyed blocking tokens and, when no
-field carries noise, the record filter (BLIP may cover the record filter too, and the hints
-do not say whether it does). Fresh noise is drawn on every encode, so the noisy filters of
+The **content hash** (:func:`fingerprints`) covers the parts of the row that carry no BLIP
+noise: the field filters of fields without noise, the missing flags, the keyed blocking
+tokens and, when no field carries noise, the record filter (BLIP may cover the record
+filter too, and the hints do not say whether it does). Fresh noise is drawn on every encode, so the noisy filters of
 an unchanged record differ from one extract to the next while its noise-free parts do not.
 So an unchanged record keeps its stored encoding, and only one noisy copy of it is ever
 kept (several copies of one value's noisy filter could be averaged to undo the noise).
@@ -129,10 +129,13 @@ def fingerprints(layout: Layout, source: EncodedSource) -> np.ndarray:
     for part, clean in _columns(layout, source):
         if not clean or part.shape[1] == 0:
             continue
-        width = -(-part.shape[1] // 8) * 8
-        words = np.zeros((n, width), np.uint8)
-        words[:, :part.shape[1]] = part
-        _fold(out, words.view(np.uint64), np.uint64(part.shape[1]))
+        length = part.shape[1]
+        width = -(-length // 8) * 8
+        if width != length:
+            words = np.zeros((n, width), np.uint8)
+            words[:, :length] = part
+            part = words
+        _fold(out, np.ascontiguousarray(part).view(np.uint64), np.uint64(length))
     return out
 
 
@@ -173,7 +176,7 @@ def _fold(out: np.ndarray, words: np.ndarray, length: np.uint64) -> None:  # pra
             out[i, lane] = h
 
 
-def decode_rows(layout: Layout, partner: str, record_ids: Sequence[str],
+def decode_rows(layout: Layout, partner: str, record_ids: Sequence[str] | np.ndarray,
                 rows: Sequence[bytes]) -> EncodedSource:
     """The :class:`EncodedSource` of stored rows (in the given order)."""
     n = len(rows)

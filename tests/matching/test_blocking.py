@@ -20,6 +20,22 @@ def test_join_matches_brute_force(ka: list[int], kb: list[int], cap: int) -> Non
     assert got == want and skipped == len(big)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=5),
+       st.lists(st.integers(0, 6), min_size=60, max_size=120), st.integers(1, 60),
+       st.booleans())
+def test_join_of_a_few_against_many_matches_the_sorted_join(few: list[int], many: list[int],
+                                                            cap: int, flip: bool) -> None:
+    a, b = np.asarray(few, dtype=np.uint64), np.asarray(many, dtype=np.uint64)
+    if flip:
+        a, b = b, a
+    left, right, skipped = join_on_keys(a, b, cap, ordered=False)
+    want_left, want_right, want_skipped = join_on_keys(a, b, cap)
+    assert sorted(zip(left.tolist(), right.tolist(), strict=True)) == sorted(
+        zip(want_left.tolist(), want_right.tolist(), strict=True))
+    assert skipped == want_skipped and left.dtype == right.dtype == np.int64
+
+
 def test_union_of_passes_and_self_join() -> None:
     keys = np.array([[1, 5], [1, 6], [2, 6], [0, 0]], dtype=np.uint64)
     result = block(keys, keys, ("a", "b"), self_join=True)

@@ -350,20 +350,27 @@ def test_a_store_of_an_older_schema_is_refused(tmp_path: Path) -> None:
 
 def test_a_run_reads_only_the_encodings_of_candidates(months: Months, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """An update fetches the encodings of the records sharing a blocking key with a new or
-    changed one, not the whole population's."""
-    fetched: list[int] = []
+    """An update compares the records sent by the encodings that arrived, and fetches from
+    the store only those of records not sent that share a blocking key with a new or
+    changed one: not a partner's whole population."""
+    fetched: dict[str, int] = {}
     fetch = incremental._fetch
-    def counting(*args: Any, **kwargs: Any) -> dict[str, bytes]:
-        got = fetch(*args, **kwargs)
-        fetched.append(len(got))
+    def counting(store: Store, agreement_id: str, partner: str, record_ids: Any,
+                 **kwargs: Any) -> list[bytes]:
+        got = fetch(store, agreement_id, partner, record_ids, **kwargs)
+        fetched[partner] = fetched.get(partner, 0) + len(got)
         return got
+    education = next(s for s in months.sources2 if s.partner == "education")
     with open_store(tmp_path / "x.sqlite") as store:
-        link_into_store(store, AGREEMENT, months.sources1)
+        first = link_into_store(store, AGREEMENT, months.sources1)
         monkeypatch.setattr(incremental, "_fetch", counting)
-        run = link_into_store(store, AGREEMENT, months.sources2)
+        run = link_into_store(store, AGREEMENT, [education])  # only education sends
     assert run.summary["new"] > 0
-    assert 0 < sum(fetched) < run.summary["unchanged"]
+    assert fetched.get("education", 0) == 0  # every education record arrived
+    held = first.links.partner.value_counts()
+    assert 0 < fetched["health"] < held["health"]
+    assert fetched.get("social_care", 0) < held["social_care"]
+
 
 # -- crash safety and PostgreSQL ---------------------------------------------------------------
 def _postgres_url() -> str:
@@ -535,17 +542,34 @@ def test_an_update_clusters_exactly_as_a_full_recluster(months: Months, runs: An
     assert second.summary["new"] and second.summary["changed"] and second.summary["removed"]
 
 
-def test_the_population_snapshot_matches_the_tables(runs: Any) -> None:
-    from linkage.store.population import _rebuild, read_populations
+@pytest.mark.parametrize("journaled", [False, True])
+def test_the_population_snapshot_matches_the_tables(months: Months, tmp_path: Path,
+                                                    journaled: bool) -> None:
+    """The population a run reads (the last full snapshot, with the journals of later
+    runs applied) is the one the tables hold."""
+    from linkage.store import population as pop
     from linkage.store.rows import Layout
-    path, *_ , again = runs
-    with open_store(path) as store:
+    education = next(s for s in months.sources2 if s.partner == "education")
+    with open_store(tmp_path / "s.sqlite") as store:
+        link_into_store(store, AGREEMENT, months.sources1)
+        second = link_into_store(store, AGREEMENT, [education] if journaled
+                                 else months.sources2)
+        parts = store.query("SELECT part FROM populations")
+        assert any(part < 0 for (part,) in parts) == journaled  # a journal, or compacted
         layout = Layout.from_json(store.query("SELECT layout FROM agreements")[0][0])
-        fast = read_populations(store, AGREEMENT, layout, again.run_id)
-        slow = _rebuild(store, AGREEMENT, layout)
-        stale = read_populations(store, AGREEMENT, layout, again.run_id + 1)  # rebuilt
+        found = pop.read_populations(store, AGREEMENT, layout, second.run_id)
+        assert (found.journaled > 0) == journaled
+        fast = found.partners
+        slow = pop._rebuild(store, AGREEMENT, layout)
+        stale = pop.read_populations(store, AGREEMENT, layout, second.run_id + 1).partners
+        blocking = {p: pop.fill_blocking(store, AGREEMENT, layout,
+                                         pop.diff(fast[p], None, layout, 0,
+                                                  full_extract=True), p, None)
+                    for p in fast}
     assert sorted(fast) == sorted(slow) == sorted(stale)
     for partner in fast:
         for got in (slow[partner], stale[partner]):
-            for name in ("record_ids", "seq", "fingerprint", "blocking", "link_keys"):
+            for name in ("record_ids", "seq", "fingerprint", "link_keys"):
                 assert np.array_equal(getattr(fast[partner], name), getattr(got, name)), name
+            assert np.array_equal(blocking[partner], got.blocking)
+        assert fast[partner].arrow_ids().to_pylist() == list(slow[partner].record_ids)
