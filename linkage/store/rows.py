@@ -8,10 +8,11 @@ already sent the linkage unit.
 The **content hash** (:func:`fingerprints`) covers the parts of the row that carry no BLIP
 noise: the field filters of fields without noise, the missing flags, the keyed blocking
 tokens and, when no field carries noise, the record filter (BLIP may cover the record
-filter too, and the hints do not say whether it does). Fresh noise is drawn on every encode, so the noisy filters of
-an unchanged record differ from one extract to the next while its noise-free parts do not.
-So an unchanged record keeps its stored encoding, and only one noisy copy of it is ever
-kept (several copies of one value's noisy filter could be averaged to undo the noise).
+filter too, and the hints do not say whether it does). Fresh noise is drawn on every
+encode, so the noisy filters of an unchanged record differ from one extract to the next
+while its noise-free parts do not. So an unchanged record keeps its stored encoding, and
+only one noisy copy of it is ever kept (several copies of one value's noisy filter could
+be averaged to undo the noise).
 
 The price: a correction that changes only a noisy field without changing any blocking
 token (with the example schema: a given name corrected to one with the same Soundex code)
