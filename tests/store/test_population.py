@@ -94,3 +94,15 @@ def test_diff_finds_new_changed_unchanged_and_removed(health: pd.DataFrame) -> N
     assert np.array_equal(d3.population.fingerprint[untouched], d.population.fingerprint[keep])
     assert np.array_equal(d3.population.blocking[untouched], d.population.blocking[keep])
     assert subset(month3, np.asarray([0])).partner == "health"
+
+
+def test_an_extract_repeating_a_record_id_is_refused(health: pd.DataFrame) -> None:
+    from linkage.store import StoreError
+    before = encode(health.iloc[:50], 1)
+    layout = Layout.of(before)
+    stored = diff(PartnerPopulation.empty(len(layout.blocking)), before, layout, 1,
+                  full_extract=True).population
+    month2 = encode(health.iloc[:70], 2)  # (the encoder itself refuses repeated ids)
+    for rows in ([0, 1, 1], [60, 61, 61]):  # a stored record twice; a new one twice
+        with pytest.raises(StoreError, match="more than once"):
+            diff(stored, subset(month2, np.asarray(rows)), layout, 100, full_extract=True)
