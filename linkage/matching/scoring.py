@@ -210,29 +210,21 @@ class FellegiSunter:
             raise NotFittedError("This FellegiSunter model is not fitted yet; call fit first.")
 
     def contributions(self, levels: np.ndarray) -> np.ndarray:
-        """Per-field match weights ``log2(m/u)`` of each pair: (P, F) float64 (0 if missing)."""
+        """Per-field match weights ``log2(m/u)`` of each pair: (P, F) float64 (0 if missing).
+
+        Each field's weights are looked up in a table whose first entry is the missing
+        level's 0 (no boolean masks: this is on the update's hot path)."""
         self._fitted()
         levels = self._check(levels, "levels")
-        out = np.zeros(levels.shape)
+        out = np.empty(levels.shape)
         for f in range(levels.shape[1]):
-            col = levels[:, f]
-            present = col >= 0
-            out[present, f] = np.log2(self.m_[f] / self.u_[f])[col[present]]
+            table = np.r_[0.0, np.log2(self.m_[f] / self.u_[f])]
+            out[:, f] = table[levels[:, f].astype(np.intp) + 1]
         return out
 
     def match_weights(self, levels: np.ndarray) -> np.ndarray:
-        """Total match weight ``log2`` Bayes factor of each pair, prior included: (P,).
-
-        The fields' :meth:`contributions` added in field order (so the same sums to the last
-        bit), each looked up in a table whose first entry is the missing level's 0.
-        """
-        self._fitted()
-        levels = self._check(levels, "levels")
-        total = np.zeros(len(levels))
-        for f in range(levels.shape[1]):
-            table = np.r_[0.0, np.log2(self.m_[f] / self.u_[f])]
-            total += table[levels[:, f].astype(np.intp) + 1]
-        return total + self.prior_weight
+        """Total match weight ``log2`` Bayes factor of each pair, prior included: (P,)."""
+        return self.contributions(levels).sum(axis=1) + self.prior_weight
 
     @property
     def prior_weight(self) -> float:

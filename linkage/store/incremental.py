@@ -248,9 +248,10 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
                            d.gone_ids) for p, d in deltas.items()}
     journaled = (0 if found_populations is None else found_populations.journaled) + sum(
         len(j.rows) + len(j.removed) for j in journals.values())
-    compact = kind != "update" or journaled > COMPACT_SHARE * sum(map(len,
-                                                                       populations.values()))
-    write_populations(store, agreement_id, run_id, populations,
+    compact = (kind != "update" or found_populations is None or found_populations.rebuilt
+               or journaled > COMPACT_SHARE * sum(map(len, populations.values())))
+    write_populations(store, agreement_id, run_id,
+                      {p: d.population for p, d in deltas.items()},  # (empty ones too)
                       None if compact else journals)
     store.execute("INSERT INTO runs (agreement_id, run_id, started, finished, kind, summary) "
                   "VALUES (?, ?, ?, ?, ?, ?)", (agreement_id, run_id, started, _now(), kind,
@@ -305,7 +306,7 @@ def _load(store: Store, agreement_id: str, layout: Layout, deltas: dict[str, Par
         else:
             need = np.zeros(n, bool)
             blocking = fill_blocking(store, agreement_id, layout, d, partner,
-                                     given.get(partner))
+                                     given.get(partner))  # (read above: kept)
             for j in range(passes):
                 if len(wanted[j]) and n:
                     need |= pd.Series(blocking[:, j]).isin(wanted[j]).to_numpy()
@@ -455,7 +456,10 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
     if not any(len(d.delta) for d in deltas.values()):
         return dropped_parts[0], dropped_parts[0].iloc[:0], {}
     first = next(x.source for x in loaded.values() if len(x.source))
-    _, comparisons = linker_parts(settings, first)
+    linker, comparisons = linker_parts(settings, first)
+    if settings.lsh is not None:  # the LSH passes, as a full run blocks on them too
+        loaded = {p: _Loaded(x.rows, linker.with_lsh(x.source), x.delta)
+                  for p, x in loaded.items()}
     if [c.name for c in comparisons] != list(model.fields):
         raise StoreError("These settings compare other fields than the stored model: run "
                          "with refit.")

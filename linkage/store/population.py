@@ -188,11 +188,9 @@ def diff(stored: PartnerPopulation, source: EncodedSource | None, layout: Layout
 def _id_columns(source: EncodedSource) -> tuple[np.ndarray, pa.Array]:
     """The extract's record ids as str objects and as Arrow strings; refuses repeats."""
     ids = np.asarray(source.record_ids, dtype=object)
-    try:
-        arrow = pa.array(ids, pa.string())
-    except (pa.ArrowException, TypeError):  # ids that are not all str
-        ids = np.asarray([str(x) for x in ids.tolist()], dtype=object)
-        arrow = pa.array(ids, pa.string())
+    if len(ids) and pd.api.types.infer_dtype(ids, skipna=False) != "string":
+        ids = np.asarray([str(x) for x in ids.tolist()], dtype=object)  # (not all str)
+    arrow = pa.array(ids, pa.string())
     if arrow.null_count:
         raise StoreError(f"Source '{source.partner}' holds a record without an id.")
     return ids, arrow
@@ -245,6 +243,7 @@ class StoredPopulations:
 
     partners: dict[str, PartnerPopulation]
     journaled: int
+    rebuilt: bool = False  #: made from the tables: the next write must be a full one
 
 
 @dataclass(frozen=True)
@@ -273,14 +272,14 @@ def read_populations(store: Store, agreement_id: str, layout: Layout, last_run: 
         runs = {run for run, _ in base}
         if len(runs) != 1 or [r for r, _ in journals] != list(range(min(runs) + 1,
                                                                      last_run + 1)):
-            return StoredPopulations(_rebuild(store, agreement_id, layout), 0)
+            return StoredPopulations(_rebuild(store, agreement_id, layout), 0, True)
         population = _concat([_from_arrow(data) for _, data in base], len(layout.blocking))
         if journals:
             population, applied = _apply(population, [_journal_frame(d) for _, d in journals])
             journaled += applied
         out[partner] = population
     if not out and last_run:
-        return StoredPopulations(_rebuild(store, agreement_id, layout), 0)
+        return StoredPopulations(_rebuild(store, agreement_id, layout), 0, True)
     return StoredPopulations(out, journaled)
 
 

@@ -573,3 +573,40 @@ def test_the_population_snapshot_matches_the_tables(months: Months, tmp_path: Pa
                 assert np.array_equal(getattr(fast[partner], name), getattr(got, name)), name
             assert np.array_equal(blocking[partner], got.blocking)
         assert fast[partner].arrow_ids().to_pylist() == list(slow[partner].record_ids)
+
+
+def test_an_update_with_lsh_blocks_on_the_lsh_passes_too(months: Months, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from linkage.matching.blocking import LshParameters
+    from linkage.matching.linker import LinkerSettings
+    settings = LinkerSettings(lsh=LshParameters(bands=4, bits_per_band=16))
+    passes: list[tuple[str, ...]] = []
+    score = incremental.score_delta
+    def recording(a: Any, *args: Any, **kwargs: Any) -> Any:
+        passes.append(tuple(a.blocking_names))
+        return score(a, *args, **kwargs)
+    with open_store(tmp_path / "lsh.sqlite") as store:
+        link_into_store(store, AGREEMENT, months.sources1, settings)
+        monkeypatch.setattr(incremental, "score_delta", recording)
+        link_into_store(store, AGREEMENT, months.sources2, settings)
+        assert full_recluster(store) == clusters(store.links(AGREEMENT))
+    assert passes and all(any(n.startswith("lsh_") for n in names) for names in passes)
+
+
+def test_after_an_erasure_the_next_run_writes_the_snapshot_in_full(months: Months,
+                                                                   tmp_path: Path) -> None:
+    from linkage.store.erasure import erase_link_key
+    from linkage.store.population import read_populations
+    from linkage.store.rows import Layout
+    education = next(s for s in months.sources2 if s.partner == "education")
+    with open_store(tmp_path / "e.sqlite") as store:
+        first = link_into_store(store, AGREEMENT, months.sources1)
+        erase_link_key(store, AGREEMENT, str(first.links.link_key.iloc[0]))
+        assert not store.query("SELECT part FROM populations")
+        rebuilt = link_into_store(store, AGREEMENT, [education])  # rebuilds, then writes all
+        assert {p for (p,) in store.query("SELECT part FROM populations")} == {0}
+        later = link_into_store(store, AGREEMENT, [education])  # nothing new: a journal
+        layout = Layout.from_json(store.query("SELECT layout FROM agreements")[0][0])
+        found = read_populations(store, AGREEMENT, layout, later.run_id)
+    assert rebuilt.run_id + 1 == later.run_id and not found.rebuilt
