@@ -468,13 +468,13 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
         if pair.left not in deltas or pair.right not in deltas:
             continue
         la, lb = loaded[pair.left], loaded[pair.right]
-        pa, pb = deltas[pair.left].population, deltas[pair.right].population
-        if not len(pa) or not len(pb):
+        pop_a, pop_b = deltas[pair.left].population, deltas[pair.right].population
+        if not len(pop_a) or not len(pop_b):
             continue  # a partner with no records left
         same = pair.left == pair.right
         scored = score_delta(la.source, lb.source, la.delta, lb.delta, comparisons,
                              frozen_model(pair, comparisons), backend, settings,
-                             sizes=(len(pa), len(pb)), coverage=pair.coverage)
+                             sizes=(len(pop_a), len(pop_b)), coverage=pair.coverage)
         key = f"{pair.left}~{pair.right}"
         if key in reference and len(scored.levels):
             moved = drift(reference[key], level_counts(scored.levels, comparisons),
@@ -487,10 +487,10 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
         else:
             hot = scored.probability >= settings.threshold
             kept = _kept_edges(store, agreement_id, pair.left, pair.right,
-                               pa.record_ids[np.unique(left[hot])],
-                               pb.record_ids[np.unique(right[hot])], gone)
-            kl = pa.rows_of(kept.left_record.to_numpy(object))
-            kr = pb.rows_of(kept.right_record.to_numpy(object))
+                               pop_a.record_ids[np.unique(left[hot])],
+                               pop_b.record_ids[np.unique(right[hot])], gone)
+            kl = pop_a.rows_of(kept.left_record.to_numpy(object))
+            kr = pop_b.rows_of(kept.right_record.to_numpy(object))
             if (kl < 0).any() or (kr < 0).any():
                 raise StoreError(f"The store of '{agreement_id}' holds a link to a record "
                                  f"it does not hold.")
@@ -501,8 +501,8 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
                                         kept.probability.to_numpy(float), settings)
             dropped_parts.append(kept[~stay])
         new_parts.append(pd.DataFrame({
-            "left_partner": pair.left, "left_record": pa.record_ids[left[chosen]],
-            "right_partner": pair.right, "right_record": pb.record_ids[right[chosen]],
+            "left_partner": pair.left, "left_record": pop_a.record_ids[left[chosen]],
+            "right_partner": pair.right, "right_record": pop_b.record_ids[right[chosen]],
             "weight": scored.weight[chosen], "probability": scored.probability[chosen],
             "run_id": run_id}))
     dropped = [f for f in dropped_parts if len(f)]
