@@ -36,6 +36,7 @@ same rules.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -282,14 +283,13 @@ def _load(store: Store, agreement_id: str, layout: Layout, deltas: dict[str, Par
     """
     passes = len(layout.blocking)
     wanted = []
-    if not everything:
-        for partner, d in deltas.items():
-            fill_blocking(store, agreement_id, layout, d, partner, given.get(partner))
-        for j in range(passes):
-            found = [d.population.blocking[d.delta, j] for d in deltas.values()
-                     if d.population.blocking is not None]
-            values = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
-            wanted.append(values[values != 0])
+    blocking = {} if everything else {
+        p: fill_blocking(store, agreement_id, layout, d, p, given.get(p))
+        for p, d in deltas.items()}
+    for j in range(passes if blocking else 0):
+        found = [blocking[p][d.delta, j] for p, d in deltas.items()]
+        values = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
+        wanted.append(values[values != 0])
     out = {}
     for partner, d in deltas.items():
         population, n = d.population, len(d.population)
@@ -305,11 +305,9 @@ def _load(store: Store, agreement_id: str, layout: Layout, deltas: dict[str, Par
             need = np.ones(n, bool)
         else:
             need = np.zeros(n, bool)
-            blocking = fill_blocking(store, agreement_id, layout, d, partner,
-                                     given.get(partner))  # (read above: kept)
             for j in range(passes):
                 if len(wanted[j]) and n:
-                    need |= pd.Series(blocking[:, j]).isin(wanted[j]).to_numpy()
+                    need |= pd.Series(blocking[partner][:, j]).isin(wanted[j]).to_numpy()
             need[delta] = True
         rows = np.flatnonzero(need)
         sent = d.source_row[rows] >= 0
@@ -317,14 +315,9 @@ def _load(store: Store, agreement_id: str, layout: Layout, deltas: dict[str, Par
         got = _fetch(store, agreement_id, partner, population.record_ids[stored_rows],
                      whole=3 * len(stored_rows) > n)
         parts = [decode_rows(layout, partner, population.record_ids[stored_rows], got)]
-        if sent.any():
-            part = subset(given[partner], d.source_row[rows[sent]])
-            parts.append(EncodedSource(
-                partner=partner, record_ids=population.record_ids[rows[sent]],
-                record_filters=part.record_filters, field_filters=part.field_filters,
-                missing=part.missing, field_names=part.field_names,
-                field_kinds=part.field_kinds, blocking_keys=part.blocking_keys,
-                blocking_names=part.blocking_names, hints=layout.hints))
+        if sent.any():  # (under the population's str ids)
+            parts.append(dataclasses.replace(subset(given[partner], d.source_row[rows[sent]]),
+                                             record_ids=population.record_ids[rows[sent]]))
         if len(parts) == 1 or not len(stored_rows):
             source = parts[-1]
         else:

@@ -10,9 +10,11 @@ its transaction, next to the tables that stay the record of truth (``records``,
 a new one, are not in it: a full extract brings them all again, and for a partner that
 sent nothing (or a partial extract) :func:`fill_blocking` reads them from ``records``.
 
-A snapshot is used only when it was written by the agreement's latest run; otherwise (an
-erasure since, or a store written by a run that did not keep one) it is rebuilt from the
-tables, which gives the same population.
+A run writes either the whole snapshot or, while the changes since the last whole one stay
+under :data:`COMPACT_SHARE` of the population, a journal of its changes. A reader applies
+the journals to the last whole snapshot; when they do not reach the agreement's latest
+run (an erasure since, which deletes the snapshot) it rebuilds the population from the
+tables instead, and the next run writes it whole.
 
 Within a run a partner's population is sorted by record id (so each record has a row, and
 the links come out in the order files are written in); ``seq`` keeps the order records
@@ -151,33 +153,19 @@ def diff(stored: PartnerPopulation, source: EncodedSource | None, layout: Layout
     changed_ranks = rank_of_stored[at[changed_src]]
     base.fingerprint[changed_ranks] = prints[changed_src]
     by_id = arrived[np.argsort(ids[arrived], kind="stable")]
-    where = np.searchsorted(base.record_ids, ids[by_id]) if len(base) else \
-        np.zeros(len(by_id), np.int64)
-    n = len(base) + len(by_id)
-    new_rows = (where + np.arange(len(where))).astype(np.int64)
-    old_rows = np.delete(np.arange(n), new_rows)  # the kept rows, in order
-    source_row = np.full(n, -1, np.int64)
+    fresh = PartnerPopulation(ids[by_id], next_seq + np.searchsorted(arrived, by_id),
+                              prints[by_id], np.full(len(by_id), None, dtype=object),
+                              None if full_extract else keys[by_id],
+                              ids_arrow.take(pa.array(by_id)))
+    population, new_rows = _insert_sorted(base, fresh)
+    old_rows = np.delete(np.arange(len(population)), new_rows)  # the kept rows, in order
+    source_row = np.full(len(population), -1, np.int64)
     source_row[old_rows] = src_of_kept
     source_row[new_rows] = by_id
-    # each new row's place among (kept rows, then arrived rows by id)
-    take_from = np.empty(n, np.int64)
-    take_from[old_rows] = np.arange(len(base))
-    take_from[new_rows] = len(base) + np.arange(len(by_id))
     if full_extract:  # every record arrived: its keys too
-        blocking = keys[source_row]
-    elif base.blocking is not None:
-        blocking = np.insert(base.blocking, where, keys[by_id], axis=0)
-        blocking[old_rows[changed_ranks]] = keys[changed_src]
-    else:
-        blocking = None
-    population = PartnerPopulation(
-        np.insert(base.record_ids, where, ids[by_id]),
-        np.insert(base.seq, where, next_seq + np.searchsorted(arrived, by_id)),
-        np.insert(base.fingerprint, where, prints[by_id], axis=0),
-        np.insert(base.link_keys, where, np.full(len(by_id), None, dtype=object)),
-        blocking,
-        pa.concat_arrays([base.arrow_ids(), ids_arrow.take(pa.array(by_id))]
-                         ).take(pa.array(take_from)))
+        population.blocking = keys[source_row]
+    elif population.blocking is not None:
+        population.blocking[old_rows[changed_ranks]] = keys[changed_src]
     gone_keys = [str(k) for k in stored.link_keys[gone].tolist() if k is not None]
     return PartnerDelta(population, new_rows,
                         np.sort(old_rows[changed_ranks]).astype(np.int64), source_row,
@@ -186,7 +174,8 @@ def diff(stored: PartnerPopulation, source: EncodedSource | None, layout: Layout
 
 
 def _id_columns(source: EncodedSource) -> tuple[np.ndarray, pa.Array]:
-    """The extract's record ids as str objects and as Arrow strings; refuses repeats."""
+    """The extract's record ids as str objects and as Arrow strings; refuses a missing
+    one (repeats: :func:`_refuse_repeats`)."""
     ids = np.asarray(source.record_ids, dtype=object)
     if len(ids) and pd.api.types.infer_dtype(ids, skipna=False) != "string":
         ids = np.asarray([str(x) for x in ids.tolist()], dtype=object)  # (not all str)
@@ -333,25 +322,38 @@ def _apply(population: PartnerPopulation, frames: list[pd.DataFrame]
     kept = np.delete(np.arange(len(population)), drop) if len(drop) else None
     base = population if kept is None else population.take(kept)
     fresh = last[present & (at < 0)].sort_values("record_id", kind="stable")
-    if not len(fresh):
-        return base, len(journal)
     ids = fresh.record_id.to_numpy(object)
-    where = np.searchsorted(base.record_ids, ids) if len(base) else np.zeros(len(ids),
-                                                                             np.int64)
-    n = len(base) + len(ids)
-    new_rows = where + np.arange(len(where))
-    take_from = np.empty(n, np.int64)
+    merged, _ = _insert_sorted(base, PartnerPopulation(
+        ids, fresh.seq.to_numpy(np.int64),
+        np.stack([fresh.fingerprint_0.to_numpy(np.uint64),
+                  fresh.fingerprint_1.to_numpy(np.uint64)], axis=1),
+        fresh.link_key.to_numpy(object)))
+    return merged, len(journal)
+
+
+def _insert_sorted(base: PartnerPopulation, fresh: PartnerPopulation
+                   ) -> tuple[PartnerPopulation, np.ndarray]:
+    """``base`` with the records of ``fresh`` (sorted by id, none of them in ``base``)
+    merged in by id, and the rows they took. Blocking keys are merged when both have
+    them (else None)."""
+    where = np.searchsorted(base.record_ids, fresh.record_ids) if len(base) else \
+        np.zeros(len(fresh), np.int64)
+    n = len(base) + len(fresh)
+    new_rows = (where + np.arange(len(where))).astype(np.int64)
+    take_from = np.empty(n, np.int64)  # each row's place among (base, then fresh)
     take_from[np.delete(np.arange(n), new_rows)] = np.arange(len(base))
-    take_from[new_rows] = len(base) + np.arange(len(ids))
-    prints = np.stack([fresh.fingerprint_0.to_numpy(np.uint64),
-                       fresh.fingerprint_1.to_numpy(np.uint64)], axis=1)
+    take_from[new_rows] = len(base) + np.arange(len(fresh))
+    blocking = None
+    if base.blocking is not None and fresh.blocking is not None:
+        blocking = np.insert(base.blocking, where, fresh.blocking, axis=0)
     return PartnerPopulation(
-        np.insert(base.record_ids, where, ids),
-        np.insert(base.seq, where, fresh.seq.to_numpy(np.int64)),
-        np.insert(base.fingerprint, where, prints, axis=0),
-        np.insert(base.link_keys, where, fresh.link_key.to_numpy(object)), None,
-        pa.concat_arrays([base.arrow_ids(), pa.array(ids, pa.string())]
-                         ).take(pa.array(take_from))), len(journal)
+        np.insert(base.record_ids, where, fresh.record_ids),
+        np.insert(base.seq, where, fresh.seq),
+        np.insert(base.fingerprint, where, fresh.fingerprint, axis=0),
+        np.insert(base.link_keys, where, fresh.link_keys),
+        blocking,
+        pa.concat_arrays([base.arrow_ids(), fresh.arrow_ids()]).take(pa.array(take_from))
+    ), new_rows
 
 
 def _to_arrow(population: PartnerPopulation, removed: np.ndarray | None = None) -> bytes:
