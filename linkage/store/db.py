@@ -26,7 +26,8 @@ import pandas as pd
 from linkage.errors import LinkageError
 
 #: Bumped when the tables change; a store of another version is refused.
-SCHEMA_VERSION = "3"  # 2: records.blocking; 3: populations, 128-bit content fingerprints
+SCHEMA_VERSION = "4"  # 2: records.blocking; 3: populations, 128-bit content fingerprints;
+#                        4: a record's link key in ``records`` (no ``clusters`` table)
 
 
 class StoreError(LinkageError, ValueError):
@@ -60,9 +61,11 @@ TABLES: dict[str, str] = {
     "runs": "agreement_id TEXT NOT NULL, run_id INTEGER NOT NULL, started TEXT NOT NULL, "
             "finished TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL, "
             "PRIMARY KEY (agreement_id, run_id)",
+    # one row a current record: its encoding, blocking tokens and link key (the cluster
+    # it is in); run_id: the run that wrote the encoding
     "records": "agreement_id TEXT NOT NULL, partner TEXT NOT NULL, record_id TEXT NOT NULL, "
                "seq BIGINT NOT NULL, content_hash TEXT NOT NULL, encoding {blob} NOT NULL, "
-               "blocking {blob} NOT NULL, run_id INTEGER NOT NULL, "
+               "blocking {blob} NOT NULL, link_key TEXT NOT NULL, run_id INTEGER NOT NULL, "
                "PRIMARY KEY (agreement_id, partner, record_id)",
     "models": "agreement_id TEXT NOT NULL, run_id INTEGER NOT NULL, model TEXT NOT NULL, "
               "reference TEXT NOT NULL, PRIMARY KEY (agreement_id, run_id)",
@@ -72,32 +75,30 @@ TABLES: dict[str, str] = {
              "probability {real} NOT NULL, run_id INTEGER NOT NULL, "
              "PRIMARY KEY (agreement_id, left_partner, left_record, right_partner, "
              "right_record)",
-    "clusters": "agreement_id TEXT NOT NULL, partner TEXT NOT NULL, record_id TEXT NOT NULL, "
-                "link_key TEXT NOT NULL, run_id INTEGER NOT NULL, "
-                "PRIMARY KEY (agreement_id, partner, record_id)",
     "link_keys": "agreement_id TEXT NOT NULL, link_key TEXT NOT NULL, "
                  "created_run INTEGER NOT NULL, ended_run INTEGER, ended_event TEXT, "
                  "PRIMARY KEY (agreement_id, link_key)",
     "history": "agreement_id TEXT NOT NULL, run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
                "event TEXT NOT NULL, link_key TEXT NOT NULL, other_key TEXT, "
                "records INTEGER NOT NULL, PRIMARY KEY (agreement_id, run_id, seq)",
-    # each partner's population as Arrow columns (store.population): derived from records
-    # and clusters, rewritten by every run; a run rebuilds it if the latest run did not
+    # each partner's population as Arrow columns (store.population): derived from
+    # records, rewritten by every run; a run rebuilds it if the latest run did not
     "populations": "agreement_id TEXT NOT NULL, partner TEXT NOT NULL, part INTEGER NOT NULL, "
                    "run_id INTEGER NOT NULL, data {blob} NOT NULL, "
                    "PRIMARY KEY (agreement_id, partner, part)",
 }
-INDEXES = ("CREATE INDEX IF NOT EXISTS clusters_by_key ON clusters (agreement_id, link_key)",
-           # a run reads the edges of the records it touches, from either end
-           "CREATE INDEX IF NOT EXISTS edges_by_right ON edges (agreement_id, right_partner, "
-           "right_record)")
+# a run reads the edges of the records it touches, from either end. (No index on
+# records' link keys: each would take a random place in a B-tree for every new record,
+# and a run finds records by key in its population snapshot; an erasure scans.)
+INDEXES = ("CREATE INDEX IF NOT EXISTS edges_by_right ON edges (agreement_id, right_partner, "
+           "right_record)",)
 
 #: Each table's primary-key columns: the order :meth:`Store.dump` sorts rows in.
 ORDER = {"store_info": "name", "agreements": "agreement_id",
          "runs": "agreement_id, run_id", "records": "agreement_id, partner, record_id",
          "models": "agreement_id, run_id",
          "edges": "agreement_id, left_partner, left_record, right_partner, right_record",
-         "clusters": "agreement_id, partner, record_id", "link_keys": "agreement_id, link_key",
+         "link_keys": "agreement_id, link_key",
          "history": "agreement_id, run_id, seq",
          "populations": "agreement_id, partner, part"}
 
@@ -207,7 +208,7 @@ class Store:
 
     def links(self, agreement_id: str) -> pd.DataFrame:
         """Every current record with its link key: ``link_key, partner, record_id``."""
-        rows = self.query("SELECT link_key, partner, record_id FROM clusters "
+        rows = self.query("SELECT link_key, partner, record_id FROM records "
                           "WHERE agreement_id = ? ORDER BY partner, record_id", (agreement_id,))
         return pd.DataFrame(rows, columns=["link_key", "partner", "record_id"])
 

@@ -1,6 +1,6 @@
 """Erasure and objection in the store: remove everything held under one link key.
 
-The records, their links (edges) and their cluster rows go; the key is ended with the
+The records (with their link keys) and their links (edges) go; the key is ended with the
 event ``erased``, and the run is recorded (kind ``erasure``) with counts only. A provider
 must also stop sending the person (its opt-out list at ``encode``), or the record returns
 as new at its next extract.
@@ -21,15 +21,15 @@ def erase_link_key(store: Store, agreement_id: str, link_key: str, *,
     """Remove every record under ``link_key``; return the count per partner. One
     transaction: ``before_commit(counts)`` (e.g. the audit entry) runs before it commits."""
     with store.transaction(lock=agreement_id):
-        held = store.query("SELECT partner, record_id FROM clusters WHERE agreement_id = ? "
+        # (a scan: the store keeps no index on link keys, which every run would pay for)
+        held = store.query("SELECT partner, record_id FROM records WHERE agreement_id = ? "
                            "AND link_key = ?", (agreement_id, link_key))
         if not held:
             raise StoreError("The store holds no record under that link key; nothing to "
                              "erase.")
         for partner, record in held:
-            for table in ("records", "clusters"):
-                store.execute(f"DELETE FROM {table} WHERE agreement_id = ? AND partner = ? "
-                              f"AND record_id = ?", (agreement_id, partner, record))
+            store.execute("DELETE FROM records WHERE agreement_id = ? AND partner = ? "
+                          "AND record_id = ?", (agreement_id, partner, record))
             store.execute("DELETE FROM edges WHERE agreement_id = ? AND ((left_partner = ? "
                           "AND left_record = ?) OR (right_partner = ? AND right_record = ?))",
                           (agreement_id, partner, record, partner, record))

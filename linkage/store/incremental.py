@@ -214,7 +214,6 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
         store.execute("INSERT INTO models (agreement_id, run_id, model, reference) "
                       "VALUES (?, ?, ?, ?)", (agreement_id, run_id, model.to_json(),
                                               json.dumps(reference)))
-        _write_records(store, agreement_id, layout, run_id, deltas, given)
         _write_edges(store, agreement_id, _read_edges(store, agreement_id), edges)
         members = {p: np.arange(len(d.population)) for p, d in deltas.items()}
         member_edges = edges
@@ -237,12 +236,12 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
             messages.append(f"The comparison levels of new records in {pair} drifted from "
                             f"the model's ({', '.join(f'{f}: {d}' for f, d in fields.items())}"
                             f" total variation distance): consider a refit.")
-        _write_records(store, agreement_id, layout, run_id, deltas, given)
         _write_edges(store, agreement_id, dropped, added)
         members, member_edges = _reach(store, agreement_id, deltas, dropped, added)
     assignment = _assign(store, agreement_id, deltas, members, member_edges)
     summary = _summary(deltas, assignment)
     rekeyed = _write_clusters(store, agreement_id, run_id, deltas, members, assignment)
+    _write_records(store, agreement_id, layout, run_id, deltas, given)  # (with their keys)
     _write_history(store, agreement_id, run_id, assignment)
     populations = {p: d.population for p, d in deltas.items() if len(d.population)}
     journals = {p: Journal(np.union1d(d.delta, rekeyed[p]).astype(np.int64),
@@ -552,11 +551,13 @@ def _write_records(store: Store, agreement_id: str, layout: Layout, run_id: int,
                     [(h, b, blocking_of(layout, b), run_id, agreement_id, p, r)
                      for h, b, r in zip(hashes, blobs, ids, strict=True)])
             else:
+                keys = population.link_keys[rows].tolist()
                 store.executemany(
                     "INSERT INTO records (agreement_id, partner, record_id, seq, "
-                    "content_hash, encoding, blocking, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(agreement_id, p, r, q, h, b, blocking_of(layout, b), run_id)
-                     for r, q, h, b in zip(ids, seq, hashes, blobs, strict=True)])
+                    "content_hash, encoding, blocking, link_key, run_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(agreement_id, p, r, q, h, b, blocking_of(layout, b), k, run_id)
+                     for r, q, h, b, k in zip(ids, seq, hashes, blobs, keys, strict=True)])
 
 
 def _typed_edges(frame: pd.DataFrame) -> pd.DataFrame:
@@ -600,11 +601,13 @@ def _reach(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
            ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """The records whose cluster or key this run can change, and every edge among them.
 
-    Starts from the new and changed records, the records whose edges were dropped or
-    added, and the records sharing a link key with a removed one; then closes the set
-    under "shares a link key with" (the keys before the run: the ``clusters`` table is
-    not yet written) and "has an edge to" (after it: the edges table is written). Returns
-    rows per partner (ascending) and the edges, whose both ends are in the set.
+    Starts from the new and changed records and the records whose edges were dropped
+    (those of changed and removed records included) or added, and closes the set under
+    "has an edge to" (the edges table is written). That also reaches every record
+    sharing a link key with a reached one: a key's records are one cluster, joined by
+    its stored edges, and an edge this run dropped put both its ends in the start set.
+    (An erasure removes every record under its key.) So no index on keys is needed.
+    Returns rows per partner (ascending) and the edges, whose both ends are in the set.
     """
     names = sorted(deltas)
     pops = {p: deltas[p].population for p in names}
@@ -621,20 +624,8 @@ def _reach(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
                 frontier[str(p)].update(rows[rows >= 0].tolist())  # (-1: a removed record)
     for frame in (dropped, added):
         add(frame, ("left", "right"), strict=False)
-    keys_seen: set[str] = set()
-    pending = {k for d in deltas.values() for k in d.gone_keys}
     edges: list[pd.DataFrame] = []
-    while pending or any(frontier.values()):
-        if pending:  # every record under a key not yet followed
-            keys_seen |= pending
-            held = []
-            for chunk in _chunks(sorted(pending)):
-                held += store.query(
-                    f"SELECT partner AS right_partner, record_id AS right_record FROM "
-                    f"clusters WHERE agreement_id = ? AND link_key IN "
-                    f"({', '.join('?' * len(chunk))})", (agreement_id, *chunk))
-            add(pd.DataFrame(held, columns=["right_partner", "right_record"]), ("right",),
-                strict=False)
+    while any(frontier.values()):
         reached = {}
         for p in names:
             rows = np.asarray(sorted(frontier[p]), np.int64)
@@ -643,8 +634,6 @@ def _reach(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
             if len(rows):
                 inside[p][rows] = True
                 reached[p] = rows
-        pending = {str(k) for p, rows in reached.items()
-                   for k in pops[p].link_keys[rows].tolist() if k is not None} - keys_seen
         if reached:
             found = _edges_touching(store, agreement_id,
                                     {p: pops[p].record_ids[r] for p, r in reached.items()})
@@ -717,20 +706,18 @@ def _assign(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
 def _write_clusters(store: Store, agreement_id: str, run_id: int,
                     deltas: dict[str, PartnerDelta], members: dict[str, np.ndarray],
                     assignment: KeyAssignment) -> dict[str, np.ndarray]:
-    """Store the new keys and the members' clusters; update each population's keys.
-    Returns each partner's rows whose key is new or changed."""
+    """Store the new and ended keys and the new keys of stored records; update each
+    population's keys (the new records' rows are written with theirs by
+    :func:`_write_records`, after this). Returns each partner's rows whose key is new or
+    changed."""
     store.executemany("INSERT INTO link_keys (agreement_id, link_key, created_run) "
                       "VALUES (?, ?, ?)", [(agreement_id, k, run_id)
                                            for k in assignment.new_keys])
     store.executemany("UPDATE link_keys SET ended_run = ?, ended_event = ? WHERE "
                       "agreement_id = ? AND link_key = ?",
                       [(run_id, how, agreement_id, k) for k, how in assignment.ended.items()])
-    # a record's cluster row goes with its record (the store holds one for each record)
-    store.executemany("DELETE FROM clusters WHERE agreement_id = ? AND partner = ? AND "
-                      "record_id = ?", [(agreement_id, p, str(r)) for p, d in deltas.items()
-                                        for r in d.gone_ids])
     at = 0
-    updates, inserts = [], []
+    updates = []
     rekeyed = {}
     for p in sorted(deltas):
         population, rows = deltas[p].population, members[p]
@@ -740,16 +727,11 @@ def _write_clusters(store: Store, agreement_id: str, run_id: int,
         new = np.asarray([k is None for k in before.tolist()], bool)
         moved = ~new & (before != keys)
         rekeyed[p] = rows[new | moved]
-        ids = population.record_ids[rows]
-        updates += [(k, run_id, agreement_id, p, r) for k, r in zip(
-            keys[moved].tolist(), ids[moved].tolist(), strict=True)]
-        inserts += [(agreement_id, p, r, k, run_id) for r, k in zip(
-            ids[new].tolist(), keys[new].tolist(), strict=True)]
+        updates += [(k, agreement_id, p, r) for k, r in zip(
+            keys[moved].tolist(), population.record_ids[rows[moved]].tolist(), strict=True)]
         population.link_keys[rows] = keys
-    store.executemany("UPDATE clusters SET link_key = ?, run_id = ? WHERE agreement_id = ? "
-                      "AND partner = ? AND record_id = ?", updates)
-    store.executemany("INSERT INTO clusters (agreement_id, partner, record_id, link_key, "
-                      "run_id) VALUES (?, ?, ?, ?, ?)", inserts)
+    store.executemany("UPDATE records SET link_key = ? WHERE agreement_id = ? AND "
+                      "partner = ? AND record_id = ?", updates)
     return rekeyed
 
 

@@ -5,16 +5,16 @@ its content fingerprint and its link key: to tell new, changed, unchanged and re
 records apart, and to write every record's link key. Read row by row from the database
 that costs seconds per million records, so the store also keeps each partner's population
 as a **snapshot**: Arrow columns in a few blobs (``populations``), written by every run in
-its transaction, next to the tables that stay the record of truth (``records``,
-``clusters``). The keyed blocking tokens, which find the stored records that can pair with
-a new one, are not in it: a full extract brings them all again, and for a partner that
-sent nothing (or a partial extract) :func:`fill_blocking` reads them from ``records``.
+its transaction, next to the table that stays the record of truth (``records``). The
+keyed blocking tokens, which find the stored records that can pair with a new one, are
+not in it: a full extract brings them all again, and for a partner that sent nothing (or
+a partial extract) :func:`fill_blocking` reads them from ``records``.
 
 A run writes either the whole snapshot or, while the changes since the last whole one stay
 under :data:`COMPACT_SHARE` of the population, a journal of its changes. A reader applies
 the journals to the last whole snapshot; when they do not reach the agreement's latest
-run (an erasure since, which deletes the snapshot) it rebuilds the population from the
-tables instead, and the next run writes it whole.
+run (an erasure since, which deletes the snapshot) it rebuilds the population from
+``records`` instead, and the next run writes it whole.
 
 Within a run a partner's population is sorted by record id (so each record has a row, and
 the links come out in the order files are written in); ``seq`` keeps the order records
@@ -248,7 +248,7 @@ def read_populations(store: Store, agreement_id: str, layout: Layout, last_run: 
                      ) -> StoredPopulations:
     """Every partner's stored population as of run ``last_run``: its last full snapshot
     with the journals of later runs applied, or, when they do not reach ``last_run``,
-    rebuilt from the ``records`` and ``clusters`` tables."""
+    rebuilt from the ``records`` table."""
     rows = store.query("SELECT partner, part, run_id, data FROM populations WHERE "
                        "agreement_id = ? ORDER BY partner, part", (agreement_id,))
     by_partner: dict[str, list[tuple[int, int, bytes]]] = {}
@@ -409,10 +409,8 @@ def _concat(parts: list[PartnerPopulation], passes: int) -> PartnerPopulation:
 
 def _rebuild(store: Store, agreement_id: str, layout: Layout) -> dict[str, PartnerPopulation]:
     """The populations from the tables (a store without a current snapshot)."""
-    rows = store.query("SELECT r.partner, r.record_id, r.seq, r.content_hash, r.blocking, "
-                       "c.link_key FROM records r LEFT JOIN clusters c ON "
-                       "c.agreement_id = r.agreement_id AND c.partner = r.partner AND "
-                       "c.record_id = r.record_id WHERE r.agreement_id = ?", (agreement_id,))
+    rows = store.query("SELECT partner, record_id, seq, content_hash, blocking, link_key "
+                       "FROM records WHERE agreement_id = ?", (agreement_id,))
     by_partner: dict[str, list[tuple[object, ...]]] = {}
     for r in rows:
         by_partner.setdefault(str(r[0]), []).append(r)
