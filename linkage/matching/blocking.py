@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+from numba import njit
 
 from linkage.bits import unpackbits_rows
 from linkage.matching.uniques import distinct
@@ -132,20 +132,21 @@ def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray, max_block_pairs: int, *
                  ordered: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
     """All ``(i, j)`` with ``keys_a[i] == keys_b[j] != 0``: a vectorised join.
 
-    ``keys_a`` (n_a,), ``keys_b`` (n_b,) uint64. Returns rows of A, rows of B (int64) and
-    the number of blocks skipped because ``|A_block| * |B_block| > max_block_pairs``.
-    ``ordered``: pairs come block by block in key order (a sort-merge join); otherwise in
-    any order, which lets a join of a few records against many (a month's new records
-    against everyone) skip sorting the many.
+    ``keys_a`` (n_a,), ``keys_b`` (n_b,) uint64 (columns of a wider matrix are fine).
+    Returns rows of A, rows of B (int64) and the number of blocks skipped because
+    ``|A_block| * |B_block| > max_block_pairs``. ``ordered``: pairs come block by block in
+    key order (a sort-merge join); otherwise in any order, which lets a join of a few
+    records against many (a month's new records against everyone) skip sorting the many.
     """
+    if not ordered:  # (sizes with the zero keys: counting them costs a pass over many)
+        n_a, n_b = len(keys_a), len(keys_b)
+        if n_a * SMALL_SIDE < n_b:
+            return _join_few(keys_a, keys_b, max_block_pairs)
+        if n_b * SMALL_SIDE < n_a:
+            rows_b, rows_a, skipped = _join_few(keys_b, keys_a, max_block_pairs)
+            return rows_a, rows_b, skipped
     ia = np.flatnonzero(keys_a)
     ib = np.flatnonzero(keys_b)
-    if not ordered and len(ia) * SMALL_SIDE < len(ib):
-        rows_a, rows_b, skipped = _join_few(keys_a, ia, keys_b, ib, max_block_pairs)
-        return rows_a, rows_b, skipped
-    if not ordered and len(ib) * SMALL_SIDE < len(ia):
-        rows_b, rows_a, skipped = _join_few(keys_b, ib, keys_a, ia, max_block_pairs)
-        return rows_a, rows_b, skipped
     ia = ia[np.argsort(keys_a[ia], kind="stable")]
     ib = ib[np.argsort(keys_b[ib], kind="stable")]
     blocks = common_blocks(keys_a[ia], keys_b[ib])
@@ -164,15 +165,14 @@ def join_on_keys(keys_a: np.ndarray, keys_b: np.ndarray, max_block_pairs: int, *
     return ia[start_a[group] + local_a], ib[start_b[group] + local_b], skipped
 
 
-def _join_few(keys_few: np.ndarray, few: np.ndarray, keys_many: np.ndarray,
-              many: np.ndarray, max_block_pairs: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`join_on_keys` of a few rows (``few``, non-zero keys) against many: the few
-    are sorted into blocks and each of the many looks its key up among them."""
+def _join_few(keys_few: np.ndarray, keys_many: np.ndarray, max_block_pairs: int
+              ) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`join_on_keys` of a few rows against many: the few are sorted into blocks,
+    and one compiled pass over the many looks each key up among the blocks' keys."""
+    few = np.flatnonzero(keys_few)
     few = few[np.argsort(keys_few[few], kind="stable")]
     values, start, count = np.unique(keys_few[few], return_index=True, return_counts=True)
-    block = pd.Index(values).get_indexer(keys_many[many]) if len(values) else \
-        np.full(len(many), -1, np.int64)
-    many, block = many[block >= 0], block[block >= 0]
+    many, block = _rows_with_keys(keys_many, values)
     oversize = count * np.bincount(block, minlength=len(values)) > max_block_pairs
     keep = ~oversize[block]
     many, block = many[keep], block[keep]
@@ -182,6 +182,42 @@ def _join_few(keys_few: np.ndarray, few: np.ndarray, keys_many: np.ndarray,
                                                           repeats)
     return (few[np.repeat(start[block], repeats) + offset].astype(np.int64),
             np.repeat(many, repeats).astype(np.int64), int(oversize.sum()))
+
+
+@njit(cache=True, nogil=True)
+def _rows_with_keys(keys: np.ndarray, values: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The rows ``i`` (ascending) of ``keys`` (n,) uint64 whose key is non-zero and one of
+    ``values`` (v,) uint64 (distinct), and that key's position in ``values``: two (k,)
+    int64 arrays. An open-addressing hash table of the values, probed once per row."""
+    size, bits = 2, 1
+    while size < 2 * len(values):
+        size, bits = 2 * size, bits + 1
+    shift = np.uint64(64 - bits)
+    table = np.zeros(size, np.uint64)
+    slot = np.full(size, -1, np.int64)
+    for j in range(len(values)):
+        h = np.int64((values[j] * _MIX) >> shift)
+        while slot[h] >= 0:
+            h = (h + 1) & (size - 1)
+        table[h] = values[j]
+        slot[h] = j
+    rows = np.empty(len(keys), np.int64)
+    where = np.empty(len(keys), np.int64)
+    k = 0
+    for i in range(len(keys)):
+        key = keys[i]
+        if key == 0:
+            continue
+        h = np.int64((key * _MIX) >> shift)
+        while slot[h] >= 0:
+            if table[h] == key:
+                rows[k] = i
+                where[k] = slot[h]
+                k += 1
+                break
+            h = (h + 1) & (size - 1)
+    return rows[:k].copy(), where[:k].copy()
 
 
 def union_pairs(lefts: list[np.ndarray], rights: list[np.ndarray],

@@ -40,8 +40,10 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,7 +54,7 @@ from linkage.linkfiles import random_link_keys
 from linkage.matching.backends import CandidateBackend, InProcessBackend
 from linkage.matching.clustering import greedy_clusters
 from linkage.matching.linker import LinkerSettings
-from linkage.matching.summary import MatchModel
+from linkage.matching.summary import MatchModel, PairSummary
 from linkage.store.db import Store, StoreError
 from linkage.store.keys import KeyAssignment, assign_keys
 from linkage.store.population import (
@@ -76,6 +78,7 @@ from linkage.store.rows import (
 )
 from linkage.store.scoring import (
     RecordingBackend,
+    ScoredDelta,
     drift,
     frozen_model,
     level_counts,
@@ -95,6 +98,8 @@ COUNTS = ("new", "changed", "unchanged", "removed", "created", "joined", "merged
 REFIT_GROWTH = 1.0
 #: Record ids per ``IN (...)`` query.
 FETCH_CHUNK = 500
+#: Partner pairs an update scores at the same time (with the in-process backend).
+SCORING_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -455,18 +460,28 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
     if [c.name for c in comparisons] != list(model.fields):
         raise StoreError("These settings compare other fields than the stored model: run "
                          "with refit.")
+    pairs = [pair for pair in model.pairs if pair.left in deltas and pair.right in deltas
+             and len(deltas[pair.left].population) and len(deltas[pair.right].population)]
+    def score(pair: PairSummary) -> ScoredDelta:
+        la, lb = loaded[pair.left], loaded[pair.right]
+        return score_delta(la.source, lb.source, la.delta, lb.delta, comparisons,
+                           frozen_model(pair, comparisons), backend, settings,
+                           sizes=(len(deltas[pair.left].population),
+                                  len(deltas[pair.right].population)),
+                           coverage=pair.coverage)
+    # the pairs are scored side by side (numpy, Arrow and the compiled kernels let go of
+    # the GIL); the in-process backend is pure, another may not be thread-safe
+    workers = SCORING_THREADS if isinstance(backend, InProcessBackend) else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        biggest_first = sorted(pairs, key=lambda q: -_scoring_work(loaded[q.left],
+                                                                   loaded[q.right]))
+        pending = {id(q): pool.submit(score, q) for q in biggest_first}
+        all_scored = [pending[id(q)].result() for q in pairs]
     new_parts, drifted = [], {}
-    for pair in model.pairs:
-        if pair.left not in deltas or pair.right not in deltas:
-            continue
+    for pair, scored in zip(pairs, all_scored, strict=True):
         la, lb = loaded[pair.left], loaded[pair.right]
         pop_a, pop_b = deltas[pair.left].population, deltas[pair.right].population
-        if not len(pop_a) or not len(pop_b):
-            continue  # a partner with no records left
         same = pair.left == pair.right
-        scored = score_delta(la.source, lb.source, la.delta, lb.delta, comparisons,
-                             frozen_model(pair, comparisons), backend, settings,
-                             sizes=(len(pop_a), len(pop_b)), coverage=pair.coverage)
         key = f"{pair.left}~{pair.right}"
         if key in reference and len(scored.levels):
             moved = drift(reference[key], level_counts(scored.levels, comparisons),
@@ -503,6 +518,11 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
     return (pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else empty,
             pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else empty,
             drifted)
+
+
+def _scoring_work(a: _Loaded, b: _Loaded) -> int:
+    """About how many key lookups scoring the new records of ``a`` and ``b`` takes."""
+    return len(a.delta) * len(b.rows) + len(b.delta) * len(a.rows) + len(a.rows) + len(b.rows)
 
 
 def _no_kept() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -36,6 +36,24 @@ def test_join_of_a_few_against_many_matches_the_sorted_join(few: list[int], many
     assert skipped == want_skipped and left.dtype == right.dtype == np.int64
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=30), st.data())
+def test_a_few_wide_keys_against_many_in_a_matrix_column(pool: list[int],
+                                                         data: st.DataObject) -> None:
+    """Keys over the whole uint64 range (hash-table collisions), read from a column of a
+    (n, passes) matrix as the blocking passes are."""
+    pick = st.sampled_from([0, *pool])
+    few = data.draw(st.lists(pick, min_size=1, max_size=6))
+    many = data.draw(st.lists(pick, min_size=60, max_size=200))
+    a = np.asarray(few, dtype=np.uint64)
+    wide = np.zeros((len(many), 3), np.uint64)
+    wide[:, 1] = many
+    left, right, skipped = join_on_keys(a, wide[:, 1], 10**6, ordered=False)
+    want = {(i, j) for i, x in enumerate(few) for j, y in enumerate(many) if x == y != 0}
+    assert set(zip(left.tolist(), right.tolist(), strict=True)) == want
+    assert len(left) == len(want) and skipped == 0
+
+
 def test_union_of_passes_and_self_join() -> None:
     keys = np.array([[1, 5], [1, 6], [2, 6], [0, 0]], dtype=np.uint64)
     result = block(keys, keys, ("a", "b"), self_join=True)
