@@ -86,3 +86,12 @@ def warm_up() -> None:
     idx = np.zeros(1, dtype=np.int64)
     pair_intersections(z, z, idx, idx)
     threshold_rows(z, z, np.zeros(1, np.int32), np.zeros(1, np.int32), idx, idx + 1, 0.5, 1)
+
+
+def threadsafe() -> bool:
+    """Whether these kernels may run from several Python threads at once: numba's OpenMP
+    and TBB threading layers allow it; its fallback "workqueue" layer (no OpenMP or TBB
+    runtime on the machine) aborts the process when two parallel kernels overlap."""
+    warm_up()  # the layer is chosen when the first parallel kernel runs
+    return str(numba.threading_layer()) in ("omp", "tbb")
+

@@ -51,6 +51,7 @@ import pandas as pd
 
 from linkage.contracts import EncodedSource
 from linkage.linkfiles import random_link_keys
+from linkage.matching import kernels
 from linkage.matching.backends import CandidateBackend, InProcessBackend
 from linkage.matching.clustering import greedy_clusters
 from linkage.matching.linker import LinkerSettings
@@ -471,12 +472,18 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
                            coverage=pair.coverage)
     # the pairs are scored side by side (numpy, Arrow and the compiled kernels let go of
     # the GIL); the in-process backend is pure, another may not be thread-safe
-    workers = SCORING_THREADS if isinstance(backend, InProcessBackend) else 1
+    # (numba's fallback threading layer cannot run two kernels at once: then one by one)
+    workers = (SCORING_THREADS if isinstance(backend, InProcessBackend) and len(pairs) > 1
+               and kernels.threadsafe() else 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         biggest_first = sorted(pairs, key=lambda q: -_scoring_work(loaded[q.left],
                                                                    loaded[q.right]))
         pending = {id(q): pool.submit(score, q) for q in biggest_first}
-        all_scored = [pending[id(q)].result() for q in pairs]
+        try:
+            all_scored = [pending[id(q)].result() for q in pairs]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # (queued pairs are cancelled)
+            raise
     new_parts, drifted = [], {}
     for pair, scored in zip(pairs, all_scored, strict=True):
         la, lb = loaded[pair.left], loaded[pair.right]

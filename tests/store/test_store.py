@@ -499,6 +499,43 @@ def test_a_run_killed_at_random_points_leaves_the_store_as_before(
         assert after == before
 
 
+
+UPDATE_CHILD = """
+import os, sys
+import numpy as np
+from benchmarks.cohort_sources import encode_extracts
+from linkage.encoding import ProjectKey
+from linkage.protocols import load_agreement
+from linkage.store import link_into_store, open_store
+from linkage.synth import CohortConfig, generate_cohort
+from tests.helpers import EXAMPLE
+cohort = generate_cohort(CohortConfig(people=1_500, seed=7))
+loaded = load_agreement(EXAMPLE / "agreement.yaml")
+key = ProjectKey(bytes.fromhex(os.environ["LINKAGE_TEST_KEY"]))
+month1 = {p: f.iloc[: len(f) * 9 // 10] for p, f in cohort.extracts.items()}
+with open_store(sys.argv[1]) as store:
+    link_into_store(store, "a", encode_extracts(month1, loaded, keys=key, noise_seed=1))
+    run = link_into_store(store, "a", encode_extracts(cohort.extracts, loaded, keys=key,
+                                                      noise_seed=2))
+print(run.kind, run.summary["new"] > 0, flush=True)
+"""
+
+
+def test_an_update_runs_where_numba_cannot_run_kernels_side_by_side(tmp_path: Path) -> None:
+    """Numba's fallback "workqueue" threading layer (a machine without OpenMP or TBB)
+    aborts the process when two parallel kernels overlap: the update then scores its
+    partner pairs one by one."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "LINKAGE_TEST_KEY": SECRET.hex(), "PYTHONPATH": str(root),
+           "NUMBA_THREADING_LAYER": "workqueue"}
+    done = subprocess.run([sys.executable, "-c", UPDATE_CHILD, str(tmp_path / "s.sqlite")],
+                          capture_output=True, text=True, env=env, cwd=root, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["update", "True"]
+
 # -- working in proportion to the change -------------------------------------------------------
 def full_recluster(store: Store) -> dict[frozenset[tuple[str, str]], str]:
     """Every stored record clustered from every stored edge, as a first run would (the
