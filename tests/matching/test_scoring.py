@@ -7,6 +7,7 @@ from linkage.errors import MatchingError, NotFittedError
 from linkage.matching import FellegiSunter, match_probability
 from linkage.matching.candidates import SaltSample
 from linkage.matching.comparison import FieldComparison
+from linkage.matching.patterns import PatternCounts
 from linkage.matching.scoring import estimate_coverage, one_match_weights
 
 
@@ -83,6 +84,40 @@ def test_max_matches_caps_the_prior() -> None:
     assert free.lambda_ * 1_000_000 > 1_000
     assert capped.lambda_ * 1_000_000 <= 500 + 1e-6
 
+
+
+def test_em_sets_siblings_apart_when_the_match_share_hits_its_ceiling() -> None:
+    """Households: non-matches agreeing on fields 1 and 3 together (a family name and an
+    address), disagreeing on field 0 (the given name), as many as the matches. With one
+    match per record, a two-class fit reaches its ceiling and takes them in; the refit
+    with a household class recovers the matches' m."""
+    rng = np.random.default_rng(2)
+    total, matches, siblings = 4_000_000, 3_000, 3_000
+    household = [[0.02, 0.08, 0.9], [0.9, 0.07, 0.03], [0.5, 0.5], [0.9, 0.08, 0.02]]
+    everything, _ = simulate(rng, matches, total - matches - siblings, M, U)
+    sibling_rows, _ = simulate(rng, siblings, 0, household, U)
+    candidate = (everything[:, 0] <= 1) | (everything[:, 3] == 0)
+    levels = np.vstack([everything[candidate], sibling_rows])
+    random_levels = everything[rng.integers(0, len(everything), 100_000)]
+    two = FellegiSunter((3, 3, 2, 3))
+    two._em(PatternCounts.of(levels), random_levels, total_pairs=total,
+            max_matches=3_100, fixed_m=None)
+    assert two.capped_ and two.m_[0][0] < 0.7  # siblings in the match class
+    model = FellegiSunter((3, 3, 2, 3)).fit(levels, random_levels, total_pairs=total,
+                                            max_matches=3_100)
+    assert model.households_ is not None
+    assert model.m_[0][0] > 0.85  # (field 0 is blocked on, so a little above M's 0.9)
+    for f in (1, 2):  # not blocked on
+        assert np.allclose(model.m_[f], M[f], atol=0.05)
+    # matches with weak evidence fall to the other classes, so the share is a little low
+    assert model.lambda_ * total == pytest.approx(matches, rel=0.2)
+    h, share = model.households_
+    assert h[0][0] < 0.1 and h[1][0] > 0.8 and share * total == pytest.approx(siblings, rel=0.3)
+    # a salted model (salt samples given) is left as the two classes fitted it
+    salted = FellegiSunter((3, 3, 2, 3), salt_rounds=0).fit(
+        levels, random_levels, total_pairs=total, max_matches=3_100,
+        salt_samples=[SaltSample(random_levels[:10], (0,))])
+    assert salted.households_ is None
 
 def test_mixture_u_separates_matches_from_a_salt_agreeing_sample() -> None:
     """Random pairs whose salt agrees hold many matches; holding m, the model's u of the
