@@ -164,8 +164,8 @@ class FellegiSunter:
         u = _level_probabilities(rp, rc, self.n_levels, smoothing=1.0)
         for f, probabilities in (fixed_u or {}).items():
             u[f] = np.asarray(probabilities, dtype=np.float64)
-        m = ([np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in self.n_levels]
-             if fixed_m is None else [np.asarray(x, dtype=np.float64) for x in fixed_m])
+        m = (self._starting_m() if fixed_m is None
+             else [np.asarray(x, dtype=np.float64) for x in fixed_m])
         cap = 0.5 if max_matches is None else min(0.5, max(max_matches, 1) / total_pairs)
         lam = min(cap / 2, pairs / total_pairs / 10)
         self.n_iter_ = 0
@@ -185,6 +185,10 @@ class FellegiSunter:
         #: the match share reached the one-match-per-record ceiling (see fit_counts)
         self.capped_ = lam >= CAPPED_SHARE * cap
 
+    def _starting_m(self) -> list[np.ndarray]:
+        """Where EM starts: each field's top level at 0.9, the rest sharing 0.1."""
+        return [np.r_[0.9, np.full(n - 1, 0.1 / (n - 1))] for n in self.n_levels]
+
     def _em_with_households(self, counted: PatternCounts, *, total_pairs: int) -> None:
         """EM again with a third class beside matches and the random pairs' ``u``:
         non-matches that agree on some fields together (siblings share a family name and
@@ -194,14 +198,14 @@ class FellegiSunter:
         (level probabilities, share of all pairs)."""
         patterns, counts = counted.patterns, counted.counts.astype(np.float64)
         n = self.n_levels
-        m = [np.r_[0.9, np.full(k - 1, 0.1 / (k - 1))] for k in n]
+        m = self._starting_m()
         h = [0.5 * a + 0.5 * b for a, b in zip(m, self.u_, strict=True)]
         cap = self.cap_
         lam = lam_h = min(cap / 2, counted.total / total_pairs / 10)
-        log_u = self._log_probability(patterns, self.u_)
+        log_u = self._log_bayes(patterns, self.u_)
         for _ in range(self.max_iter):
-            log_m = self._log_probability(patterns, m) + np.log(lam)
-            log_h = self._log_probability(patterns, h) + np.log(lam_h)
+            log_m = self._log_bayes(patterns, m) + np.log(lam)
+            log_h = self._log_bayes(patterns, h) + np.log(lam_h)
             log_0 = log_u + np.log(max(1.0 - lam - lam_h, 1e-12))
             top = np.maximum(np.maximum(log_m, log_h), log_0)
             e_m, e_h, e_0 = np.exp(log_m - top), np.exp(log_h - top), np.exp(log_0 - top)
@@ -223,16 +227,6 @@ class FellegiSunter:
         if shift > HOUSEHOLD_SHIFT:  # the two classes had taken the siblings in
             self.m_, self.lambda_ = m, lam
             self.households_ = (h, lam_h)
-
-    @staticmethod
-    def _log_probability(levels: np.ndarray, probabilities: list[np.ndarray]) -> np.ndarray:
-        """Per pattern, the log probability of its present levels under one class."""
-        total = np.zeros(len(levels))
-        for f in range(levels.shape[1]):
-            col = levels[:, f]
-            present = col >= 0
-            total[present] += np.log(probabilities[f])[col[present]]
-        return total
 
     def mixture_u(self, sample: np.ndarray, fields: list[int], *,
                   max_iter: int = 200) -> dict[int, np.ndarray]:
@@ -270,12 +264,15 @@ class FellegiSunter:
         return 1.0 / (1.0 + np.exp(-np.clip(log_ratio, -700, 700)))
 
     @staticmethod
-    def _log_bayes(levels: np.ndarray, m: list[np.ndarray], u: list[np.ndarray]) -> np.ndarray:
+    def _log_bayes(levels: np.ndarray, m: list[np.ndarray],
+                   u: list[np.ndarray] | None = None) -> np.ndarray:
+        """Per pattern, ``log(m/u)`` summed over its present levels (``u`` None: ``log m``,
+        the log probability of the pattern under one class)."""
         total = np.zeros(len(levels))
         for f in range(levels.shape[1]):
             col = levels[:, f]
             present = col >= 0
-            ratio = np.log(m[f]) - np.log(u[f])
+            ratio = np.log(m[f]) if u is None else np.log(m[f]) - np.log(u[f])
             total[present] += ratio[col[present]]
         return total
 
