@@ -88,8 +88,9 @@ TABLES: dict[str, str] = {
                    "PRIMARY KEY (agreement_id, partner, part)",
 }
 # a run reads the edges of the records it touches, from either end. (No index on
-# records' link keys: each would take a random place in a B-tree for every new record,
-# and a run finds records by key in its population snapshot; an erasure scans.)
+# records' link keys: each would take a random place in a B-tree for every new record;
+# a run reaches a key's records through their links (incremental._reach), an erasure
+# scans.)
 INDEXES = ("CREATE INDEX IF NOT EXISTS edges_by_right ON edges (agreement_id, right_partner, "
            "right_record)",)
 

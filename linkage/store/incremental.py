@@ -246,7 +246,7 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
         members, member_edges = _reach(store, agreement_id, deltas, dropped, added)
     assignment = _assign(store, agreement_id, deltas, members, member_edges)
     summary = _summary(deltas, assignment)
-    rekeyed = _write_clusters(store, agreement_id, run_id, deltas, members, assignment)
+    rekeyed = _write_keys(store, agreement_id, run_id, deltas, members, assignment)
     _write_records(store, agreement_id, layout, run_id, deltas, given)  # (with their keys)
     _write_history(store, agreement_id, run_id, assignment)
     populations = {p: d.population for p, d in deltas.items() if len(d.population)}
@@ -730,7 +730,7 @@ def _assign(store: Store, agreement_id: str, deltas: dict[str, PartnerDelta],
                        lambda n: random_link_keys(n).tolist())
 
 
-def _write_clusters(store: Store, agreement_id: str, run_id: int,
+def _write_keys(store: Store, agreement_id: str, run_id: int,
                     deltas: dict[str, PartnerDelta], members: dict[str, np.ndarray],
                     assignment: KeyAssignment) -> dict[str, np.ndarray]:
     """Store the new and ended keys and the new keys of stored records; update each

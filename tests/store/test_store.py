@@ -407,7 +407,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.mark.parametrize("fail_in", ["_write_clusters", "_write_history"])
+@pytest.mark.parametrize("fail_in", ["_write_keys", "_write_history"])
 def test_a_run_that_fails_midway_leaves_the_store_as_before(
         store_url: str, months: Months, fail_in: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_store(store_url) as store:
