@@ -79,7 +79,10 @@ class SaltFallback:
       agree but the dates of birth do not;
     - either order: ``[given_name.soundex, family_name.soundex, date_of_birth]`` taken in
       either order, where the dates agree but *both* names disagree (given and family names
-      recorded the other way round); ``swapped_field`` is the other name.
+      recorded the other way round); ``swapped_field`` is the other name;
+    - coarse date: ``[given_name, family_name, date_of_birth.month]`` where the dates of
+      birth differ (both fields None): the exact names still agree through a mistyped day
+      or year.
     """
 
     blocking_pass: str  #: the pass whose token equality is compared

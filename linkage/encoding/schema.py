@@ -163,15 +163,23 @@ class EncodingSchema(_Frozen):
         - gated: two parts, one a salted field (whole or derived), the other a whole field
           that is neither salted nor the salt (``[given_name.soundex, postcode]``);
         - either order: two salted fields and their whole salt, in either order
-          (``names_either_order_dob``), for given and family names recorded swapped.
+          (``names_either_order_dob``), for given and family names recorded swapped;
+        - coarse date: whole salted fields and one derived part of their salt
+          (``[given_name, family_name, date_of_birth.month]``): the exact names, where
+          the dates differ but not in that part (a day mistyped, a year off by one). Only
+          the first such pass of a salted field qualifies: two (month and year) agree
+          together on namesakes born in the same month of a year, and counted as two
+          independent comparisons they linked them (hard cohort, 20,000 children: F1
+          0.9864 / 0.9782 / 0.9842 with the month alone, 0.9691 / 0.9540 / 0.9702 with both).
 
-        Passes with the names and a coarse date (``[given_name.soundex,
+        Passes with Soundex codes of the names and a coarse date (``[given_name.soundex,
         family_name.soundex, date_of_birth.year]``) do not qualify: measured on the hard
         cohort, equal tokens there are as often common namesakes born the same year as a
         child with a mistyped date, and they cost more precision than they gave recall.
         """
         salted = self.salted_by()
         out: dict[str, SaltFallback] = {}
+        coarse: set[str] = set()  # salted fields with a coarse-date fallback already
         for blocking_pass in self.blocking:
             parts = blocking_pass.parsed_parts
             named = [p for p in parts if p.field in salted]
@@ -184,6 +192,11 @@ class EncodingSchema(_Frozen):
                         and rest[0] == BlockingPart(salt):
                     out[blocking_pass.name] = SaltFallback(
                         blocking_pass.name, named[0].field, swapped_field=named[1].field)
+            elif named and all(not p.derivation for p in named) and len(rest) == 1 \
+                    and rest[0].field == salt and rest[0].derivation \
+                    and named[0].field not in coarse:
+                coarse.add(named[0].field)
+                out[blocking_pass.name] = SaltFallback(blocking_pass.name, named[0].field)
             elif len(named) == 1 and len(rest) == 1 and not rest[0].derivation \
                     and rest[0].field != salt:
                 out[blocking_pass.name] = SaltFallback(blocking_pass.name, named[0].field,
@@ -266,6 +279,8 @@ def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING,
             BlockingPass(name="names_soundex_month",
                          parts=("given_name.soundex", "family_name.soundex",
                                 "date_of_birth.month")),
+            BlockingPass(name="names_month",
+                         parts=("given_name", "family_name", "date_of_birth.month")),
             BlockingPass(name="names_either_order_dob", either_order=True,
                          parts=("given_name.soundex", "family_name.soundex", "date_of_birth")),
             BlockingPass(name="postcode_dob", parts=("postcode", "date_of_birth")),

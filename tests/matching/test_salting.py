@@ -29,9 +29,40 @@ def test_passes_that_stand_in_for_salted_names() -> None:
     plain = default_schema(hardening=HardeningSpec(), salt_names=False)
     assert plain.salt_fallbacks() == ()
     assert _salted(plain).salt_fallbacks() == (
+        SaltFallback("names_month", "given_name"),  # not names_soundex_month or _year
         SaltFallback("names_either_order_dob", "given_name", swapped_field="family_name"),
         SaltFallback("given_soundex_postcode", "given_name", "postcode"),
         SaltFallback("family_soundex_postcode", "family_name", "postcode"))  # not *_dob
+
+
+def test_one_coarse_date_fallback_per_salted_field() -> None:
+    # exact names with the birth year would agree together with the month on namesakes
+    # born in the same month of a year: counted twice, they linked them
+    data = _salted(default_schema(hardening=HardeningSpec(), salt_names=False)).model_dump()
+    data["blocking"] = [*data["blocking"], {"name": "names_year", "either_order": False,
+                        "parts": ("given_name", "family_name", "date_of_birth.year")}]
+    fallbacks = EncodingSchema.model_validate(data).salt_fallbacks()
+    assert [fb.blocking_pass for fb in fallbacks if fb.salted_field == "given_name"
+            and fb.gate_field is None and fb.swapped_field is None] == ["names_month"]
+
+
+def test_coarse_date_fallback_is_compared_only_where_the_dates_differ() -> None:
+    # fields: name (salted by dob), dob; pass = name + dob.month
+    filters = {"name": np.array([[1], [1], [1], [1]], np.uint64),
+               "dob": np.array([[7], [7], [8], [9]], np.uint64)}
+    keys = np.array([[11], [11], [11], [0]], np.uint64)  # last record: no month
+    hints = ComparisonHints(salted_by={"name": "dob"},
+                            salt_fallbacks=(SaltFallback("pass", "name"),))
+    side = EncodedSource("p", np.array(["a", "b", "c", "d"]), np.zeros((4, 1), np.uint64),
+                         filters, np.zeros((4, 2), bool), ("name", "dob"),
+                         {"name": FieldKind.NAME, "dob": FieldKind.DATE}, keys, ("pass",),
+                         hints)
+    comparisons = (FieldComparison("name", (0.9,)), FieldComparison("dob", (0.9,)),
+                   FieldComparison("pass", (0.5,)))
+    levels = compare_pairs(side, side, np.zeros(3, np.int64), np.arange(1, 4), comparisons)
+    assert levels[0].tolist() == [0, 0, -1]   # dates agree: the name itself is compared
+    assert levels[1].tolist() == [-1, 1, 0]   # a mistyped day: the tokens still agree
+    assert levels[2].tolist() == [-1, 1, -1]  # no token on one side: silent
 
 
 def test_either_order_fallback_is_compared_only_where_both_names_disagree() -> None:
