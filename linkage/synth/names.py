@@ -172,6 +172,28 @@ class NameTable:
             weights[origin] = p / p.sum()
         return cls(np.asarray(vocab, dtype=object), weights)
 
+    def with_tail(self, tail: tuple[str, ...], shares: dict[str, float],
+                  *, offset: float = 50.0) -> NameTable:
+        """This table with a long tail of rarer names: origin ``o`` draws a name from
+        ``tail`` with probability ``shares[o]`` (else from its own list, as before), tail
+        names weighted ``1 / (rank + offset)`` in an order of their own for each origin
+        (fixed, so cohorts repeat): flatter than the heads, like the thousands of rare
+        names of a real register."""
+        vocab = sorted(set(self.vocabulary.tolist()) | set(tail))
+        position = {name: i for i, name in enumerate(vocab)}
+        index = np.asarray([position[n] for n in self.vocabulary.tolist()])
+        tail_index = np.asarray([position[n] for n in tail])
+        weights = {}
+        for k, (origin, head) in enumerate(sorted(self.weights.items())):
+            share = shares.get(origin, 0.0)
+            p = np.zeros(len(vocab))
+            p[index] = (1.0 - share) * head
+            order = np.random.default_rng(k).permutation(len(tail))
+            rank_weight = 1.0 / (np.arange(len(tail)) + offset)
+            p[tail_index[order]] += share * rank_weight / rank_weight.sum()
+            weights[origin] = p / p.sum()
+        return NameTable(np.asarray(vocab, dtype=object), weights)
+
     def sample(self, origins: np.ndarray, origin_names: tuple[str, ...],
                rng: np.random.Generator) -> np.ndarray:
         """Draw one vocabulary index per entry of ``origins`` (int codes into ``origin_names``)."""
@@ -187,3 +209,36 @@ class NameTable:
 GIVEN_MALE = NameTable.from_tables(_GIVEN_MALE)
 GIVEN_FEMALE = NameTable.from_tables(_GIVEN_FEMALE)
 FAMILY = NameTable.from_tables(_FAMILY)
+
+
+def _combine(starts: str, ends: str) -> tuple[str, ...]:
+    """Every start joined to every end ("Ash" + "worth"), in a fixed order."""
+    return tuple(a + b for a in starts.split() for b in ends.split())
+
+
+#: Rarer family names, made from English place-name parts (2,000 names; none is in the
+#: head lists above, so the heads keep their own figures).
+FAMILY_TAIL = tuple(n for n in _combine(
+    """Ash Brad Black Brook Cald Craw Dun Elm Fair Gold Hal Hart Holl Kings Lang Mar Mid Nor
+    Oak Pen Rad Red Rock Sand Shel Stan Sut Thorn Wal West Whit Brom Carl Dar Fen Gar Hay
+    Kirk Lin Mel Ox Pres Ring Stain Tad Wyn Bur Cran Ell Fox Glen Hurl Ips Kel Lox Mort Nether
+    Ock Pym Quen Rams Scar Tib Up Ver Wig Yar Ald Bax Chad Dray Eg Frod Grims Hob Ing Jes
+    Knap Lud Mab Nut Orp Pock Rud Sel Tuck Und Wen Yat Ack Birk Col Dove""",
+    """ley ton worth field ford well by ham wood more stone bridge hurst wick dale croft shaw
+    land gate cott""") if n not in set(FAMILY.vocabulary.tolist()))
+#: Rarer given names, from syllables (about 400 a sex).
+GIVEN_MALE_TAIL = tuple(n for n in _combine(
+    """Al Bel Cal Dar El Fen Gal Har Is Jas Kel Lor Mar Nel Or Per Ros Sol Tam Val Wil Zar Ar
+    Bri Cor Dex Em Fin Hol Ive Ken Lev Mil Nor""",
+    """an en ius o on ric ton as er im us""") if n not in set(GIVEN_MALE.vocabulary.tolist()))
+GIVEN_FEMALE_TAIL = tuple(n for n in _combine(
+    """Al Bel Cal Dar El Fen Gal Har Is Jas Kel Lor Mar Nel Or Per Ros Sol Tam Val Wil Zar Ar
+    Bri Cor Dex Em Fin Hol Ive Ken Lev Mil Nor""",
+    """a ia ie elle ina ette yn ara ey ise ona""") if n not in set(GIVEN_FEMALE.vocabulary.tolist()))
+
+#: Share of each origin's children drawn from the tails (family names, given names):
+#: about three in four English family names lie outside the commonest hundred in England
+#: and Wales, and about half of babies' given names outside the top hundred; the other
+#: origins' short lists are given smaller tails.
+FAMILY_TAIL_SHARE = {origin: 0.75 if origin == "english" else 0.3 for origin in ORIGIN_WEIGHTS}
+GIVEN_TAIL_SHARE = {origin: 0.45 if origin == "english" else 0.2 for origin in ORIGIN_WEIGHTS}

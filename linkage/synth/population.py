@@ -6,6 +6,7 @@ arrays (one entry per child), from which the service extracts are drawn.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,18 @@ import pandas as pd
 
 from linkage.synth.config import CohortConfig
 from linkage.synth.identifiers import generate_nhs_numbers, generate_upns
-from linkage.synth.names import FAMILY, GIVEN_FEMALE, GIVEN_MALE, ORIGIN_WEIGHTS
+from linkage.synth.names import (
+    FAMILY,
+    FAMILY_TAIL,
+    FAMILY_TAIL_SHARE,
+    GIVEN_FEMALE,
+    GIVEN_FEMALE_TAIL,
+    GIVEN_MALE,
+    GIVEN_MALE_TAIL,
+    GIVEN_TAIL_SHARE,
+    ORIGIN_WEIGHTS,
+    NameTable,
+)
 
 _INWARD_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))
 _FAMILY_SIZES = np.array([1, 2, 3, 4])
@@ -72,10 +84,20 @@ def _family_layout(people: int, rng: np.random.Generator) -> np.ndarray:
     return family_id
 
 
+@functools.cache
+def _name_tables(rare_names: bool) -> tuple[NameTable, NameTable, NameTable]:
+    """(family, given male, given female) name tables, with long tails if ``rare_names``."""
+    if not rare_names:
+        return FAMILY, GIVEN_MALE, GIVEN_FEMALE
+    return (FAMILY.with_tail(FAMILY_TAIL, FAMILY_TAIL_SHARE),
+            GIVEN_MALE.with_tail(GIVEN_MALE_TAIL, GIVEN_TAIL_SHARE),
+            GIVEN_FEMALE.with_tail(GIVEN_FEMALE_TAIL, GIVEN_TAIL_SHARE))
+
+
 def _given_names(sex: np.ndarray, origin: np.ndarray, origins: tuple[str, ...],
-                 rng: np.random.Generator) -> np.ndarray:
+                 rng: np.random.Generator, male: NameTable, female: NameTable) -> np.ndarray:
     out = np.empty(len(sex), dtype=object)
-    for table, code in ((GIVEN_MALE, "M"), (GIVEN_FEMALE, "F")):
+    for table, code in ((male, "M"), (female, "F")):
         mask = sex == code
         out[mask] = table.vocabulary[table.sample(origin[mask], origins, rng)]
     return out
@@ -90,12 +112,13 @@ def generate_population(config: CohortConfig, rng: np.random.Generator) -> Popul
 
     # Family-level attributes, then broadcast to children.
     fam_origin = rng.choice(len(origins), size=families, p=list(ORIGIN_WEIGHTS.values()))
-    fam_name = FAMILY.vocabulary[FAMILY.sample(fam_origin, origins, rng)]
-    second = FAMILY.vocabulary[FAMILY.sample(fam_origin, origins, rng)]
+    family, male, female = _name_tables(config.rare_names)
+    fam_name = family.vocabulary[family.sample(fam_origin, origins, rng)]
+    second = family.vocabulary[family.sample(fam_origin, origins, rng)]
     double = (rng.random(families) < config.double_barrelled_rate) & (second != fam_name)
     joiner = np.where(rng.random(families) < 0.7, "-", " ")
     fam_name = np.where(double, fam_name + joiner + second, fam_name).astype(object)
-    other_name = FAMILY.vocabulary[FAMILY.sample(fam_origin, origins, rng)]
+    other_name = family.vocabulary[family.sample(fam_origin, origins, rng)]
     codes, code_deprivation = _postcodes(config, rng)
     fam_postcode = rng.integers(0, len(codes), size=families)
 
@@ -113,15 +136,16 @@ def generate_population(config: CohortConfig, rng: np.random.Generator) -> Popul
     dob[twin_second] = dob[twin_second - 1]
     twin[twin_second] = twin[twin_second - 1] = True
 
-    given = _given_names(sex, origin, origins, rng)
+    given = _given_names(sex, origin, origins, rng, male, female)
     # Siblings (twins included) get different given names.
     for _ in range(50):
         frame = pd.DataFrame({"family": family_id, "given": given})
         same = np.flatnonzero(frame.duplicated(["family", "given"]).to_numpy())
         if not len(same):
             break
-        given[same] = _given_names(sex[same], origin[same], origins, rng)
-    middle = _given_names(sex, origin, origins, rng)
+        given[same] = _given_names(sex[same], origin[same], origins, rng, male,
+                                   female)
+    middle = _given_names(sex, origin, origins, rng, male, female)
     middle = np.where((rng.random(n) < config.middle_name_rate) & (middle != given), middle, "")
 
     family_name = fam_name[family_id]
