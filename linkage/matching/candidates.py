@@ -37,7 +37,9 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
     :class:`~linkage.contracts.SaltFallback`) is the equality of one blocking pass's tokens,
     compared only where it says what the salted field cannot: where the salted field was
     not compared (and a gate field, if any, is at its top level), or, for an either-order
-    pass, where the salt agrees but both names disagree.
+    pass, where the salt agrees but both names disagree (neither
+    :meth:`~linkage.matching.comparison.FieldComparison.agrees`: under BLIP noise one name
+    written the same way lands below the top level a quarter of the time).
     """
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
     fallbacks = {fb.blocking_pass: fb for fb in a.hints.salt_fallbacks}
@@ -56,10 +58,13 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
         if fb.blocking_pass not in column or fb.salted_field not in column:
             continue
         level = out[:, column[fb.salted_field]]
-        if fb.swapped_field is not None:  # both names compared, neither at its top level
+        if fb.swapped_field is not None:  # both names compared, neither agreeing
             if fb.swapped_field not in column:
                 continue
-            inactive = (level <= 0) | (out[:, column[fb.swapped_field]] <= 0)
+            swapped = column[fb.swapped_field]
+            inactive = (level < 0) | (out[:, swapped] < 0) | \
+                comparisons[column[fb.salted_field]].agrees(level) | \
+                comparisons[swapped].agrees(out[:, swapped])
         else:
             inactive = level >= 0
             if fb.gate_field is not None:

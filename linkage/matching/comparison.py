@@ -42,6 +42,11 @@ NOISY_THRESHOLDS: dict[str, tuple[float, ...]] = {
 }
 
 
+#: Top levels of a BLIP-noised field that say "the same value" (:meth:`FieldComparison.
+#: agrees`). Measured on the hard cohort (20,000 children, epsilon 1.5 on the postcode): of
+#: true pairs with equal postcodes 76% reach level 0 and 21% level 1.
+NOISY_AGREEING_LEVELS = 2
+
 #: Names: a pair below the top level whose shorter name lies (almost) wholly inside the
 #: longer one gets a level of its own ("Smith" and "Smith-Jones", "Oliver" and "Oliver
 #: James"): the overlap coefficient ``|A & B| / min(|A|, |B|)`` at or above this.
@@ -55,11 +60,16 @@ class FieldComparison:
     ``contained_at``: when set, a pair below the top level whose overlap coefficient reaches
     it takes an extra level after disagreement (index ``len(thresholds) + 1``): part of a
     double-barrelled family name, or a middle name in the given-name field.
+
+    ``agreeing_levels``: how many top levels say "the same value" where another comparison
+    asks whether this field agrees (:meth:`agrees`). One for exact filters; two under BLIP
+    noise (:data:`NOISY_AGREEING_LEVELS`).
     """
 
     name: str
     thresholds: tuple[float, ...]
     contained_at: float | None = None
+    agreeing_levels: int = 1
 
     def __post_init__(self) -> None:
         t = self.thresholds
@@ -67,10 +77,22 @@ class FieldComparison:
                 not all(0 < x <= 1 for x in t):
             raise MatchingError(f"The thresholds of field '{self.name}' must be decreasing "
                                 f"values in (0, 1]. Got {t} instead.")
+        if not 1 <= self.agreeing_levels <= len(t):
+            raise MatchingError(f"The agreeing_levels of field '{self.name}' must be between "
+                                f"1 and its number of thresholds ({len(t)}). Got "
+                                f"{self.agreeing_levels} instead.")
 
     @property
     def n_levels(self) -> int:
         return len(self.thresholds) + 1 + (self.contained_at is not None)
+
+    def agrees(self, levels: np.ndarray) -> np.ndarray:
+        """(P,) int8 levels -> (P,) bool: the two values are the same, or one lies inside
+        the other (a top agreeing level, or the containment level); False where missing."""
+        out = (levels >= 0) & (levels < self.agreeing_levels)
+        if self.contained_at is not None:
+            out |= levels == len(self.thresholds) + 1
+        return out
 
     def levels(self, similarity: np.ndarray, missing: np.ndarray,
                overlap: np.ndarray | None = None) -> np.ndarray:
@@ -96,6 +118,10 @@ def comparisons_for(kinds: Mapping[str, str],
     def default(name: str, kind: str) -> tuple[float, ...]:
         return (NOISY_THRESHOLDS if name in noisy else DEFAULT_THRESHOLDS)[kind]
 
-    return tuple(FieldComparison(name, tuple(overrides.get(name, default(name, kind))),
-                                 NAME_CONTAINMENT if kind == "name" else None)
-                 for name, kind in kinds.items())
+    out = []
+    for name, kind in kinds.items():
+        thresholds = tuple(overrides.get(name, default(name, kind)))
+        agreeing = min(NOISY_AGREEING_LEVELS, len(thresholds)) if name in noisy else 1
+        out.append(FieldComparison(name, thresholds, NAME_CONTAINMENT if kind == "name" else None,
+                                   agreeing))
+    return tuple(out)

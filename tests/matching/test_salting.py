@@ -131,3 +131,47 @@ def test_salting_names_with_the_birth_date_keeps_linkage_quality(small_cohort: C
     # measured: -0.0001 (no noise) and -0.0016 (noise); -0.005 and -0.006 without the
     # token fallbacks
     assert salted >= plain - 0.004, (plain, salted)
+
+
+def test_either_order_fallback_is_silent_where_a_noisy_name_still_agrees() -> None:
+    # under BLIP noise one name written the same way often lands on the second level, and a
+    # name inside the other ("Oliver" in "Oliver James") takes the containment level: neither
+    # is a pair of swapped names, so the either-order token must not count against them
+    given = FieldComparison("given", (0.9, 0.8, 0.5), contained_at=0.9, agreeing_levels=2)
+    levels = np.array([0, 1, 2, 3, 4, -1], np.int8)  # 4: containment
+    assert given.agrees(levels).tolist() == [True, True, False, False, True, False]
+    ten, other_ten = np.uint64(0b1111111111), np.uint64(0b1111111111 << 20)
+    near = np.uint64(0b110011111111)  # 10 bits, 8 of them shared with `ten`: Dice 0.8
+    filters = {"given": np.array([[ten], [near]], np.uint64),
+               "family": np.array([[ten], [other_ten]], np.uint64),
+               "dob": np.array([[7], [7]], np.uint64)}
+    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
+        SaltFallback("pass", "given", swapped_field="family"),))
+    side = EncodedSource("p", np.array(["a", "b"]), np.zeros((2, 1), np.uint64), filters,
+                         np.zeros((2, 3), bool), ("given", "family", "dob"),
+                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
+                          "dob": FieldKind.DATE}, np.array([[11], [12]], np.uint64),
+                         ("pass",), hints)
+
+    def levels_with(agreeing: int) -> list[int]:
+        names = [FieldComparison(n, (0.9, 0.8, 0.5), agreeing_levels=agreeing)
+                 for n in ("given", "family")]
+        comparisons = (*names, FieldComparison("dob", (0.9,)), FieldComparison("pass", (0.5,)))
+        return compare_pairs(side, side, np.array([0]), np.array([1]), comparisons)[0].tolist()
+
+    assert levels_with(2) == [1, 3, 0, -1]  # the given name agrees on level 1: no swap
+    assert levels_with(1) == [1, 3, 0, 1]   # exact filters: level 1 is another name
+
+
+def test_agreeing_levels_must_fit_the_thresholds() -> None:
+    from linkage.errors import MatchingError
+    with pytest.raises(MatchingError, match="agreeing_levels"):
+        FieldComparison("postcode", (0.9,), agreeing_levels=2)
+
+
+def test_noisy_fields_agree_on_their_top_two_levels() -> None:
+    from linkage.matching.comparison import comparisons_for
+    noisy, exact = comparisons_for({"postcode": "postcode", "date_of_birth": "date"},
+                                   noisy=("postcode",))
+    assert (noisy.agreeing_levels, exact.agreeing_levels) == (2, 1)
+    assert noisy.agrees(np.array([0, 1, 2, -1], np.int8)).tolist() == [True, True, False, False]
