@@ -43,6 +43,9 @@ class Derivation(StrEnum):
     MONTH = "month"     #: of a date
     OUTWARD = "outward"  #: of a postcode
     FIRST2 = "first2"   #: first two characters
+    #: of a date: the year with the day and month as an unordered pair, so that a date and
+    #: the same date with day and month swapped (2021-03-07, 2021-07-03) give one value
+    UNORDERED = "unordered"
 
 
 @dataclass(frozen=True)

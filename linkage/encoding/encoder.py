@@ -264,6 +264,9 @@ def _derive_part(value: str, how: Derivation) -> str:
         return value[:-3]
     if how is Derivation.FIRST2:
         return value[:2]
+    if how is Derivation.UNORDERED:
+        month, day = value[5:7], value[8:10]
+        return f"{value[:4]}-{min(month, day)}-{max(month, day)}"
     raise ValueError(f"no rule for the part '.{how.value}'")  # Derivation and this agree
 
 

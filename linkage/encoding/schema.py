@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from linkage.contracts import BlockingPart, FieldKind, SaltFallback
+from linkage.contracts import BlockingPart, Derivation, FieldKind, SaltFallback
 
 SCHEMA_VERSION = 1
 
@@ -83,7 +83,8 @@ class BlockingPass(_Frozen):
         "The first two parts match in either order (e.g. given and family name swapped)."))
     parts: tuple[str, ...] = Field(min_length=1, max_length=3, description=(
         "Parts joined into the token: 'FIELD' (the whole normalised value), "
-        "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2'."))
+        "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2', "
+        "'FIELD.unordered' (a date's year with day and month in either order)."))
 
     @property
     def parsed_parts(self) -> tuple[BlockingPart, ...]:
@@ -166,11 +167,16 @@ class EncodingSchema(_Frozen):
           (``names_either_order_dob``), for given and family names recorded swapped;
         - coarse date: whole salted fields and one derived part of their salt
           (``[given_name, family_name, date_of_birth.month]``): the exact names, where
-          the dates differ but not in that part (a day mistyped, a year off by one). Only
-          the first such pass of a salted field qualifies: two (month and year) agree
+          the dates differ but not in that part (a day mistyped, a year off by one). A
+          salted field takes part in the first such pass only (whatever the order of the
+          names in it; a later pass naming it does not qualify): two (month and year) agree
           together on namesakes born in the same month of a year, and counted as two
           independent comparisons they linked them (hard cohort, 20,000 children: F1
           0.9864 / 0.9782 / 0.9842 with the month alone, 0.9691 / 0.9540 / 0.9702 with both).
+          Besides it, one pass with ``date_of_birth.unordered`` (day and month in either
+          order) qualifies: where the dates differ its tokens agree only on a day/month
+          swap, which leaves the month (or the year) different, so it never agrees together
+          with the other.
 
         Passes with Soundex codes of the names and a coarse date (``[given_name.soundex,
         family_name.soundex, date_of_birth.year]``) do not qualify: measured on the hard
@@ -179,7 +185,7 @@ class EncodingSchema(_Frozen):
         """
         salted = self.salted_by()
         out: dict[str, SaltFallback] = {}
-        coarse: set[str] = set()  # salted fields with a coarse-date fallback already
+        coarse: set[tuple[str, bool]] = set()  # (salted field, swap pass?) taken already
         for blocking_pass in self.blocking:
             parts = blocking_pass.parsed_parts
             named = [p for p in parts if p.field in salted]
@@ -193,10 +199,13 @@ class EncodingSchema(_Frozen):
                     out[blocking_pass.name] = SaltFallback(
                         blocking_pass.name, named[0].field, swapped_field=named[1].field)
             elif named and all(not p.derivation for p in named) and len(rest) == 1 \
-                    and rest[0].field == salt and rest[0].derivation \
-                    and named[0].field not in coarse:
-                coarse.add(named[0].field)
-                out[blocking_pass.name] = SaltFallback(blocking_pass.name, named[0].field)
+                    and rest[0].field == salt and rest[0].derivation:
+                swap = rest[0].derivation is Derivation.UNORDERED
+                taken = {(p.field, swap) for p in named}
+                if coarse.isdisjoint(taken):  # each name in one such pass of each kind
+                    coarse.update(taken)
+                    out[blocking_pass.name] = SaltFallback(blocking_pass.name,
+                                                           named[0].field)
             elif len(named) == 1 and len(rest) == 1 and not rest[0].derivation \
                     and rest[0].field != salt:
                 out[blocking_pass.name] = SaltFallback(blocking_pass.name, named[0].field,
@@ -281,6 +290,8 @@ def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING,
                                 "date_of_birth.month")),
             BlockingPass(name="names_month",
                          parts=("given_name", "family_name", "date_of_birth.month")),
+            BlockingPass(name="names_swapped_dob",
+                         parts=("given_name", "family_name", "date_of_birth.unordered")),
             BlockingPass(name="names_either_order_dob", either_order=True,
                          parts=("given_name.soundex", "family_name.soundex", "date_of_birth")),
             BlockingPass(name="postcode_dob", parts=("postcode", "date_of_birth")),

@@ -153,6 +153,8 @@ def ref_blocking(normal: dict[str, str], schema: EncodingSchema, key: ProjectKey
                 v = v[:-3]
             elif v and how == "first2":
                 v = v[:2]
+            elif v and how == "unordered":  # year, then day and month in either order
+                v = "-".join([v[:4], *sorted([v[5:7], v[8:10]])])
             parts.append(v)
         if all(parts):
             hashes = [ref_aes(key.derive("blocking-part:" + (spec.partition(".")[2] or "whole")),

@@ -128,3 +128,16 @@ def test_either_order_blocking_matches_swapped_names() -> None:
     assert enc.blocking_keys[0, names.index("given_soundex_dob")] != \
         enc.blocking_keys[1, names.index("given_soundex_dob")]
     _check_agreement(frame, schema)
+
+
+def test_a_swapped_date_gives_the_same_unordered_token() -> None:
+    schema = default_schema(hardening=HardeningSpec())
+    frame = pd.DataFrame({"record_id": ["a", "b", "c"], "given_name": ["Ava"] * 3,
+                          "family_name": ["Khan"] * 3,
+                          "date_of_birth": ["2021-03-07", "2021-07-03", "2021-03-08"],
+                          "sex": ["F"] * 3, "postcode": ["LS6 2AB"] * 3,
+                          "nhs_number": [""] * 3})
+    enc = BloomFilterEncoder(schema, ProjectKey(bytes(32))).encode(frame, {"nhs_number": None})
+    tokens = enc.blocking_keys[:, [p.name for p in schema.blocking].index("names_swapped_dob")]
+    assert tokens[0] == tokens[1] != tokens[2] and tokens[2] != 0
+    _check_agreement(frame, schema)

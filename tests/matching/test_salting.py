@@ -30,6 +30,7 @@ def test_passes_that_stand_in_for_salted_names() -> None:
     assert plain.salt_fallbacks() == ()
     assert _salted(plain).salt_fallbacks() == (
         SaltFallback("names_month", "given_name"),  # not names_soundex_month or _year
+        SaltFallback("names_swapped_dob", "given_name"),
         SaltFallback("names_either_order_dob", "given_name", swapped_field="family_name"),
         SaltFallback("given_soundex_postcode", "given_name", "postcode"),
         SaltFallback("family_soundex_postcode", "family_name", "postcode"))  # not *_dob
@@ -42,8 +43,23 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
     data["blocking"] = [*data["blocking"], {"name": "names_year", "either_order": False,
                         "parts": ("given_name", "family_name", "date_of_birth.year")}]
     fallbacks = EncodingSchema.model_validate(data).salt_fallbacks()
+    # the swap pass never agrees together with the month pass where the dates differ
     assert [fb.blocking_pass for fb in fallbacks if fb.salted_field == "given_name"
-            and fb.gate_field is None and fb.swapped_field is None] == ["names_month"]
+            and fb.gate_field is None and fb.swapped_field is None] == [
+        "names_month", "names_swapped_dob"]
+
+    def coarse(*passes: tuple[str, ...]) -> list[str]:
+        data["blocking"] = [{"name": f"p{k}", "either_order": False, "parts": parts}
+                            for k, parts in enumerate(passes)]
+        return [fb.blocking_pass for fb in EncodingSchema.model_validate(data).salt_fallbacks()]
+
+    # whatever the order of the names, and with one name alone, a name counts once
+    assert coarse(("given_name", "family_name", "date_of_birth.month"),
+                  ("family_name", "given_name", "date_of_birth.year"),
+                  ("family_name", "date_of_birth.year")) == ["p0"]
+    assert coarse(("given_name", "date_of_birth.year"),
+                  ("given_name", "family_name", "date_of_birth.month"),
+                  ("family_name", "date_of_birth.month")) == ["p0", "p2"]
 
 
 def test_coarse_date_fallback_is_compared_only_where_the_dates_differ() -> None:
@@ -175,3 +191,7 @@ def test_noisy_fields_agree_on_their_top_two_levels() -> None:
                                    noisy=("postcode",))
     assert (noisy.agreeing_levels, exact.agreeing_levels) == (2, 1)
     assert noisy.agrees(np.array([0, 1, 2, -1], np.int8)).tolist() == [True, True, False, False]
+    # taken from the thresholds' values, so that overrides keep the meaning
+    coarse, = comparisons_for({"postcode": "postcode"}, {"postcode": (0.9, 0.5)},
+                              noisy=("postcode",))
+    assert coarse.agreeing_levels == 1
