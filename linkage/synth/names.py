@@ -216,8 +216,9 @@ def _combine(starts: str, ends: str) -> tuple[str, ...]:
     return tuple(a + b for a in starts.split() for b in ends.split())
 
 
-#: Rarer family names, made from English place-name parts (2,000 names; none is in the
-#: head lists above, so the heads keep their own figures).
+#: Rarer family names, made from English place-name parts (1,860 names: the 2,000
+#: combinations less those in the head lists, so the heads keep their own figures; a few,
+#: such as "Stanley", are also given names, as in life).
 FAMILY_TAIL = tuple(n for n in _combine(
     """Ash Brad Black Brook Cald Craw Dun Elm Fair Gold Hal Hart Holl Kings Lang Mar Mid Nor
     Oak Pen Rad Red Rock Sand Shel Stan Sut Thorn Wal West Whit Brom Carl Dar Fen Gar Hay
@@ -226,7 +227,7 @@ FAMILY_TAIL = tuple(n for n in _combine(
     Knap Lud Mab Nut Orp Pock Rud Sel Tuck Und Wen Yat Ack Birk Col Dove""",
     """ley ton worth field ford well by ham wood more stone bridge hurst wick dale croft shaw
     land gate cott""") if n not in set(FAMILY.vocabulary.tolist()))
-#: Rarer given names, from syllables (about 400 a sex).
+#: Rarer given names, from syllables (374 boys' and 369 girls' names).
 GIVEN_MALE_TAIL = tuple(n for n in _combine(
     """Al Bel Cal Dar El Fen Gal Har Is Jas Kel Lor Mar Nel Or Per Ros Sol Tam Val Wil Zar Ar
     Bri Cor Dex Em Fin Hol Ive Ken Lev Mil Nor""",
