@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,12 +27,41 @@ from benchmarks.synthetic_linkage import blocking_quality
 from linkage.contracts import EncodedSource
 from linkage.matching import LinkageResult, Linker, calibration_table, pairwise_quality
 from linkage.matching.candidates import compare_pairs
-from linkage.matching.linker import one_match_pair_weights
+from linkage.matching.linker import PairModel, one_match_pair_weights
 from linkage.matching.scoring import match_probability
 from linkage.protocols import load_agreement
 from linkage.synth import PROFILES, Cohort, cohort_config, generate_cohort
 
 AGREEMENT = "protocols/first-1000-days/agreement.yaml"
+
+
+@dataclass(frozen=True)
+class ScoredCandidates:
+    """One model's candidate pairs as the linker scores them, with the truth beside."""
+
+    levels: np.ndarray     #: (P, F) int8 comparison levels
+    weights: np.ndarray    #: (P,) float64 match weights (between sources: one match shared)
+    people_a: np.ndarray   #: person of each row of the left source
+    people_b: np.ndarray   #: person of each row of the right source
+    is_match: np.ndarray   #: (P,) bool, the pair is one person
+
+
+def scored_candidates(linker: Linker, pm: PairModel, by_name: dict[str, EncodedSource],
+                      person: pd.Series) -> ScoredCandidates:
+    """Levels and weights of ``pm``'s kept candidates (the result must keep them), with the
+    probabilities the linker uses; ``person``: person id by (partner, record_id)."""
+    a, b = by_name[pm.left], by_name[pm.right]
+    left, right = pm.candidates.left, pm.candidates.right
+    levels = compare_pairs(a, b, left, right, linker.comparisons(a))
+    weights = pm.model.match_weights(levels)
+    if a is not b:
+        weights = one_match_pair_weights(a, b, left, right, weights,
+                                         prior_weight=pm.model.prior_weight,
+                                         coverage=pm.coverage or 0.0)
+    people_a = person.loc[pm.left].reindex(a.record_ids).to_numpy()
+    people_b = person.loc[pm.right].reindex(b.record_ids).to_numpy()
+    return ScoredCandidates(levels, weights, people_a, people_b,
+                            people_a[left] == people_b[right])
 
 
 def calibration(linker: Linker, result: LinkageResult, sources: list[EncodedSource],
@@ -40,31 +70,35 @@ def calibration(linker: Linker, result: LinkageResult, sources: list[EncodedSour
     pair, with the probabilities the linker uses (the result must keep its candidates)."""
     person = truth.set_index(["partner", "record_id"]).person_id
     by_name = {s.partner: s for s in sources}
-    predicted, observed = [], []
-    for pm in result.pair_models:
-        if pm.left == pm.right or not pm.fitted:
-            continue
-        a, b = by_name[pm.left], by_name[pm.right]
-        left, right = pm.candidates.left, pm.candidates.right
-        levels = compare_pairs(a, b, left, right, linker.comparisons(a))
-        weights = one_match_pair_weights(a, b, left, right, pm.model.match_weights(levels),
-                                         prior_weight=pm.model.prior_weight,
-                                         coverage=pm.coverage or 0.0)
-        predicted.append(match_probability(weights))
-        pa = person.loc[pm.left].reindex(a.record_ids).to_numpy()
-        pb = person.loc[pm.right].reindex(b.record_ids).to_numpy()
-        observed.append(pa[left] == pb[right])
-    return calibration_table(np.concatenate(predicted), np.concatenate(observed))
+    scored = [scored_candidates(linker, pm, by_name, person) for pm in result.pair_models
+              if pm.left != pm.right and pm.fitted]
+    return calibration_table(np.concatenate([match_probability(c.weights) for c in scored]),
+                             np.concatenate([c.is_match for c in scored]))
+
+
+def encoded_sources(cohort: Cohort, *, hardened: bool) -> list[EncodedSource]:
+    """The cohort's three extracts encoded under the example agreement's schema (or the
+    same schema without hardening), with the benchmark key and seeded noise."""
+    loaded = load_agreement(AGREEMENT)
+    schema = loaded.agreement.encoding
+    if not hardened:
+        schema = schema.without_hardening()
+    return encode_cohort(cohort, loaded, schema, benchmark_key("synthetic"))
+
+
+def cohort_arguments(description: str) -> argparse.ArgumentParser:
+    """A parser with the cohort's options: ``--profile``, ``--people``, ``--seed``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--profile", choices=PROFILES, default="hard")
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    return parser
 
 
 def link_quality(cohort: Cohort, *, hardened: bool, with_calibration: bool
                  ) -> dict[str, object]:
     """Link the cohort under the default schema (or without hardening) and measure it."""
-    loaded = load_agreement(AGREEMENT)
-    schema = loaded.agreement.encoding
-    if not hardened:
-        schema = schema.without_hardening()
-    sources = encode_cohort(cohort, loaded, schema, benchmark_key("synthetic"))
+    sources = encoded_sources(cohort, hardened=hardened)
     linker = Linker(keep_candidates=with_calibration)
     start = time.perf_counter()
     result = linker.link(sources)
@@ -103,10 +137,7 @@ def measure(profile: str, people: int, seed: int = 1, *,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=PROFILES, default="hard")
-    parser.add_argument("--people", type=int, default=20_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser = cohort_arguments(__doc__.splitlines()[0])
     parser.add_argument("--no-calibration", action="store_true",
                         help="do not keep candidate pairs (less memory at scale)")
     args = parser.parse_args()

@@ -22,22 +22,16 @@ candidates, so between sources "ours", which weighs them, can beat it.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.cohort_sources import benchmark_key, encode_cohort
+from benchmarks.linkage_quality import cohort_arguments, encoded_sources, scored_candidates
 from linkage.matching import Linker
-from linkage.matching.candidates import compare_pairs
 from linkage.matching.clustering import select_links
-from linkage.matching.linker import one_match_pair_weights
 from linkage.matching.scoring import match_probability
-from linkage.protocols import load_agreement
-from linkage.synth import PROFILES, cohort_config, generate_cohort
-
-AGREEMENT = "protocols/first-1000-days/agreement.yaml"
+from linkage.synth import cohort_config, generate_cohort
 
 
 def _scores(chosen: np.ndarray, is_match: np.ndarray, true_pairs: int) -> dict[str, float]:
@@ -61,10 +55,7 @@ def measure(profile: str, people: int, seed: int = 1, *,
             hardened: bool = True) -> dict[str, object]:
     """Ours against the pattern ceiling, per model (see the module docstring)."""
     cohort = generate_cohort(cohort_config(profile, people=people, seed=seed))
-    loaded = load_agreement(AGREEMENT)
-    schema = loaded.agreement.encoding if hardened else \
-        loaded.agreement.encoding.without_hardening()
-    sources = encode_cohort(cohort, loaded, schema, benchmark_key("synthetic"))
+    sources = encoded_sources(cohort, hardened=hardened)
     linker = Linker(keep_candidates=True)
     result = linker.link(sources)
     by_name = {s.partner: s for s in sources}
@@ -76,19 +67,12 @@ def measure(profile: str, people: int, seed: int = 1, *,
             continue
         a, b = by_name[pm.left], by_name[pm.right]
         left, right = pm.candidates.left, pm.candidates.right
-        levels = compare_pairs(a, b, left, right, linker.comparisons(a))
-        people_a = person.loc[pm.left].reindex(a.record_ids).to_numpy()
-        people_b = person.loc[pm.right].reindex(b.record_ids).to_numpy()
-        is_match = people_a[left] == people_b[right]
-        true_pairs = _true_pairs(people_a, people_b, same=a is b)
-        weights = pm.model.match_weights(levels)
-        if a is not b:
-            weights = one_match_pair_weights(a, b, left, right, weights,
-                                             prior_weight=pm.model.prior_weight,
-                                             coverage=pm.coverage or 0.0)
-        ours = select_links(a, b, left, right, weights, match_probability(weights),
-                            threshold=0.5, gate=gate)
-        pattern = pd.Series([row.tobytes() for row in levels])
+        scored = scored_candidates(linker, pm, by_name, person)
+        is_match = scored.is_match
+        true_pairs = _true_pairs(scored.people_a, scored.people_b, same=a is b)
+        ours = select_links(a, b, left, right, scored.weights,
+                            match_probability(scored.weights), threshold=0.5, gate=gate)
+        pattern = pd.Series([row.tobytes() for row in scored.levels])
         rate = pd.Series(is_match.astype(np.float64)).groupby(pattern).transform(
             "mean").to_numpy().clip(1e-9, 1 - 1e-9)
         ceilings = [(_scores(select_links(a, b, left, right, np.log2(rate / (1 - rate)), rate,
@@ -103,10 +87,7 @@ def measure(profile: str, people: int, seed: int = 1, *,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=PROFILES, default="hard")
-    parser.add_argument("--people", type=int, default=20_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser = cohort_arguments(__doc__.splitlines()[0])
     parser.add_argument("--unhardened", action="store_true",
                         help="the schema without its hardening (no salts, no noise)")
     args = parser.parse_args()

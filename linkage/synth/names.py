@@ -183,14 +183,15 @@ class NameTable:
         position = {name: i for i, name in enumerate(vocab)}
         index = np.asarray([position[n] for n in self.vocabulary.tolist()])
         tail_index = np.asarray([position[n] for n in tail])
+        rank_weight = 1.0 / (np.arange(len(tail)) + offset)
+        rank_weight /= rank_weight.sum()
         weights = {}
         for k, (origin, head) in enumerate(sorted(self.weights.items())):
             share = shares.get(origin, 0.0)
             p = np.zeros(len(vocab))
             p[index] = (1.0 - share) * head
             order = np.random.default_rng(k).permutation(len(tail))
-            rank_weight = 1.0 / (np.arange(len(tail)) + offset)
-            p[tail_index[order]] += share * rank_weight / rank_weight.sum()
+            p[tail_index[order]] += share * rank_weight
             weights[origin] = p / p.sum()
         return NameTable(np.asarray(vocab, dtype=object), weights)
 
@@ -211,31 +212,30 @@ GIVEN_FEMALE = NameTable.from_tables(_GIVEN_FEMALE)
 FAMILY = NameTable.from_tables(_FAMILY)
 
 
-def _combine(starts: str, ends: str) -> tuple[str, ...]:
-    """Every start joined to every end ("Ash" + "worth"), in a fixed order."""
-    return tuple(a + b for a in starts.split() for b in ends.split())
+def _tail(head: NameTable, starts: str, ends: str) -> tuple[str, ...]:
+    """Every start joined to every end ("Ash" + "worth"), in a fixed order, less the names
+    already in ``head`` (so that the head keeps its own figures)."""
+    known = set(head.vocabulary.tolist())
+    return tuple(name for a in starts.split() for b in ends.split()
+                 if (name := a + b) not in known)
 
 
 #: Rarer family names, made from English place-name parts (1,860 names: the 2,000
-#: combinations less those in the head lists, so the heads keep their own figures; a few,
-#: such as "Stanley", are also given names, as in life).
-FAMILY_TAIL = tuple(n for n in _combine(
-    """Ash Brad Black Brook Cald Craw Dun Elm Fair Gold Hal Hart Holl Kings Lang Mar Mid Nor
-    Oak Pen Rad Red Rock Sand Shel Stan Sut Thorn Wal West Whit Brom Carl Dar Fen Gar Hay
-    Kirk Lin Mel Ox Pres Ring Stain Tad Wyn Bur Cran Ell Fox Glen Hurl Ips Kel Lox Mort Nether
-    Ock Pym Quen Rams Scar Tib Up Ver Wig Yar Ald Bax Chad Dray Eg Frod Grims Hob Ing Jes
-    Knap Lud Mab Nut Orp Pock Rud Sel Tuck Und Wen Yat Ack Birk Col Dove""",
-    """ley ton worth field ford well by ham wood more stone bridge hurst wick dale croft shaw
-    land gate cott""") if n not in set(FAMILY.vocabulary.tolist()))
+#: combinations less those in the head lists; a few, such as "Stanley", are also given
+#: names, as in life).
+FAMILY_TAIL = _tail(FAMILY, """Ash Brad Black Brook Cald Craw Dun Elm Fair Gold Hal Hart Holl
+    Kings Lang Mar Mid Nor Oak Pen Rad Red Rock Sand Shel Stan Sut Thorn Wal West Whit Brom
+    Carl Dar Fen Gar Hay Kirk Lin Mel Ox Pres Ring Stain Tad Wyn Bur Cran Ell Fox Glen Hurl
+    Ips Kel Lox Mort Nether Ock Pym Quen Rams Scar Tib Up Ver Wig Yar Ald Bax Chad Dray Eg
+    Frod Grims Hob Ing Jes Knap Lud Mab Nut Orp Pock Rud Sel Tuck Und Wen Yat Ack Birk Col
+    Dove""", """ley ton worth field ford well by ham wood more stone bridge hurst wick dale
+    croft shaw land gate cott""")
+_GIVEN_TAIL_STARTS = """Al Bel Cal Dar El Fen Gal Har Is Jas Kel Lor Mar Nel Or Per Ros Sol
+    Tam Val Wil Zar Ar Bri Cor Dex Em Fin Hol Ive Ken Lev Mil Nor"""
 #: Rarer given names, from syllables (374 boys' and 369 girls' names).
-GIVEN_MALE_TAIL = tuple(n for n in _combine(
-    """Al Bel Cal Dar El Fen Gal Har Is Jas Kel Lor Mar Nel Or Per Ros Sol Tam Val Wil Zar Ar
-    Bri Cor Dex Em Fin Hol Ive Ken Lev Mil Nor""",
-    """an en ius o on ric ton as er im us""") if n not in set(GIVEN_MALE.vocabulary.tolist()))
-GIVEN_FEMALE_TAIL = tuple(n for n in _combine(
-    """Al Bel Cal Dar El Fen Gal Har Is Jas Kel Lor Mar Nel Or Per Ros Sol Tam Val Wil Zar Ar
-    Bri Cor Dex Em Fin Hol Ive Ken Lev Mil Nor""",
-    """a ia ie elle ina ette yn ara ey ise ona""") if n not in set(GIVEN_FEMALE.vocabulary.tolist()))
+GIVEN_MALE_TAIL = _tail(GIVEN_MALE, _GIVEN_TAIL_STARTS, "an en ius o on ric ton as er im us")
+GIVEN_FEMALE_TAIL = _tail(GIVEN_FEMALE, _GIVEN_TAIL_STARTS,
+                          "a ia ie elle ina ette yn ara ey ise ona")
 
 #: Share of each origin's children drawn from the tails (family names, given names):
 #: about three in four English family names lie outside the commonest hundred in England
