@@ -240,6 +240,25 @@ class PairLinks:
     weight: np.ndarray       #: (E,) float64
 
 
+def merge_links(first: PairLinks, second: PairLinks) -> PairLinks:
+    """The links of ``first`` and ``second`` (the same pair of sources) as one, each pair of
+    records once with its larger weight; within a source ``(x, y)`` and ``(y, x)`` are one
+    pair. Sorted by ``(left_rows, right_rows)``."""
+    if (first.left, first.right) != (second.left, second.right):
+        raise MatchingError("Only links between the same sources can be merged.")
+    left = np.concatenate([first.left_rows, second.left_rows]).astype(np.int64)
+    right = np.concatenate([first.right_rows, second.right_rows]).astype(np.int64)
+    weight = np.concatenate([first.weight, second.weight])
+    probability = np.concatenate([first.probability, second.probability])
+    if first.left == first.right:
+        left, right = np.minimum(left, right), np.maximum(left, right)
+    order = np.lexsort((-weight, right, left))  # by pair, the largest weight first
+    left, right = left[order], right[order]
+    keep = np.r_[True, (left[1:] != left[:-1]) | (right[1:] != right[:-1])]
+    return PairLinks(first.left, first.right, left[keep], right[keep],
+                     probability[order][keep], weight[order][keep])
+
+
 def cluster_links(sources: Sequence[EncodedSource], links: Sequence[PairLinks]) -> pd.DataFrame:
     """Cluster every source's records from the chosen links: one row per linked record,
     ``cluster_id, partner, record_id, probability`` (the best link that placed it)."""

@@ -23,8 +23,15 @@ from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
 from linkage.matching.backends import CandidateBackend, InProcessBackend
 from linkage.matching.blocking import CandidatePairs, LshParameters, lsh_keys
+from linkage.matching.bridging import CrossLinks, bridged_pairs, duplicate_groups, group_links
 from linkage.matching.candidates import random_pair_levels, salt_agreeing_random_levels
-from linkage.matching.clustering import DedupGate, PairLinks, cluster_links, select_links
+from linkage.matching.clustering import (
+    DedupGate,
+    PairLinks,
+    cluster_links,
+    merge_links,
+    select_links,
+)
 from linkage.matching.comparison import FieldComparison, comparisons_for
 from linkage.matching.scoring import (
     FellegiSunter,
@@ -108,6 +115,9 @@ class PairModel:
     compared: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     #: between sources: estimated share of the smaller source's records with a match
     coverage: float | None = None
+    #: between sources: the pairs that could link, before the one-to-one assignment, with
+    #: their evidence (for :mod:`~linkage.matching.bridging`)
+    cross_links: CrossLinks | None = None
 
     @property
     def left(self) -> str:
@@ -192,11 +202,16 @@ class Linker:
         for a, b in pairs:
             models.append(self._link_pair(a, b, comparisons))
             bar.update()
+        strong = [pm.cross_links.above(self.settings.threshold) for pm in models
+                  if pm.cross_links is not None]
         for source in dedup:
-            models.append(self._link_pair(source, source, comparisons,
-                                          fixed_m=_donor_m(models, source.partner)))
+            pm = self._link_pair(source, source, comparisons,
+                                 fixed_m=_donor_m(models, source.partner))
+            models.append(self._with_bridges(pm, source, strong))
             bar.update()
         bar.close()
+        if dedup:
+            models = self._with_group_links(sources, models)
         links = cluster_links(sources, [pm.links for pm in models])
         return LinkageResult(links, models, tuple(c.name for c in comparisons),
                              self.settings.threshold, {s.partner: len(s) for s in sources})
@@ -217,6 +232,49 @@ class Linker:
                                       noisy=tuple(hints.flip_probability))
         return comparisons + tuple(FieldComparison(fb.blocking_pass, TOKEN_THRESHOLDS)
                                    for fb in hints.salt_fallbacks)
+
+    def _with_bridges(self, pm: PairModel, source: EncodedSource,
+                      cross: Sequence[CrossLinks]) -> PairModel:
+        """The deduplication links of ``source`` with the pairs that a record of another
+        source bridges (:mod:`~linkage.matching.bridging`) added, after the same gate."""
+        if not pm.fitted:
+            return pm
+        left, right, weight = bridged_pairs(source.partner, cross,
+                                            prior_weight=pm.model.prior_weight)
+        probability = match_probability(weight)
+        chosen = select_links(source, source, left, right, weight, probability,
+                              threshold=self.settings.threshold, gate=self.settings.dedup_gate)
+        if not chosen.any():
+            return pm
+        links = merge_links(pm.links, PairLinks(pm.left, pm.right, left[chosen],
+                                                right[chosen], probability[chosen],
+                                                weight[chosen]))
+        return replace(pm, links=links)
+
+    def _with_group_links(self, sources: Sequence[EncodedSource],
+                          models: list[PairModel]) -> list[PairModel]:
+        """The models between sources with links to groups of duplicates added
+        (:func:`~linkage.matching.bridging.group_links`)."""
+        sizes = {s.partner: len(s) for s in sources}
+        groups = {}
+        for pm in models:
+            if pm.left == pm.right:
+                groups[pm.left] = duplicate_groups(sizes[pm.left], pm.links.left_rows,
+                                                   pm.links.right_rows)
+        out = []
+        for pm in models:
+            cross = pm.cross_links
+            other = None if cross is None else (cross.right if cross.side == "left"
+                                                else cross.left)
+            if cross is None or other not in groups:
+                out.append(pm)
+                continue
+            left, right, probability = group_links(cross, groups[other],
+                                                   threshold=self.settings.threshold)
+            weight = np.log2(probability) - np.log2(np.maximum(1.0 - probability, 1e-300))
+            out.append(replace(pm, links=merge_links(pm.links, PairLinks(
+                pm.left, pm.right, left, right, probability, weight))))
+        return out
 
     def _link_pair(self, a: EncodedSource, b: EncodedSource,
                    comparisons: tuple[FieldComparison, ...],
@@ -267,6 +325,9 @@ class Linker:
                               threshold=s.threshold, gate=s.dedup_gate)
         links = PairLinks(a.partner, b.partner, strong.left[chosen], strong.right[chosen],
                           probability[chosen], weights[chosen])
+        cross = None if one is None else CrossLinks(
+            a.partner, b.partner, strong.left, strong.right,
+            strong.weight - model.prior_weight, probability, one.side)
         summary = counted.summary()
         kept = CandidatePairs(strong.left, strong.right, summary.pairs_per_pass,
                               summary.skipped_blocks) if s.keep_candidates else summary
@@ -275,7 +336,7 @@ class Linker:
                          waterfall_examples(model, patterns, pattern_weights, comparisons,
                                             counts=counts),
                          ((patterns >= 0) * counts[:, None]).sum(axis=0).astype(np.int64),
-                         coverage)
+                         coverage, cross)
 
 
 @dataclass(frozen=True)
