@@ -47,9 +47,11 @@ class ScoredCandidates:
 
 
 def scored_candidates(linker: Linker, pm: PairModel, by_name: dict[str, EncodedSource],
-                      person: pd.Series) -> ScoredCandidates:
+                      person: pd.Series, groups: dict[str, np.ndarray] | None = None
+                      ) -> ScoredCandidates:
     """Levels and weights of ``pm``'s kept candidates (the result must keep them), with the
-    probabilities the linker uses; ``person``: person id by (partner, record_id)."""
+    probabilities the linker uses; ``person``: person id by (partner, record_id);
+    ``groups``: the result's duplicate groups (:meth:`LinkageResult.duplicate_groups`)."""
     a, b = by_name[pm.left], by_name[pm.right]
     left, right = pm.candidates.left, pm.candidates.right
     levels = compare_pairs(a, b, left, right, linker.comparisons(a))
@@ -57,7 +59,7 @@ def scored_candidates(linker: Linker, pm: PairModel, by_name: dict[str, EncodedS
     if a is not b:
         weights = one_match_pair_weights(a, b, left, right, weights,
                                          prior_weight=pm.model.prior_weight,
-                                         coverage=pm.coverage or 0.0)
+                                         coverage=pm.coverage or 0.0, groups=groups)
     people_a = person.loc[pm.left].reindex(a.record_ids).to_numpy()
     people_b = person.loc[pm.right].reindex(b.record_ids).to_numpy()
     return ScoredCandidates(levels, weights, people_a, people_b,
@@ -70,8 +72,9 @@ def calibration(linker: Linker, result: LinkageResult, sources: list[EncodedSour
     pair, with the probabilities the linker uses (the result must keep its candidates)."""
     person = truth.set_index(["partner", "record_id"]).person_id
     by_name = {s.partner: s for s in sources}
-    scored = [scored_candidates(linker, pm, by_name, person) for pm in result.pair_models
-              if pm.left != pm.right and pm.fitted]
+    groups = result.duplicate_groups()
+    scored = [scored_candidates(linker, pm, by_name, person, groups)
+              for pm in result.pair_models if pm.left != pm.right and pm.fitted]
     return calibration_table(np.concatenate([match_probability(c.weights) for c in scored]),
                              np.concatenate([c.is_match for c in scored]))
 

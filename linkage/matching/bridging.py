@@ -29,8 +29,9 @@ identifiers that differ: :func:`~linkage.matching.clustering.select_links`).
 **Shared matches.** Between sources, a record of the smaller source has at most one match,
 and its candidates share it: when the larger source holds a child twice (two identical
 records), each gets half the match probability and neither reaches the threshold. Once
-deduplication has joined the two, they are one candidate again: :func:`group_links` links
-the record to the group when the group's summed probability reaches the threshold.
+deduplication has joined the two (:func:`duplicate_groups`), they are one candidate again:
+the pair's probability is its group's (``groups`` of
+:func:`~linkage.matching.scoring.one_match_weights`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class CrossLinks:
     evidence: np.ndarray     #: (P,) float64, log2 likelihood ratio (match weight - prior)
     probability: np.ndarray  #: (P,) float64, match probability, candidates sharing a match
     side: str                #: whose records' candidates share one match: left or right
+    #: (n,) float64 per record of that side: odds of its candidates under the floor
+    dropped_odds: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.evidence)
@@ -65,7 +68,8 @@ class CrossLinks:
         """Only the pairs whose probability reaches ``threshold``."""
         keep = self.probability >= threshold
         return CrossLinks(self.left, self.right, self.left_rows[keep], self.right_rows[keep],
-                          self.evidence[keep], self.probability[keep], self.side)
+                          self.evidence[keep], self.probability[keep], self.side,
+                          self.dropped_odds)
 
 
 def bridge_weight(evidence_x: np.ndarray, evidence_y: np.ndarray,
@@ -128,36 +132,6 @@ def bridged_pairs(partner: str, cross: Sequence[CrossLinks], *, prior_weight: fl
     _, first_pick = np.unique(inverse[pick], return_index=True)
     pick = pick[first_pick]
     return lo[pick], hi[pick], w[pick]
-
-
-def group_links(links: CrossLinks, groups: np.ndarray, *, threshold: float
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Links to groups of duplicate records that no single record of the group earns.
-
-    ``groups`` (n,) int64: a group label for each record of the side whose records do not
-    compete (records joined by deduplication share one). A competing record's probability of
-    matching a group is the sum over the group's records (they are one child, so one
-    match). Where that sum reaches ``threshold`` and no single pair of the group does, the
-    record links to the group's most probable record. Returns ``(left_rows, right_rows,
-    probability)`` (G,) of those links, the probability the group's sum.
-    """
-    mine, theirs = ((links.left_rows, links.right_rows) if links.side == "left"
-                    else (links.right_rows, links.left_rows))
-    empty = np.zeros(0, np.int64)
-    if len(links) == 0:
-        return empty, empty, np.zeros(0)
-    group = np.asarray(groups, np.int64)[theirs]
-    _, key, size = distinct_with_inverse(mine.astype(np.int64) * (int(group.max()) + 1)
-                                         + group)
-    total = np.bincount(key, weights=links.probability)
-    best = np.full(len(total), -np.inf)
-    np.maximum.at(best, key, links.probability)
-    wanted = (size >= 2) & (total >= threshold) & (best < threshold)
-    pick = np.flatnonzero(wanted[key] & (links.probability == best[key]))
-    _, first = np.unique(key[pick], return_index=True)
-    pick = pick[first]
-    return (links.left_rows[pick], links.right_rows[pick],
-            np.minimum(total[key[pick]], 1.0))
 
 
 def duplicate_groups(n_records: int, left_rows: np.ndarray, right_rows: np.ndarray

@@ -23,7 +23,7 @@ from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
 from linkage.matching.backends import CandidateBackend, InProcessBackend
 from linkage.matching.blocking import CandidatePairs, LshParameters, lsh_keys
-from linkage.matching.bridging import CrossLinks, bridged_pairs, duplicate_groups, group_links
+from linkage.matching.bridging import CrossLinks, bridged_pairs, duplicate_groups
 from linkage.matching.candidates import random_pair_levels, salt_agreeing_random_levels
 from linkage.matching.clustering import (
     DedupGate,
@@ -143,6 +143,13 @@ class LinkageResult:
     threshold: float = 0.5
     sizes: dict[str, int] = field(default_factory=dict)  #: records per partner
 
+    def duplicate_groups(self) -> dict[str, np.ndarray]:
+        """Partner -> (n,) int64 group of each of its records: the records deduplication
+        joined share one (partners not deduplicated are left out)."""
+        return {pm.left: duplicate_groups(self.sizes[pm.left], pm.links.left_rows,
+                                          pm.links.right_rows)
+                for pm in self.pair_models if pm.left == pm.right}
+
     def match_model(self) -> MatchModel:
         """The fitted models and counts as a :class:`MatchModel` (what ``report`` reads)."""
         return MatchModel(threshold=self.threshold, fields=list(self.field_names),
@@ -211,7 +218,7 @@ class Linker:
             bar.update()
         bar.close()
         if dedup:
-            models = self._with_group_links(sources, models)
+            models = self._with_duplicate_groups(sources, models)
         links = cluster_links(sources, [pm.links for pm in models])
         return LinkageResult(links, models, tuple(c.name for c in comparisons),
                              self.settings.threshold, {s.partner: len(s) for s in sources})
@@ -251,29 +258,45 @@ class Linker:
                                                 weight[chosen]))
         return replace(pm, links=links)
 
-    def _with_group_links(self, sources: Sequence[EncodedSource],
-                          models: list[PairModel]) -> list[PairModel]:
-        """The models between sources with links to groups of duplicates added
-        (:func:`~linkage.matching.bridging.group_links`)."""
-        sizes = {s.partner: len(s) for s in sources}
-        groups = {}
-        for pm in models:
-            if pm.left == pm.right:
-                groups[pm.left] = duplicate_groups(sizes[pm.left], pm.links.left_rows,
-                                                   pm.links.right_rows)
+    def _with_duplicate_groups(self, sources: Sequence[EncodedSource],
+                               models: list[PairModel]) -> list[PairModel]:
+        """The models between sources scored and selected again where deduplication joined
+        candidates of one record: those share its one match as a group
+        (:mod:`~linkage.matching.bridging`)."""
+        by_name = {s.partner: s for s in sources}
+        groups = {pm.left: duplicate_groups(len(by_name[pm.left]), pm.links.left_rows,
+                                            pm.links.right_rows)
+                  for pm in models if pm.left == pm.right}
         out = []
         for pm in models:
             cross = pm.cross_links
-            other = None if cross is None else (cross.right if cross.side == "left"
-                                                else cross.left)
-            if cross is None or other not in groups:
+            if cross is None or not len(cross):
                 out.append(pm)
                 continue
-            left, right, probability = group_links(cross, groups[other],
-                                                   threshold=self.settings.threshold)
-            weight = np.log2(probability) - np.log2(np.maximum(1.0 - probability, 1e-300))
-            out.append(replace(pm, links=merge_links(pm.links, PairLinks(
-                pm.left, pm.right, left, right, probability, weight))))
+            a, b = by_name[pm.left], by_name[pm.right]
+            one = _OneMatch.of(a, b)
+            other, other_rows = ((b.partner, cross.right_rows) if one.side == "left"
+                                 else (a.partner, cross.left_rows))
+            if other not in groups:
+                out.append(pm)
+                continue
+            group = groups[other][other_rows]
+            if len(np.unique(group)) == len(np.unique(other_rows)):  # nothing joined
+                out.append(pm)
+                continue
+            prior = pm.model.prior_weight
+            weights = shared_match_weights(cross.evidence + prior,
+                                           one.rows(cross.left_rows, cross.right_rows),
+                                           one.n_side, n_other=one.n_other, prior_weight=prior,
+                                           coverage=pm.coverage or 0.0,
+                                           other_odds=cross.dropped_odds, groups=group)
+            probability = match_probability(weights)
+            chosen = select_links(a, b, cross.left_rows, cross.right_rows, weights,
+                                  probability, threshold=self.settings.threshold)
+            links = PairLinks(pm.left, pm.right, cross.left_rows[chosen],
+                              cross.right_rows[chosen], probability[chosen], weights[chosen])
+            out.append(replace(pm, links=links,
+                               cross_links=replace(cross, probability=probability)))
         return out
 
     def _link_pair(self, a: EncodedSource, b: EncodedSource,
@@ -327,7 +350,7 @@ class Linker:
                           probability[chosen], weights[chosen])
         cross = None if one is None else CrossLinks(
             a.partner, b.partner, strong.left, strong.right,
-            strong.weight - model.prior_weight, probability, one.side)
+            strong.weight - model.prior_weight, probability, one.side, strong.dropped_odds)
         summary = counted.summary()
         kept = CandidatePairs(strong.left, strong.right, summary.pairs_per_pass,
                               summary.skipped_blocks) if s.keep_candidates else summary
@@ -362,16 +385,20 @@ class _OneMatch:
 
 def one_match_pair_weights(a: EncodedSource, b: EncodedSource, left: np.ndarray,
                            right: np.ndarray, weights: np.ndarray, *, prior_weight: float,
-                           coverage: float, sizes: tuple[int, int] | None = None
-                           ) -> np.ndarray:
+                           coverage: float, sizes: tuple[int, int] | None = None,
+                           groups: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """The weights of the candidate pairs ``(a[left], b[right])`` knowing that each record
     of the smaller source has a match in the larger with probability ``coverage``, and at
     most one (:func:`~linkage.matching.scoring.shared_match_weights`). (P,) float64.
-    ``sizes``: the sources' sizes when ``a`` and ``b`` hold only some of their records."""
+    ``sizes``: the sources' sizes when ``a`` and ``b`` hold only some of their records.
+    ``groups``: partner -> group of each record (:meth:`LinkageResult.duplicate_groups`):
+    the larger source's duplicates then share the match as one."""
     one = _OneMatch.of(a, b, sizes)
+    other, other_rows = (b.partner, right) if one.side == "left" else (a.partner, left)
+    group = None if groups is None or other not in groups else groups[other][other_rows]
     return shared_match_weights(weights, one.rows(left, right), one.n_side,
                                 n_other=one.n_other, prior_weight=prior_weight,
-                                coverage=coverage)
+                                coverage=coverage, groups=group)
 
 
 def _canonical_order(source: EncodedSource) -> tuple[int, str]:

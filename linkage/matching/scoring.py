@@ -16,6 +16,7 @@ import numpy as np
 from linkage.errors import MatchingError, NotFittedError
 from linkage.matching.candidates import SaltSample
 from linkage.matching.patterns import PatternCounts, distinct_patterns
+from linkage.matching.uniques import distinct_with_inverse
 
 _FLOOR = 1e-6
 #: EM's match share at this fraction of its one-match-per-record ceiling counts as having
@@ -309,7 +310,8 @@ class FellegiSunter:
 
 
 def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, *,
-                      coverage: float, other_odds: np.ndarray | None = None) -> np.ndarray:
+                      coverage: float, other_odds: np.ndarray | None = None,
+                      groups: np.ndarray | None = None) -> np.ndarray:
     """Match weights of candidate pairs knowing that each record has at most one match.
 
     The Fellegi-Sunter weight of a pair looks at the pair alone. But a record of the
@@ -324,9 +326,15 @@ def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, 
     be any record of the larger source). A lone candidate with modest odds becomes likely -
     the record's match must be somewhere - and two candidates competing for one record
     share it. ``other_odds`` (n_records,) float64: odds of candidates not in ``weights``
-    (pairs a backend dropped under its floor), added to each record's sum. Returns
-    ``log2(P / (1 - P))`` for each pair: (P,) float64, computed in the log domain per record
-    (no overflow, no cancellation).
+    (pairs a backend dropped under its floor), added to each record's sum.
+
+    ``groups`` (P,) int64: for each pair, the group of its record of the larger source,
+    where records of one group are one child (duplicates joined by deduplication): then the
+    match is a group, and a pair's probability is its group's (the sum over the group's
+    candidates), so two identical duplicates do not halve each other's.
+
+    Returns ``log2(P / (1 - P))`` for each pair: (P,) float64, computed in the log domain per
+    record (no overflow, no cancellation).
     """
     w = np.clip(np.asarray(weights, dtype=np.float64), -300.0, 300.0)
     if len(w) == 0:
@@ -337,14 +345,27 @@ def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, 
     scaled = np.exp2(w - top[records])  # the record's best candidate scales to 1
     best = np.flatnonzero(scaled == 1.0)
     _, first = np.unique(records[best], return_index=True)  # one per record (first if tied)
-    is_best = np.zeros(len(w), dtype=bool)
-    is_best[best[first]] = True
-    rest = np.bincount(records[~is_best], weights=scaled[~is_best], minlength=n_records)
-    others = np.where(is_best, rest[records], 1.0 + rest[records] - scaled)
+    # each pair's own share: the pair, or the pairs of its record and group
+    own = w - top[records]  # log2 of the share (exact for a lone pair, however small)
+    if groups is None:
+        key, mine = np.arange(len(w)), scaled
+    else:
+        _, key, size = distinct_with_inverse(records * (int(np.max(groups)) + 1)
+                                             + np.asarray(groups, dtype=np.int64))
+        mine = np.bincount(key, weights=scaled)[key]
+        shared = size[key] > 1
+        own[shared] = np.log2(mine[shared])
+    in_best = np.zeros(len(w), dtype=bool)  # in the record's best candidate's group
+    in_best[np.isin(key, key[best[first]])] = True
+    rest = np.bincount(records[~in_best], weights=scaled[~in_best], minlength=n_records)
+    # the others of the best group: summed directly (no cancellation); of any other group,
+    # everything else (at least the best candidate's 1)
+    others = np.where(in_best, rest[records],
+                      np.bincount(records, weights=scaled, minlength=n_records)[records] - mine)
     none = 1.0 - min(max(coverage, 0.0), 1.0 - 1e-9)
     if other_odds is not None:
         none = none + np.asarray(other_odds, dtype=np.float64)[records]
-    return w - top[records] - np.log2(none * np.exp2(-top[records]) + others)
+    return own - np.log2(none * np.exp2(-top[records]) + others)
 
 
 #: The largest share of a source's records taken to have a match in another: below 1, so
@@ -406,17 +427,19 @@ def estimate_coverage(weights: np.ndarray, records: np.ndarray, n_records: int, 
 
 def shared_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, *,
                          n_other: int, prior_weight: float, coverage: float,
-                         other_odds: np.ndarray | None = None) -> np.ndarray:
+                         other_odds: np.ndarray | None = None,
+                         groups: np.ndarray | None = None) -> np.ndarray:
     """Match weights of candidate pairs between two sources, each record of the smaller
     (``records``, its row in each pair) having at most one match among the ``n_other``
     records of the larger with probability ``coverage`` (:func:`estimate_coverage`).
 
     With ``LR = 2**(w - prior_weight)`` the probability that candidate ``k`` is the match is
     ``(c/N) LR_k / ((1 - c) + (c/N) sum(LR))``: :func:`one_match_weights` on the weights
-    shifted by ``log2(c / (N (1 - c))) - prior_weight``. Returns (P,) float64 log2 odds.
+    shifted by ``log2(c / (N (1 - c))) - prior_weight``; ``groups`` as there. Returns (P,)
+    float64 log2 odds.
     """
     c = min(max(coverage, 1e-12), COVERAGE_MAX)
     shift = float(np.log2(c / (max(n_other, 1) * (1.0 - c)))) - prior_weight
     extra = None if other_odds is None else np.asarray(other_odds, np.float64) * np.exp2(shift)
     return one_match_weights(np.asarray(weights, np.float64) + shift, records, n_records,
-                             coverage=0.0, other_odds=extra)
+                             coverage=0.0, other_odds=extra, groups=groups)
