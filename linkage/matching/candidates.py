@@ -75,6 +75,11 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
                 inactive |= ~_gate_agrees(out[:, column[fb.gate_field]], fb.gate_field,
                                           fallbacks.values(), tokens_agree)
         out[inactive, column[fb.blocking_pass]] = -1
+        if fb.swapped_field is not None:  # names written the other way round: their own
+            # comparisons' disagreement is what the swap explains, not more evidence
+            swap = out[:, column[fb.blocking_pass]] == 0
+            out[swap, column[fb.salted_field]] = -1
+            out[swap, column[fb.swapped_field]] = -1
     return out
 
 
