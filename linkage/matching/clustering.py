@@ -154,7 +154,7 @@ _SAME_VALUE = 0.95
 _NOISY_SAME_VALUE = 0.7
 
 
-def _same_value(source: EncodedSource, other: EncodedSource, name: str, left: np.ndarray,
+def same_value(source: EncodedSource, other: EncodedSource, name: str, left: np.ndarray,
                 right: np.ndarray) -> np.ndarray:
     """Whether the pairs' values of field ``name`` are the same: (P,) bool."""
     flip = source.hints.flip_probability.get(name, 0.0)
@@ -186,6 +186,11 @@ class DedupGate:
     #: different names stay under about 0.45)
     noisy_min_similarity: float = 0.6
     twins_share: str | None = "date_of_birth"  #: None: gate every within-source pair
+    #: twins share it too: a pair found through a third record
+    #: (:mod:`~linkage.matching.bridging`) that shares it must have given names agreeing at
+    #: ``min_similarity`` even under noise (twins are often given alike names, and the
+    #: bridge's evidence is the third record's, not the pair's own)
+    home_field: str | None = "postcode"
 
 
 def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
@@ -210,12 +215,12 @@ def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
         picked = np.flatnonzero(chosen)
         k = source.field_names.index(name)
         both = ~source.missing[left[picked], k] & ~other.missing[right[picked], k]
-        same = _same_value(source, other, name, left[picked], right[picked])
+        same = same_value(source, other, name, left[picked], right[picked])
         chosen[picked[both & ~same]] = False
     gated = chosen.copy()  # the chosen pairs that could be twins
     if gate.twins_share is not None and gate.twins_share in source.field_filters:
         picked = np.flatnonzero(gated)
-        gated[picked] = _same_value(source, other, gate.twins_share, left[picked],
+        gated[picked] = same_value(source, other, gate.twins_share, left[picked],
                                     right[picked])
     for name in gate.fields:  # only the pairs still chosen need scoring
         if name not in source.field_filters:

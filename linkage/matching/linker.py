@@ -30,6 +30,7 @@ from linkage.matching.clustering import (
     PairLinks,
     cluster_links,
     merge_links,
+    same_value,
     select_links,
 )
 from linkage.matching.comparison import FieldComparison, comparisons_for
@@ -249,8 +250,19 @@ class Linker:
         left, right, weight = bridged_pairs(source.partner, cross,
                                             prior_weight=pm.model.prior_weight)
         probability = match_probability(weight)
+        gate, threshold = self.settings.dedup_gate, self.settings.threshold
         chosen = select_links(source, source, left, right, weight, probability,
-                              threshold=self.settings.threshold, gate=self.settings.dedup_gate)
+                              threshold=threshold, gate=gate)
+        home = gate.home_field
+        if home is not None and home in source.field_filters and chosen.any():
+            # twins share the home too: a bridge says nothing of how alike two records'
+            # given names are, so there the given name must agree as without noise
+            picked = np.flatnonzero(chosen)
+            at_home = picked[same_value(source, source, home, left[picked], right[picked])]
+            strict = replace(gate, noisy_min_similarity=gate.min_similarity)
+            chosen[at_home] = select_links(source, source, left[at_home], right[at_home],
+                                           weight[at_home], probability[at_home],
+                                           threshold=threshold, gate=strict)
         if not chosen.any():
             return pm
         links = merge_links(pm.links, PairLinks(pm.left, pm.right, left[chosen],
