@@ -75,6 +75,9 @@ class LinkerSettings:
     dedup_gate : what a within-source link must also agree on (:class:`DedupGate`).
     keep_candidates : keep every candidate pair in the result (for pairs completeness); off
         by default because at a million records they are most of the memory.
+    bridge_duplicates : also link two records of one source that both link strongly to one
+        record of another (:mod:`~linkage.matching.bridging`); off: duplicates only from
+        their own comparison.
     """
 
     threshold: float = 0.5
@@ -86,6 +89,7 @@ class LinkerSettings:
     comparison_overrides: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     dedup_gate: DedupGate = field(default_factory=DedupGate)
     keep_candidates: bool = False
+    bridge_duplicates: bool = True
 
     def __post_init__(self) -> None:
         t = self.threshold
@@ -245,7 +249,7 @@ class Linker:
                       cross: Sequence[CrossLinks]) -> PairModel:
         """The deduplication links of ``source`` with the pairs that a record of another
         source bridges (:mod:`~linkage.matching.bridging`) added, after the same gate."""
-        if not pm.fitted:
+        if not pm.fitted or not self.settings.bridge_duplicates:
             return pm
         left, right, weight = bridged_pairs(source.partner, cross,
                                             prior_weight=pm.model.prior_weight)

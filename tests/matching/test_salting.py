@@ -97,7 +97,9 @@ def test_either_order_fallback_is_compared_only_where_both_names_disagree() -> N
                    FieldComparison("dob", (0.9,)), FieldComparison("pass", (0.5,)))
     levels = compare_pairs(side, side, np.zeros(4, np.int64), np.arange(1, 5), comparisons)
     assert levels[0].tolist() == [0, 0, 0, -1]   # names agree: the swap says nothing
-    assert levels[1].tolist() == [1, 1, 0, 0]    # swapped names: tokens equal
+    # swapped names: tokens equal, and the names' own disagreement is what the swap
+    # explains (left out, not counted twice)
+    assert levels[1].tolist() == [-1, -1, 0, 0]
     assert levels[2].tolist() == [1, 1, 0, 1]    # other names: tokens differ
     assert levels[3].tolist() == [-1, -1, 1, -1]  # dates differ: names and swap silent
 
@@ -124,6 +126,32 @@ def test_token_fallback_is_compared_only_where_the_salted_field_is_not() -> None
     assert levels[1].tolist() == [-1, 1, 0, 0]
     # (0,3): dob and postcode differ -> both silent
     assert levels[2].tolist() == [-1, 1, 1, -1]
+
+
+def test_token_fallback_gate_opens_where_a_token_holding_the_gate_field_agrees() -> None:
+    # BLIP noise can push two equal postcodes off the filter's top level; a token made from
+    # the postcode (given soundex + postcode, family soundex + postcode) still shows it equal
+    filters = {"given": np.array([[1], [1], [1]], np.uint64),
+               "family": np.array([[2], [2], [2]], np.uint64),
+               "dob": np.array([[7], [9], [9]], np.uint64),
+               "postcode": np.array([[5], [8], [8]], np.uint64)}  # noisy: not at the top
+    keys = np.array([[11, 21], [11, 22], [13, 23]], np.uint64)
+    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
+        SaltFallback("given_pass", "given", "postcode"),
+        SaltFallback("family_pass", "family", "postcode")))
+    side = EncodedSource("p", np.array(["a", "b", "c"]), np.zeros((3, 1), np.uint64),
+                         filters, np.zeros((3, 4), bool), ("given", "family", "dob", "postcode"),
+                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
+                          "dob": FieldKind.DATE, "postcode": FieldKind.POSTCODE}, keys,
+                         ("given_pass", "family_pass"), hints)
+    comparisons = tuple(FieldComparison(n, (0.9,)) for n in
+                        ("given", "family", "dob", "postcode", "given_pass", "family_pass"))
+    levels = compare_pairs(side, side, np.array([0, 0]), np.array([1, 2]), comparisons)
+    # (0,1): the given token agrees, so the postcodes are equal: the family token, which
+    # differs, is compared too
+    assert levels[0].tolist() == [-1, -1, 1, 1, 0, 1]
+    # (0,2): no token agrees and the postcode filter differs: both silent
+    assert levels[1].tolist() == [-1, -1, 1, 1, -1, -1]
 
 
 @pytest.mark.parametrize("noise", [None, 1.5])
