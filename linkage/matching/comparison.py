@@ -102,7 +102,11 @@ class FieldComparison:
         cuts = -np.asarray(self.thresholds, dtype=np.float32)
         level = np.searchsorted(cuts, -similarity.astype(np.float32), side="left")
         if self.contained_at is not None and overlap is not None:
-            level[(level > 0) & (overlap >= self.contained_at)] = len(self.thresholds) + 1
+            # below the agreeing levels only: under BLIP noise the debiased overlap of two
+            # filters of one name is near 1 too, and a name on its second level is the same
+            # name, not one inside another
+            below = level >= self.agreeing_levels
+            level[below & (overlap >= self.contained_at)] = len(self.thresholds) + 1
         return np.where(missing, -1, level).astype(np.int8)
 
 

@@ -144,18 +144,22 @@ def test_mixture_u_separates_matches_from_a_salt_agreeing_sample() -> None:
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.booleans()), min_size=1,
-                max_size=50))
-def test_containment_level_only_below_the_top_level(
-        rows: list[tuple[float, float, bool]]) -> None:
-    comp = FieldComparison("family_name", (0.9, 0.7), contained_at=0.9)
+                max_size=50), st.integers(1, 2))
+def test_containment_level_only_below_the_agreeing_levels(
+        rows: list[tuple[float, float, bool]], agreeing: int) -> None:
+    # under BLIP noise (two agreeing levels) the debiased overlap of two filters of one
+    # name is near 1 as well: a name on its second level stays there (measured, hard
+    # cohort: 12% of identical given names had been put on the containment level)
+    comp = FieldComparison("family_name", (0.9, 0.8, 0.7), contained_at=0.9,
+                           agreeing_levels=agreeing)
     sim = np.array([r[0] for r in rows], np.float32)
     overlap = np.array([r[1] for r in rows], np.float32)
     missing = np.array([r[2] for r in rows])
     levels = comp.levels(sim, missing, overlap)
-    plain = FieldComparison("family_name", (0.9, 0.7)).levels(sim, missing)
-    assert comp.n_levels == 4 and levels.max(initial=-1) < comp.n_levels
-    contained = levels == 3
-    assert np.array_equal(contained, (plain > 0) & (overlap >= 0.9) & ~missing)
+    plain = FieldComparison("family_name", (0.9, 0.8, 0.7)).levels(sim, missing)
+    assert comp.n_levels == 5 and levels.max(initial=-1) < comp.n_levels
+    contained = levels == 4
+    assert np.array_equal(contained, (plain >= agreeing) & (overlap >= 0.9) & ~missing)
     assert np.array_equal(levels[~contained], plain[~contained])
 
 
