@@ -229,8 +229,25 @@ def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
         flip = source.hints.flip_probability.get(name, 0.0)
         sim = dice_similarity(source.field_filters[name], other.field_filters[name],
                               left[picked], right[picked], flip_probability=flip)
-        chosen[picked] = sim >= (gate.noisy_min_similarity if flip else gate.min_similarity)
+        chosen[picked] = (sim >= (gate.noisy_min_similarity if flip else gate.min_similarity)) \
+            | names_swapped(source, name, left[picked], right[picked])
     return chosen
+
+
+def names_swapped(source: EncodedSource, name: str, left: np.ndarray, right: np.ndarray
+                  ) -> np.ndarray:
+    """Whether two records of ``source`` hold field ``name`` and its partner written the
+    other way round (an either-order salt fallback's tokens are equal): (P,) bool. Twins
+    share a family name, so swapped names are one child's, whatever the given names' Dice."""
+    out = np.zeros(len(left), dtype=bool)
+    for fb in source.hints.salt_fallbacks:
+        if fb.swapped_field is None or name not in (fb.salted_field, fb.swapped_field) \
+                or fb.blocking_pass not in source.blocking_names:
+            continue
+        j = source.blocking_names.index(fb.blocking_pass)
+        ka, kb = source.blocking_keys[left, j], source.blocking_keys[right, j]
+        out |= (ka == kb) & (ka != 0)
+    return out
 
 
 @dataclass(frozen=True)

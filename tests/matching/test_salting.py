@@ -6,7 +6,7 @@ import pytest
 from benchmarks.cohort_sources import encode_extracts
 from linkage.contracts import ComparisonHints, EncodedSource, FieldKind, SaltFallback
 from linkage.encoding import EncodingSchema, HardeningSpec, ProjectKey, default_schema
-from linkage.matching import Linker, pairwise_quality
+from linkage.matching import DedupGate, Linker, pairwise_quality, select_links
 from linkage.matching.candidates import compare_pairs
 from linkage.matching.comparison import FieldComparison
 from linkage.protocols import load_agreement
@@ -223,3 +223,23 @@ def test_noisy_fields_agree_on_their_top_two_levels() -> None:
     coarse, = comparisons_for({"postcode": "postcode"}, {"postcode": (0.9, 0.5)},
                               noisy=("postcode",))
     assert coarse.agreeing_levels == 1
+
+
+def test_dedup_gate_takes_swapped_names_as_one_child() -> None:
+    # two records born the same day whose given names differ would be twins, unless their
+    # names are written the other way round (twins share the family name): the either-order
+    # token's equality lets them through
+    filters = {"given": np.array([[1], [2], [3]], np.uint64),
+               "family": np.array([[2], [1], [2]], np.uint64),
+               "dob": np.array([[7], [7], [7]], np.uint64)}
+    keys = np.array([[11], [11], [12]], np.uint64)  # 0 and 1: swapped names
+    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
+        SaltFallback("pass", "given", swapped_field="family"),))
+    side = EncodedSource("p", np.array(list("abc")), np.zeros((3, 1), np.uint64), filters,
+                         np.zeros((3, 3), bool), ("given", "family", "dob"),
+                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
+                          "dob": FieldKind.DATE}, keys, ("pass",), hints)
+    gate = DedupGate(fields=("given",), twins_share="dob", different_if=())
+    chosen = select_links(side, side, np.array([0, 0]), np.array([1, 2]), np.zeros(2),
+                          np.ones(2), threshold=0.5, gate=gate)
+    assert chosen.tolist() == [True, False]  # swapped: one child; (0, 2): twins
