@@ -38,11 +38,12 @@ F1_LOSS_BAR = 0.01
 ATTACK_BAR = 0.01
 FEBRL_BAR = 0.997
 #: the hard cohort (20,000 children, docs/synthetic-cohort.md), shipped default: regression
-#: guards below today's figures (0.983-0.991 per pair, duplicates 0.90-1.0); the cost
-#: against no hardening is issue 16's own target, met since 2026-12-02 (at most -0.0006)
-HARD_BAR = 0.975
+#: guards below today's figures (0.988-0.994 per pair, duplicates 0.93-1.0, since the
+#: bridges and shared matches of duplicates); the cost against no hardening is issue 16's
+#: own target, met since 2026-12-02 (at most -0.0005)
+HARD_BAR = 0.98
 HARD_COST_BAR = 0.003
-HARD_DEDUP_BAR = 0.85
+HARD_DEDUP_BAR = 0.9
 #: issue 16's targets, printed with their status (not yet all met, so not yet failures)
 HARD_TARGETS = {"f1": 0.99, "cost": 0.003, "duplicates": 0.95, "calibration_gap": 0.05}
 AGREEMENT = "protocols/first-1000-days/agreement.yaml"

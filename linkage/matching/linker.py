@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
-from linkage.matching.backends import CandidateBackend, InProcessBackend
+from linkage.matching.backends import CandidateBackend, InProcessBackend, StrongPairs
 from linkage.matching.blocking import CandidatePairs, LshParameters, lsh_keys
 from linkage.matching.bridging import CrossLinks, bridged_pairs, duplicate_groups
 from linkage.matching.candidates import random_pair_levels, salt_agreeing_random_levels
@@ -364,9 +364,8 @@ class Linker:
                               threshold=s.threshold, gate=s.dedup_gate)
         links = PairLinks(a.partner, b.partner, strong.left[chosen], strong.right[chosen],
                           probability[chosen], weights[chosen])
-        cross = None if one is None else CrossLinks(
-            a.partner, b.partner, strong.left, strong.right,
-            strong.weight - model.prior_weight, probability, one.side, strong.dropped_odds)
+        cross = None if one is None else _contenders(a, b, strong, probability, one,
+                                                     model.prior_weight)
         summary = counted.summary()
         kept = CandidatePairs(strong.left, strong.right, summary.pairs_per_pass,
                               summary.skipped_blocks) if s.keep_candidates else summary
@@ -376,6 +375,27 @@ class Linker:
                                             counts=counts),
                          ((patterns >= 0) * counts[:, None]).sum(axis=0).astype(np.int64),
                          coverage, cross)
+
+
+#: Pairs between sources kept for what duplicates change after deduplication
+#: (:class:`~linkage.matching.bridging.CrossLinks`): those at least this probable. A pair
+#: under it matters only in a group of hundreds of duplicates; its odds stay in its record's
+#: sum. (Where EM takes namesakes in, the pairs over the floor run to tens of millions.)
+CONTENDER_PROBABILITY = 1e-3
+
+
+def _contenders(a: EncodedSource, b: EncodedSource, strong: StrongPairs,
+                probability: np.ndarray, one: _OneMatch, prior_weight: float) -> CrossLinks:
+    """The pairs of ``strong`` that could still link once duplicates are known, the odds
+    of the others added to their records' dropped odds."""
+    keep = probability >= CONTENDER_PROBABILITY
+    rows = one.rows(strong.left, strong.right)
+    odds = np.bincount(rows[~keep], weights=np.exp2(strong.weight[~keep]),
+                       minlength=one.n_side)
+    if strong.dropped_odds is not None:
+        odds = odds + strong.dropped_odds
+    return CrossLinks(a.partner, b.partner, strong.left[keep], strong.right[keep],
+                      strong.weight[keep] - prior_weight, probability[keep], one.side, odds)
 
 
 @dataclass(frozen=True)
