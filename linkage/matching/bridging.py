@@ -82,6 +82,12 @@ def bridge_weight(evidence_x: np.ndarray, evidence_y: np.ndarray,
     return prior_weight + x + y - np.logaddexp2(x, y)
 
 
+#: A record of another source that links to more records of one source than this bridges
+#: none of them: the pairs grow with the square of the count, and so many records linked to
+#: one are a broken extract (rows repeated) or a broken model, not a child's duplicates
+MAX_BRIDGED_RECORDS = 32
+
+
 def bridged_pairs(partner: str, cross: Sequence[CrossLinks], *, prior_weight: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs of ``partner``'s records that link to one record of another source.
@@ -89,7 +95,8 @@ def bridged_pairs(partner: str, cross: Sequence[CrossLinks], *, prior_weight: fl
     ``cross``: the links at or above the threshold of every pair of sources
     (:meth:`CrossLinks.above`; those without ``partner`` are ignored). Returns ``(left,
     right, weight)``: (B,) int64 rows with ``left < right``, each pair once with its largest
-    :func:`bridge_weight` over the records bridging it.
+    :func:`bridge_weight` over the records bridging it (records linked to more than
+    :data:`MAX_BRIDGED_RECORDS` of ``partner``'s bridge nothing).
     """
     own, hub, evidence = [], [], []
     for k, links in enumerate(cross):
@@ -112,7 +119,7 @@ def bridged_pairs(partner: str, cross: Sequence[CrossLinks], *, prior_weight: fl
     starts = np.flatnonzero(np.r_[True, hubs[1:] != hubs[:-1]])
     sizes = np.diff(np.r_[starts, len(hubs)])
     left, right, weight = [], [], []
-    for size in np.unique(sizes[sizes > 1]):
+    for size in np.unique(sizes[(sizes > 1) & (sizes <= MAX_BRIDGED_RECORDS)]):
         first = starts[sizes == size]
         for i in range(size - 1):
             for j in range(i + 1, size):

@@ -116,3 +116,14 @@ def test_bridges_find_duplicates_their_own_comparison_misses() -> None:
     wrong = sum(with_bridges[p][1] - without[p][1] for p in without)
     assert gained >= 6, (without, with_bridges)  # measured: 10 more, none wrong
     assert wrong <= gained // 3, (without, with_bridges)
+
+
+def test_a_record_linked_to_too_many_records_bridges_none() -> None:
+    from linkage.matching.bridging import MAX_BRIDGED_RECORDS
+
+    many = MAX_BRIDGED_RECORDS + 1  # e.g. an extract with one row repeated
+    crowded = _cross("education", "health", [(k, 9, 30.0) for k in range(many)])
+    assert len(bridged_pairs("education", [crowded], prior_weight=-19.0)[0]) == 0
+    fewer = _cross("education", "health", [(k, 9, 30.0) for k in range(many - 1)])
+    left, _, _ = bridged_pairs("education", [fewer], prior_weight=-19.0)
+    assert len(left) == (many - 1) * (many - 2) // 2
