@@ -24,7 +24,11 @@ about the deduplication prior plus the weaker link's evidence: two near-certain 
 one record make a duplicate likely, while a namesake that links to ``h`` only because it
 has no better candidate (``h``'s own match links to it far more strongly) stays below the
 threshold. Bridged pairs then pass the same gate as any within-source pair (twins, unique
-identifiers that differ: :func:`~linkage.matching.clustering.select_links`).
+identifiers that differ: :func:`~linkage.matching.clustering.select_links`), and where they
+share the date and the home, given names alike even under noise (``DedupGate.home_field``).
+Only the smaller source of a pair is bridged through it: a record of the larger source is
+one of the competing record's candidates, which share one match, so two of them never both
+reach a threshold of 0.5.
 
 **Shared matches.** Between sources, a record of the smaller source has at most one match,
 and its candidates share it: when the larger source holds a child twice (two identical
@@ -48,8 +52,10 @@ from linkage.matching.uniques import distinct_with_inverse
 
 @dataclass(frozen=True)
 class CrossLinks:
-    """The scored pairs between two sources that could link (at or above the floor of
-    :func:`~linkage.matching.tasks.link_floor`), before the one-to-one assignment."""
+    """The scored pairs between two sources that contend for a link (at or above the floor
+    of :func:`~linkage.matching.tasks.link_floor` and at least
+    :data:`~linkage.matching.linker.CONTENDER_PROBABILITY` probable), before the one-to-one
+    assignment."""
 
     left: str                #: partner of ``left_rows``
     right: str               #: partner of ``right_rows``
@@ -58,7 +64,8 @@ class CrossLinks:
     evidence: np.ndarray     #: (P,) float64, log2 likelihood ratio (match weight - prior)
     probability: np.ndarray  #: (P,) float64, match probability, candidates sharing a match
     side: str                #: whose records' candidates share one match: left or right
-    #: (n,) float64 per record of that side: odds of its candidates under the floor
+    #: (n,) float64 per record of that side: odds of its candidates left out (under the
+    #: floor, or under the contender probability)
     dropped_odds: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -105,7 +112,7 @@ def bridged_pairs(partner: str, cross: Sequence[CrossLinks], *, prior_weight: fl
         for mine, theirs, name in ((links.left_rows, links.right_rows, links.left),
                                    (links.right_rows, links.left_rows, links.right)):
             if name == partner:
-                own.append(mine)
+                own.append(mine.astype(np.int64))
                 # one number per record of the other side: which pair of sources, which row
                 hub.append(theirs.astype(np.int64) * 2 * len(cross) + 2 * k
                            + int(name == links.right))

@@ -56,42 +56,49 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
         if salted in column and salt in column:
             out[out[:, column[salt]] != 0, column[salted]] = -1
     tokens_agree = {name: out[:, column[name]] == 0 for name in fallbacks if name in column}
+    compared = out.copy()  # the fields' own levels, before any fallback acts: a fallback's
+    # activity must not depend on the order of the passes
+    swaps = []
     for fb in fallbacks.values():
         if fb.blocking_pass not in column or fb.salted_field not in column:
             continue
-        level = out[:, column[fb.salted_field]]
+        level = compared[:, column[fb.salted_field]]
         if fb.swapped_field is not None:  # both names compared, neither agreeing
             if fb.swapped_field not in column:
                 continue
-            swapped = column[fb.swapped_field]
-            inactive = (level < 0) | (out[:, swapped] < 0) | \
+            swapped = compared[:, column[fb.swapped_field]]
+            inactive = (level < 0) | (swapped < 0) | \
                 comparisons[column[fb.salted_field]].agrees(level) | \
-                comparisons[swapped].agrees(out[:, swapped])
+                comparisons[column[fb.swapped_field]].agrees(swapped)
         else:
             inactive = level >= 0
             if fb.gate_field is not None:
                 if fb.gate_field not in column:
                     continue
-                inactive |= ~_gate_agrees(out[:, column[fb.gate_field]], fb.gate_field,
+                inactive |= ~_gate_agrees(compared[:, column[fb.gate_field]], fb,
                                           fallbacks.values(), tokens_agree)
         out[inactive, column[fb.blocking_pass]] = -1
-        if fb.swapped_field is not None:  # names written the other way round: their own
-            # comparisons' disagreement is what the swap explains, not more evidence
-            swap = out[:, column[fb.blocking_pass]] == 0
-            out[swap, column[fb.salted_field]] = -1
-            out[swap, column[fb.swapped_field]] = -1
+        if fb.swapped_field is not None:
+            swaps.append((out[:, column[fb.blocking_pass]] == 0, column[fb.salted_field],
+                          column[fb.swapped_field]))
+    for swap, given, family in swaps:  # names written the other way round: their own
+        # comparisons' disagreement is what the swap explains, not more evidence
+        out[swap, given] = -1
+        out[swap, family] = -1
     return out
 
 
-def _gate_agrees(gate_level: np.ndarray, gate_field: str, fallbacks: Iterable[SaltFallback],
+def _gate_agrees(gate_level: np.ndarray, fb: SaltFallback, fallbacks: Iterable[SaltFallback],
                  tokens_agree: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Where a gated fallback's gate field agrees: (P,) bool. Its filter at the top level,
-    or the equal tokens of any fallback gated on it (a token holds its gate field's exact
-    value: under BLIP noise equal postcodes miss the top level a fifth of the time)."""
+    """Where gated fallback ``fb``'s gate field agrees: (P,) bool. Its filter at the top
+    level, or the equal tokens of *another* fallback gated on it (a token holds its gate
+    field's exact value: under BLIP noise equal postcodes miss the top level a fifth of the
+    time). Not ``fb``'s own tokens: then an equal token would be compared where an unequal
+    one stays silent."""
     agrees = gate_level == 0
-    for fb in fallbacks:
-        if fb.gate_field == gate_field and fb.blocking_pass in tokens_agree:
-            agrees = agrees | tokens_agree[fb.blocking_pass]
+    for other in fallbacks:
+        if other.gate_field == fb.gate_field and other.blocking_pass in tokens_agree:
+            agrees = agrees | tokens_agree[other.blocking_pass]
     return agrees
 
 

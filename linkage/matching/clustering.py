@@ -187,9 +187,10 @@ class DedupGate:
     noisy_min_similarity: float = 0.6
     twins_share: str | None = "date_of_birth"  #: None: gate every within-source pair
     #: twins share it too: a pair found through a third record
-    #: (:mod:`~linkage.matching.bridging`) that shares it must have given names agreeing at
-    #: ``min_similarity`` even under noise (twins are often given alike names, and the
-    #: bridge's evidence is the third record's, not the pair's own)
+    #: (:mod:`~linkage.matching.bridging`) that shares it and the ``twins_share`` field must
+    #: have given names agreeing at ``min_similarity`` even under noise (twins are often
+    #: given alike names, and the bridge's evidence is the third record's, not the pair's
+    #: own); a missing home counts as shared
     home_field: str | None = "postcode"
 
 
@@ -237,16 +238,22 @@ def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
 def names_swapped(source: EncodedSource, name: str, left: np.ndarray, right: np.ndarray
                   ) -> np.ndarray:
     """Whether two records of ``source`` hold field ``name`` and its partner written the
-    other way round (an either-order salt fallback's tokens are equal): (P,) bool. Twins
-    share a family name, so swapped names are one child's, whatever the given names' Dice."""
+    other way round: (P,) bool. An either-order salt fallback's tokens are equal (they are
+    the same in either order) *and* the partner field differs: twins share the family name
+    (and may share a given name's Soundex code, Sophie and Sophia), so only swapped names
+    are one child's whatever the given names' Dice."""
     out = np.zeros(len(left), dtype=bool)
     for fb in source.hints.salt_fallbacks:
         if fb.swapped_field is None or name not in (fb.salted_field, fb.swapped_field) \
                 or fb.blocking_pass not in source.blocking_names:
             continue
+        partner = fb.swapped_field if name == fb.salted_field else fb.salted_field
         j = source.blocking_names.index(fb.blocking_pass)
         ka, kb = source.blocking_keys[left, j], source.blocking_keys[right, j]
-        out |= (ka == kb) & (ka != 0)
+        equal = np.flatnonzero((ka == kb) & (ka != 0))
+        if partner in source.field_filters and len(equal):
+            equal = equal[~same_value(source, source, partner, left[equal], right[equal])]
+        out[equal] = True
     return out
 
 

@@ -48,7 +48,7 @@ NOISY_THRESHOLDS: dict[str, tuple[float, ...]] = {
 #: reach level 0 (>= 0.9) and 21% level 1 (>= 0.75); equal given names spread alike.
 NOISY_AGREEMENT = 0.75
 
-#: Names: a pair below the top level whose shorter name lies (almost) wholly inside the
+#: Names: a pair below the agreeing levels whose shorter name lies (almost) wholly inside the
 #: longer one gets a level of its own ("Smith" and "Smith-Jones", "Oliver" and "Oliver
 #: James"): the overlap coefficient ``|A & B| / min(|A|, |B|)`` at or above this.
 NAME_CONTAINMENT = 0.9
@@ -58,8 +58,8 @@ NAME_CONTAINMENT = 0.9
 class FieldComparison:
     """How one field's similarity is cut into levels.
 
-    ``contained_at``: when set, a pair below the top level whose overlap coefficient reaches
-    it takes an extra level after disagreement (index ``len(thresholds) + 1``): part of a
+    ``contained_at``: when set, a pair below the agreeing levels whose overlap coefficient
+    reaches it takes an extra level after disagreement (index ``len(thresholds) + 1``): part of a
     double-barrelled family name, or a middle name in the given-name field.
 
     ``agreeing_levels``: how many top levels say "the same value" where another comparison

@@ -77,7 +77,10 @@ class LinkerSettings:
         by default because at a million records they are most of the memory.
     bridge_duplicates : also link two records of one source that both link strongly to one
         record of another (:mod:`~linkage.matching.bridging`); off: duplicates only from
-        their own comparison.
+        their own comparison. Needs ``deduplicate`` (and a fitted deduplication model, whose
+        prior it uses); a source is bridged only through sources larger than it (a record of
+        the larger source of a pair shares its probability among its candidates, so two
+        of them never both reach a threshold of 0.5).
     """
 
     threshold: float = 0.5
@@ -121,7 +124,8 @@ class PairModel:
     #: between sources: estimated share of the smaller source's records with a match
     coverage: float | None = None
     #: between sources: the pairs that could link, before the one-to-one assignment, with
-    #: their evidence (for :mod:`~linkage.matching.bridging`)
+    #: their evidence (for :mod:`~linkage.matching.bridging`); kept in the result only with
+    #: ``keep_candidates``
     cross_links: CrossLinks | None = None
 
     @property
@@ -224,6 +228,8 @@ class Linker:
         bar.close()
         if dedup:
             models = self._with_duplicate_groups(sources, models)
+        if not self.settings.keep_candidates:  # (the contenders were for the steps above)
+            models = [replace(pm, cross_links=None) for pm in models]
         links = cluster_links(sources, [pm.links for pm in models])
         return LinkageResult(links, models, tuple(c.name for c in comparisons),
                              self.settings.threshold, {s.partner: len(s) for s in sources})
@@ -262,7 +268,10 @@ class Linker:
             # twins share the home too: a bridge says nothing of how alike two records'
             # given names are, so there the given name must agree as without noise
             picked = np.flatnonzero(chosen)
-            at_home = picked[same_value(source, source, home, left[picked], right[picked])]
+            k = source.field_names.index(home)
+            unknown = source.missing[left[picked], k] | source.missing[right[picked], k]
+            at_home = picked[unknown | same_value(source, source, home, left[picked],
+                                                  right[picked])]
             strict = replace(gate, noisy_min_similarity=gate.min_similarity)
             chosen[at_home] = select_links(source, source, left[at_home], right[at_home],
                                            weight[at_home], probability[at_home],
@@ -301,14 +310,19 @@ class Linker:
                 out.append(pm)
                 continue
             prior = pm.model.prior_weight
-            weights = shared_match_weights(cross.evidence + prior,
-                                           one.rows(cross.left_rows, cross.right_rows),
-                                           one.n_side, n_other=one.n_other, prior_weight=prior,
+            rows = one.rows(cross.left_rows, cross.right_rows)
+            weights = shared_match_weights(cross.evidence + prior, rows, one.n_side,
+                                           n_other=one.n_other, prior_weight=prior,
                                            coverage=pm.coverage or 0.0,
                                            other_odds=cross.dropped_odds, groups=group)
             probability = match_probability(weights)
-            chosen = select_links(a, b, cross.left_rows, cross.right_rows, weights,
-                                  probability, threshold=self.settings.threshold)
+            # a group's pairs share its probability: the link goes to its best-evidenced
+            # record (the others join the cluster through deduplication)
+            best = _best_of_groups(rows, group, cross.evidence)
+            chosen = np.zeros(len(weights), dtype=bool)
+            chosen[best] = select_links(a, b, cross.left_rows[best], cross.right_rows[best],
+                                        weights[best], probability[best],
+                                        threshold=self.settings.threshold)
             links = PairLinks(pm.left, pm.right, cross.left_rows[chosen],
                               cross.right_rows[chosen], probability[chosen], weights[chosen])
             out.append(replace(pm, links=links,
@@ -365,7 +379,7 @@ class Linker:
         links = PairLinks(a.partner, b.partner, strong.left[chosen], strong.right[chosen],
                           probability[chosen], weights[chosen])
         cross = None if one is None else _contenders(a, b, strong, probability, one,
-                                                     model.prior_weight)
+                                                     model.prior_weight, s.threshold)
         summary = counted.summary()
         kept = CandidatePairs(strong.left, strong.right, summary.pairs_per_pass,
                               summary.skipped_blocks) if s.keep_candidates else summary
@@ -377,6 +391,16 @@ class Linker:
                          coverage, cross)
 
 
+def _best_of_groups(records: np.ndarray, groups: np.ndarray, evidence: np.ndarray
+                    ) -> np.ndarray:
+    """Indices of the pairs with the largest ``evidence`` (ties: the first) among each
+    record's pairs into one group: (K,) int64, in pair order."""
+    order = np.lexsort((-evidence, groups, records))
+    r, g = records[order], groups[order]
+    first = np.r_[True, (r[1:] != r[:-1]) | (g[1:] != g[:-1])]
+    return np.sort(order[first])
+
+
 #: Pairs between sources kept for what duplicates change after deduplication
 #: (:class:`~linkage.matching.bridging.CrossLinks`): those at least this probable. A pair
 #: under it matters only in a group of hundreds of duplicates; its odds stay in its record's
@@ -385,10 +409,11 @@ CONTENDER_PROBABILITY = 1e-3
 
 
 def _contenders(a: EncodedSource, b: EncodedSource, strong: StrongPairs,
-                probability: np.ndarray, one: _OneMatch, prior_weight: float) -> CrossLinks:
+                probability: np.ndarray, one: _OneMatch, prior_weight: float,
+                threshold: float) -> CrossLinks:
     """The pairs of ``strong`` that could still link once duplicates are known, the odds
     of the others added to their records' dropped odds."""
-    keep = probability >= CONTENDER_PROBABILITY
+    keep = probability >= min(CONTENDER_PROBABILITY, threshold)
     rows = one.rows(strong.left, strong.right)
     odds = np.bincount(rows[~keep], weights=np.exp2(strong.weight[~keep]),
                        minlength=one.n_side)

@@ -350,8 +350,8 @@ def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, 
     if groups is None:
         key, mine = np.arange(len(w)), scaled
     else:
-        _, key, size = distinct_with_inverse(records * (int(np.max(groups)) + 1)
-                                             + np.asarray(groups, dtype=np.int64))
+        group_ids = np.asarray(groups, dtype=np.int64)
+        _, key, size = distinct_with_inverse(records * (int(group_ids.max()) + 1) + group_ids)
         mine = np.bincount(key, weights=scaled)[key]
         shared = size[key] > 1
         own[shared] = np.log2(mine[shared])

@@ -127,3 +127,43 @@ def test_a_record_linked_to_too_many_records_bridges_none() -> None:
     fewer = _cross("education", "health", [(k, 9, 30.0) for k in range(many - 1)])
     left, _, _ = bridged_pairs("education", [fewer], prior_weight=-19.0)
     assert len(left) == (many - 1) * (many - 2) // 2
+
+
+def test_the_link_to_a_group_goes_to_its_best_evidenced_record() -> None:
+    from linkage.matching.linker import _best_of_groups
+
+    records = np.array([0, 0, 0, 1, 1])
+    groups = np.array([5, 5, 6, 5, 5])
+    evidence = np.array([20.0, 30.0, 25.0, 12.0, 12.0])
+    # record 0: group 5's best is pair 1, group 6 has pair 2; record 1: a tie, the first
+    assert _best_of_groups(records, groups, evidence).tolist() == [1, 2, 3]
+
+
+def test_a_record_links_to_a_child_recorded_twice_in_the_larger_source() -> None:
+    """Without shared matches, two identical health records of one child halve each other's
+    probability and the school record links to neither."""
+    import dataclasses
+
+    cohort = generate_cohort(cohort_config("standard", people=2_000, seed=5))
+    loaded = load_agreement(EXAMPLE / "agreement.yaml")
+    sources = encode_cohort(cohort, loaded, loaded.agreement.encoding,
+                            benchmark_key("synthetic"))
+    health = next(s for s in sources if s.partner == "health")
+    links = Linker().link(sources).links
+    pairs = links.merge(links, on="cluster_id")
+    linked = pairs[(pairs.partner_x == "health") & (pairs.partner_y == "education")]
+    row = int(np.flatnonzero(health.record_ids == linked.record_id_x.iloc[0])[0])
+    twice = np.r_[np.arange(len(health)), row]
+    ids = np.r_[health.record_ids, np.array(["copy-of-one"], dtype=object)]
+    copied = dataclasses.replace(
+        health, record_ids=ids.astype(health.record_ids.dtype),
+        record_filters=health.record_filters[twice],
+        field_filters={f: m[twice] for f, m in health.field_filters.items()},
+        missing=health.missing[twice], blocking_keys=health.blocking_keys[twice])
+    others = [s for s in sources if s.partner != "health"]
+    result = Linker().link([copied, *others]).links
+    school = linked.record_id_y.iloc[0]
+    cluster = result[(result.partner == "education") & (result.record_id == school)]
+    assert len(cluster) == 1
+    members = set(result[result.cluster_id == cluster.cluster_id.iloc[0]].record_id)
+    assert {linked.record_id_x.iloc[0], "copy-of-one", school} <= members

@@ -229,17 +229,45 @@ def test_dedup_gate_takes_swapped_names_as_one_child() -> None:
     # two records born the same day whose given names differ would be twins, unless their
     # names are written the other way round (twins share the family name): the either-order
     # token's equality lets them through
-    filters = {"given": np.array([[1], [2], [3]], np.uint64),
-               "family": np.array([[2], [1], [2]], np.uint64),
-               "dob": np.array([[7], [7], [7]], np.uint64)}
-    keys = np.array([[11], [11], [12]], np.uint64)  # 0 and 1: swapped names
+    filters = {"given": np.array([[1], [2], [3], [4]], np.uint64),
+               "family": np.array([[2], [1], [2], [2]], np.uint64),
+               "dob": np.array([[7], [7], [7], [7]], np.uint64)}
+    # the token is the same in either order: 0 and 1 are swapped names, 0 and 3 twins whose
+    # given names share a Soundex code (Sophie and Sophia) and their family name
+    keys = np.array([[11], [11], [12], [11]], np.uint64)
     hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
         SaltFallback("pass", "given", swapped_field="family"),))
-    side = EncodedSource("p", np.array(list("abc")), np.zeros((3, 1), np.uint64), filters,
-                         np.zeros((3, 3), bool), ("given", "family", "dob"),
+    side = EncodedSource("p", np.array(list("abcd")), np.zeros((4, 1), np.uint64), filters,
+                         np.zeros((4, 3), bool), ("given", "family", "dob"),
                          {"given": FieldKind.NAME, "family": FieldKind.NAME,
                           "dob": FieldKind.DATE}, keys, ("pass",), hints)
     gate = DedupGate(fields=("given",), twins_share="dob", different_if=())
-    chosen = select_links(side, side, np.array([0, 0]), np.array([1, 2]), np.zeros(2),
-                          np.ones(2), threshold=0.5, gate=gate)
-    assert chosen.tolist() == [True, False]  # swapped: one child; (0, 2): twins
+    chosen = select_links(side, side, np.array([0, 0, 0]), np.array([1, 2, 3]), np.zeros(3),
+                          np.ones(3), threshold=0.5, gate=gate)
+    assert chosen.tolist() == [True, False, False]  # swapped: one child; the others twins
+
+
+def test_fallbacks_do_not_depend_on_the_order_of_the_passes() -> None:
+    # swapped names at one address: where the either-order token agrees the names are left
+    # out, and that must not switch on the postcode-gated token (meant for differing dates)
+    filters = {"given": np.array([[1], [2]], np.uint64),
+               "family": np.array([[2], [1]], np.uint64),
+               "dob": np.array([[7], [7]], np.uint64),
+               "postcode": np.array([[5], [5]], np.uint64)}
+    keys = np.array([[11, 21], [11, 22]], np.uint64)
+    fallbacks = (SaltFallback("either", "given", swapped_field="family"),
+                 SaltFallback("gpost", "given", "postcode"))
+    names = ("given", "family", "dob", "postcode")
+    kinds = {"given": FieldKind.NAME, "family": FieldKind.NAME, "dob": FieldKind.DATE,
+             "postcode": FieldKind.POSTCODE}
+    comparisons = tuple(FieldComparison(n, (0.9,)) for n in (*names, "either", "gpost"))
+    got = []
+    for order in (fallbacks, fallbacks[::-1]):
+        hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"},
+                                salt_fallbacks=order)
+        side = EncodedSource("p", np.array(["a", "b"]), np.zeros((2, 1), np.uint64), filters,
+                             np.zeros((2, 4), bool), names, kinds, keys, ("either", "gpost"),
+                             hints)
+        got.append(compare_pairs(side, side, np.array([0]), np.array([1]),
+                                 comparisons)[0].tolist())
+    assert got[0] == got[1] == [-1, -1, 0, 0, 0, -1]
