@@ -97,7 +97,8 @@ def _gate_agrees(gate_level: np.ndarray, fb: SaltFallback, fallbacks: Iterable[S
     one stays silent."""
     agrees = gate_level == 0
     for other in fallbacks:
-        if other.gate_field == fb.gate_field and other.blocking_pass in tokens_agree:
+        if other.gate_field == fb.gate_field and other.blocking_pass != fb.blocking_pass \
+                and other.blocking_pass in tokens_agree:
             agrees = agrees | tokens_agree[other.blocking_pass]
     return agrees
 
