@@ -29,8 +29,7 @@ def test_passes_that_stand_in_for_salted_names() -> None:
     plain = default_schema(hardening=HardeningSpec(), salt_names=False)
     assert plain.salt_fallbacks() == ()
     assert _salted(plain).salt_fallbacks() == (
-        SaltFallback("names_month", "given_name"),  # not names_soundex_month or _year
-        SaltFallback("names_swapped_dob", "given_name"),
+        SaltFallback("names_swapped_dob", "given_name"),  # not names_soundex_month or _year
         SaltFallback("names_either_order_dob", "given_name", swapped_field="family_name"),
         SaltFallback("given_soundex_postcode", "given_name", "postcode"),
         SaltFallback("family_soundex_postcode", "family_name", "postcode"))  # not *_dob
@@ -40,13 +39,15 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
     # exact names with the birth year would agree together with the month on namesakes
     # born in the same month of a year: counted twice, they linked them
     data = _salted(default_schema(hardening=HardeningSpec(), salt_names=False)).model_dump()
-    data["blocking"] = [*data["blocking"], {"name": "names_year", "either_order": False,
+    data["blocking"] = [*data["blocking"], {"name": "names_month", "either_order": False,
+                        "parts": ("given_name", "family_name", "date_of_birth.month")},
+                        {"name": "names_year", "either_order": False,
                         "parts": ("given_name", "family_name", "date_of_birth.year")}]
     fallbacks = EncodingSchema.model_validate(data).salt_fallbacks()
     # the swap pass never agrees together with the month pass where the dates differ
     assert [fb.blocking_pass for fb in fallbacks if fb.salted_field == "given_name"
             and fb.gate_field is None and fb.swapped_field is None] == [
-        "names_month", "names_swapped_dob"]
+        "names_swapped_dob", "names_month"]
 
     def coarse(*passes: tuple[str, ...]) -> list[str]:
         data["blocking"] = [{"name": f"p{k}", "either_order": False, "parts": parts}
