@@ -318,7 +318,7 @@ class Linker:
             probability = match_probability(weights)
             # a group's pairs share its probability: the link goes to its best-evidenced
             # record (the others join the cluster through deduplication)
-            best = _best_of_groups(rows, group, cross.evidence)
+            best = best_of_groups(rows, group, cross.evidence)
             chosen = np.zeros(len(weights), dtype=bool)
             chosen[best] = select_links(a, b, cross.left_rows[best], cross.right_rows[best],
                                         weights[best], probability[best],
@@ -391,7 +391,7 @@ class Linker:
                          coverage, cross)
 
 
-def _best_of_groups(records: np.ndarray, groups: np.ndarray, evidence: np.ndarray
+def best_of_groups(records: np.ndarray, groups: np.ndarray, evidence: np.ndarray
                     ) -> np.ndarray:
     """Indices of the pairs with the largest ``evidence`` (ties: the first) among each
     record's pairs into one group: (K,) int64, in pair order."""

@@ -53,8 +53,11 @@ from linkage.contracts import EncodedSource
 from linkage.linkfiles import random_link_keys
 from linkage.matching import kernels
 from linkage.matching.backends import CandidateBackend, InProcessBackend
+from linkage.matching.bridging import duplicate_groups
 from linkage.matching.clustering import greedy_clusters
-from linkage.matching.linker import LinkerSettings
+from linkage.matching.comparison import FieldComparison
+from linkage.matching.linker import LinkerSettings, best_of_groups, one_match_pair_weights
+from linkage.matching.scoring import COVERAGE_MAX, match_probability
 from linkage.matching.summary import MatchModel, PairSummary
 from linkage.store.db import Store, StoreError
 from linkage.store.keys import KeyAssignment, assign_keys
@@ -485,10 +488,16 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
             pool.shutdown(wait=True, cancel_futures=True)  # (queued pairs are cancelled)
             raise
     new_parts, drifted = [], {}
-    for pair, scored in zip(pairs, all_scored, strict=True):
+    joined: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # this run's new duplicates
+    # within-source pairs first: the duplicates they join share one match between sources
+    for pair, scored in sorted(zip(pairs, all_scored, strict=True),
+                               key=lambda item: item[0].left != item[0].right):
         la, lb = loaded[pair.left], loaded[pair.right]
         pop_a, pop_b = deltas[pair.left].population, deltas[pair.right].population
         same = pair.left == pair.right
+        if not same:
+            scored = _with_duplicate_groups(store, agreement_id, pair, scored, loaded,
+                                            deltas, comparisons, joined, gone)
         key = f"{pair.left}~{pair.right}"
         if key in reference and len(scored.levels):
             moved = drift(reference[key], level_counts(scored.levels, comparisons),
@@ -498,6 +507,7 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
         left, right = la.rows[scored.left], lb.rows[scored.right]
         if same:
             chosen, _ = select_delta(la.source, la.source, scored, *_no_kept(), settings)
+            joined[pair.left] = (scored.left[chosen], scored.right[chosen])
         else:
             hot = scored.probability >= settings.threshold
             kept = _kept_edges(store, agreement_id, pair.left, pair.right,
@@ -525,6 +535,62 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
     return (pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else empty,
             pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else empty,
             drifted)
+
+
+def _with_duplicate_groups(store: Store, agreement_id: str, pair: PairSummary,
+                           scored: ScoredDelta, loaded: dict[str, _Loaded],
+                           deltas: dict[str, PartnerDelta],
+                           comparisons: Sequence[FieldComparison],
+                           joined: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                           gone: set[tuple[str, str, str, str]]) -> ScoredDelta:
+    """``scored`` (pairs between two sources, loaded rows) with the larger source's
+    duplicates sharing one match, as a full run does (:mod:`linkage.matching.bridging`):
+    duplicates joined by stored links (not dropped in this run) or by this run's. Only the
+    best-evidenced pair of a group stays a candidate. Unchanged where no candidate of a
+    record has a duplicate among the loaded records."""
+    la, lb = loaded[pair.left], loaded[pair.right]
+    n_a, n_b = len(deltas[pair.left].population), len(deltas[pair.right].population)
+    other, mine = (pair.left, "right") if n_b <= n_a else (pair.right, "left")
+    rows_other = scored.left if other == pair.left else scored.right
+    if other not in joined and not len(rows_other):
+        return scored
+    lo = loaded[other]
+    population = deltas[other].population
+    ids = population.record_ids[lo.rows[np.unique(rows_other)]] if len(rows_other) else []
+    stored = _edges_touching(store, agreement_id, {other: ids}, other=other) if len(ids) \
+        else pd.DataFrame(columns=EDGE_COLUMNS)
+    if len(stored):
+        stays = np.asarray([k not in gone for k in _edge_keys(stored)], bool)
+        stored = stored[stays]
+    loaded_at = np.full(len(population), -1, np.int64)  # population row -> loaded row
+    loaded_at[lo.rows] = np.arange(len(lo.rows))
+    def loaded_rows(record_ids: pd.Series) -> np.ndarray:
+        at = population.rows_of(record_ids.astype(str).to_numpy(object))
+        return np.where(at >= 0, loaded_at[np.maximum(at, 0)], -1)
+    left_rows = [loaded_rows(stored.left_record)] if len(stored) else []
+    right_rows = [loaded_rows(stored.right_record)] if len(stored) else []
+    if other in joined:
+        left_rows.append(joined[other][0])
+        right_rows.append(joined[other][1])
+    if not left_rows:
+        return scored
+    a_rows, b_rows = np.concatenate(left_rows), np.concatenate(right_rows)
+    keep = (a_rows >= 0) & (b_rows >= 0)
+    groups = duplicate_groups(len(lo.source), a_rows[keep], b_rows[keep])
+    group = groups[rows_other]
+    if len(np.unique(group)) == len(np.unique(rows_other)):  # no candidates joined
+        return scored
+    model = frozen_model(pair, comparisons)
+    coverage = pair.coverage if pair.coverage is not None else \
+        min(model.lambda_ * max(n_a, n_b), COVERAGE_MAX)
+    raw = model.match_weights(scored.levels)
+    weight = one_match_pair_weights(la.source, lb.source, scored.left, scored.right, raw,
+                                    prior_weight=model.prior_weight, coverage=coverage,
+                                    sizes=(n_a, n_b), groups={other: groups})
+    records = scored.left if mine == "left" else scored.right
+    best = best_of_groups(records, group, raw)
+    return ScoredDelta(scored.left[best], scored.right[best], scored.levels[best],
+                       weight[best], match_probability(weight[best]))
 
 
 def _scoring_work(a: _Loaded, b: _Loaded) -> int:

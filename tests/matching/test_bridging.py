@@ -130,13 +130,13 @@ def test_a_record_linked_to_too_many_records_bridges_none() -> None:
 
 
 def test_the_link_to_a_group_goes_to_its_best_evidenced_record() -> None:
-    from linkage.matching.linker import _best_of_groups
+    from linkage.matching.linker import best_of_groups
 
     records = np.array([0, 0, 0, 1, 1])
     groups = np.array([5, 5, 6, 5, 5])
     evidence = np.array([20.0, 30.0, 25.0, 12.0, 12.0])
     # record 0: group 5's best is pair 1, group 6 has pair 2; record 1: a tie, the first
-    assert _best_of_groups(records, groups, evidence).tolist() == [1, 2, 3]
+    assert best_of_groups(records, groups, evidence).tolist() == [1, 2, 3]
 
 
 def test_a_record_links_to_a_child_recorded_twice_in_the_larger_source() -> None:

@@ -646,3 +646,34 @@ def test_after_an_erasure_the_next_run_writes_the_snapshot_in_full(months: Month
         layout = Layout.from_json(store.query("SELECT layout FROM agreements")[0][0])
         found = read_populations(store, AGREEMENT, layout, later.run_id)
     assert rebuilt.run_id + 1 == later.run_id and not found.rebuilt
+
+
+def test_a_monthly_run_links_a_record_to_a_child_recorded_twice(small_cohort: Cohort,
+                                                                 tmp_path: Path) -> None:
+    """Health holds one child twice (identical encodings, joined by deduplication); the
+    child's school record arrives in month 2. Its two candidates share its one match, as in
+    a full run: without that, each had half of it and it linked to neither."""
+    import dataclasses
+
+    from linkage.store.rows import subset
+
+    truth = small_cohort.truth
+    people = truth.groupby("person_id").partner.agg(lambda s: tuple(sorted(s)))
+    sources = {s.partner: s for s in encode(small_cohort.extracts, noise_seed=1)}
+    health, school = sources["health"], sources["education"]
+    for child in people[people == ("education", "health")].index:
+        ids = truth[truth.person_id == child].set_index("partner").record_id
+        h_row = int(np.flatnonzero(health.record_ids == ids["health"])[0])
+        twice = subset(health, np.r_[np.arange(len(health)), h_row])
+        twice = dataclasses.replace(twice, record_ids=np.r_[health.record_ids[:],
+                                                            ["H-twice"]].astype(object))
+        without = subset(school, np.flatnonzero(school.record_ids != ids["education"]))
+        others = [sources["social_care"]]
+        with open_store(tmp_path / f"{child}.sqlite") as store:
+            link_into_store(store, AGREEMENT, [twice, without, *others])
+            run = link_into_store(store, AGREEMENT, [twice, school, *others])
+        links = run.links.set_index(["partner", "record_id"]).link_key
+        assert run.kind == "update"
+        assert links[("health", ids["health"])] == links[("health", "H-twice")]
+        assert links[("education", ids["education"])] == links[("health", ids["health"])]
+        break
