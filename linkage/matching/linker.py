@@ -155,9 +155,7 @@ class LinkageResult:
     def duplicate_groups(self) -> dict[str, np.ndarray]:
         """Partner -> (n,) int64 group of each of its records: the records deduplication
         joined share one (partners not deduplicated are left out)."""
-        return {pm.left: duplicate_groups(self.sizes[pm.left], pm.links.left_rows,
-                                          pm.links.right_rows)
-                for pm in self.pair_models if pm.left == pm.right}
+        return _duplicate_groups(self.pair_models, self.sizes)
 
     def match_model(self) -> MatchModel:
         """The fitted models and counts as a :class:`MatchModel` (what ``report`` reads)."""
@@ -289,9 +287,7 @@ class Linker:
         candidates of one record: those share its one match as a group
         (:mod:`~linkage.matching.bridging`)."""
         by_name = {s.partner: s for s in sources}
-        groups = {pm.left: duplicate_groups(len(by_name[pm.left]), pm.links.left_rows,
-                                            pm.links.right_rows)
-                  for pm in models if pm.left == pm.right}
+        groups = _duplicate_groups(models, {s.partner: len(s) for s in sources})
         out = []
         for pm in models:
             cross = pm.cross_links
@@ -389,6 +385,14 @@ class Linker:
                                             counts=counts),
                          ((patterns >= 0) * counts[:, None]).sum(axis=0).astype(np.int64),
                          coverage, cross)
+
+
+def _duplicate_groups(models: Sequence[PairModel], sizes: Mapping[str, int]
+                      ) -> dict[str, np.ndarray]:
+    """Partner -> group of each of its ``sizes[partner]`` records, from the deduplication
+    models' links (:func:`~linkage.matching.bridging.duplicate_groups`)."""
+    return {pm.left: duplicate_groups(sizes[pm.left], pm.links.left_rows, pm.links.right_rows)
+            for pm in models if pm.left == pm.right}
 
 
 def best_of_groups(records: np.ndarray, groups: np.ndarray, evidence: np.ndarray

@@ -355,8 +355,9 @@ def one_match_weights(weights: np.ndarray, records: np.ndarray, n_records: int, 
         mine = np.bincount(key, weights=scaled)[key]
         shared = size[key] > 1
         own[shared] = np.log2(mine[shared])
-    in_best = np.zeros(len(w), dtype=bool)  # in the record's best candidate's group
-    in_best[np.isin(key, key[best[first]])] = True
+    best_key = np.full(n_records, -1, dtype=np.int64)  # each record's best candidate's group
+    best_key[records[best[first]]] = key[best[first]]
+    in_best = key == best_key[records]
     rest = np.bincount(records[~in_best], weights=scaled[~in_best], minlength=n_records)
     # the others of the best group: summed directly (no cancellation); of any other group,
     # everything else (at least the best candidate's 1)

@@ -25,6 +25,18 @@ def _salted(schema: EncodingSchema) -> EncodingSchema:
     return EncodingSchema.model_validate(data)
 
 
+def _names_source(filters: dict[str, np.ndarray], keys: np.ndarray) -> EncodedSource:
+    """Records of given and family name (both salted by the date ``dob``) and the date, with
+    one either-order pass ``pass`` (``keys`` (n, 1) its tokens)."""
+    n = len(keys)
+    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
+        SaltFallback("pass", "given", swapped_field="family"),))
+    return EncodedSource("p", np.array([f"r{k}" for k in range(n)]), np.zeros((n, 1), np.uint64),
+                         filters, np.zeros((n, 3), bool), ("given", "family", "dob"),
+                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
+                          "dob": FieldKind.DATE}, keys, ("pass",), hints)
+
+
 def test_passes_that_stand_in_for_salted_names() -> None:
     plain = default_schema(hardening=HardeningSpec(), salt_names=False)
     assert plain.salt_fallbacks() == ()
@@ -87,13 +99,7 @@ def test_either_order_fallback_is_compared_only_where_both_names_disagree() -> N
     filters = {"given": np.array([[1], [1], [2], [3], [1]], np.uint64),
                "family": np.array([[2], [2], [1], [4], [2]], np.uint64),
                "dob": np.array([[7], [7], [7], [7], [9]], np.uint64)}
-    keys = np.array([[11], [11], [11], [12], [13]], np.uint64)
-    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
-        SaltFallback("pass", "given", swapped_field="family"),))
-    side = EncodedSource("p", np.array(list("abcde")), np.zeros((5, 1), np.uint64), filters,
-                         np.zeros((5, 3), bool), ("given", "family", "dob"),
-                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
-                          "dob": FieldKind.DATE}, keys, ("pass",), hints)
+    side = _names_source(filters, np.array([[11], [11], [11], [12], [13]], np.uint64))
     comparisons = (FieldComparison("given", (0.9,)), FieldComparison("family", (0.9,)),
                    FieldComparison("dob", (0.9,)), FieldComparison("pass", (0.5,)))
     levels = compare_pairs(side, side, np.zeros(4, np.int64), np.arange(1, 5), comparisons)
@@ -191,13 +197,7 @@ def test_either_order_fallback_is_silent_where_a_noisy_name_still_agrees() -> No
     filters = {"given": np.array([[ten], [near]], np.uint64),
                "family": np.array([[ten], [other_ten]], np.uint64),
                "dob": np.array([[7], [7]], np.uint64)}
-    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
-        SaltFallback("pass", "given", swapped_field="family"),))
-    side = EncodedSource("p", np.array(["a", "b"]), np.zeros((2, 1), np.uint64), filters,
-                         np.zeros((2, 3), bool), ("given", "family", "dob"),
-                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
-                          "dob": FieldKind.DATE}, np.array([[11], [12]], np.uint64),
-                         ("pass",), hints)
+    side = _names_source(filters, np.array([[11], [12]], np.uint64))
 
     def levels_with(agreeing: int) -> list[int]:
         names = [FieldComparison(n, (0.9, 0.8, 0.5), agreeing_levels=agreeing)
@@ -236,13 +236,7 @@ def test_dedup_gate_takes_swapped_names_as_one_child() -> None:
                "dob": np.array([[7], [7], [7], [7]], np.uint64)}
     # the token is the same in either order: 0 and 1 are swapped names, 0 and 3 twins whose
     # given names share a Soundex code (Sophie and Sophia) and their family name
-    keys = np.array([[11], [11], [12], [11]], np.uint64)
-    hints = ComparisonHints(salted_by={"given": "dob", "family": "dob"}, salt_fallbacks=(
-        SaltFallback("pass", "given", swapped_field="family"),))
-    side = EncodedSource("p", np.array(list("abcd")), np.zeros((4, 1), np.uint64), filters,
-                         np.zeros((4, 3), bool), ("given", "family", "dob"),
-                         {"given": FieldKind.NAME, "family": FieldKind.NAME,
-                          "dob": FieldKind.DATE}, keys, ("pass",), hints)
+    side = _names_source(filters, np.array([[11], [11], [12], [11]], np.uint64))
     gate = DedupGate(fields=("given",), twins_share="dob", different_if=())
     chosen = select_links(side, side, np.array([0, 0, 0]), np.array([1, 2, 3]), np.zeros(3),
                           np.ones(3), threshold=0.5, gate=gate)
