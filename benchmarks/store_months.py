@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.cohort_sources import benchmark_key, encode_extracts
-from linkage.matching import Linker, pairwise_quality
+from linkage.matching import Linker, QualityReport, pairwise_quality
 from linkage.protocols import load_agreement
 from linkage.store import link_into_store, open_store
 from linkage.synth import CohortConfig, generate_cohort
@@ -53,14 +53,26 @@ def _changed_people(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFra
     return out
 
 
-def _f1(links: pd.DataFrame, truth: pd.DataFrame, extracts: dict[str, pd.DataFrame]
-        ) -> float:
-    """F1 against the truth of the records sent this month (``extracts``): a one-off
+def _quality(links: pd.DataFrame, truth: pd.DataFrame, extracts: dict[str, pd.DataFrame]
+             ) -> QualityReport:
+    """Quality against the truth of the records sent this month (``extracts``): a one-off
     run's links leave unlinked records out, so the month's records, not the links', set
     which true pairs count."""
     sent = pd.concat([f[["record_id"]].assign(partner=p) for p, f in extracts.items()])
     held = truth.merge(sent, on=["partner", "record_id"])
-    return pairwise_quality(links, held).overall.f1
+    return pairwise_quality(links, held)
+
+
+def _f1(links: pd.DataFrame, truth: pd.DataFrame, extracts: dict[str, pd.DataFrame]
+        ) -> float:
+    """Overall F1 of :func:`_quality`."""
+    return _quality(links, truth, extracts).overall.f1
+
+
+def _by_pair(report: QualityReport) -> dict[str, list[float]]:
+    """Per pair of sources (a source with itself: duplicates): precision, recall, F1."""
+    return {f"{a}~{b}": [round(q.precision, 4), round(q.recall, 4), round(q.f1, 4)]
+            for (a, b), q in sorted(report.by_partner_pair.items())}
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -138,13 +150,19 @@ def measure(people: int, months: int, *, seed: int = 3, never_refit: bool = Fals
         final = rows[-1]
     full = Linker().link(encode_extracts(sequence.months[-1], loaded, keys=key,
                                          noise_seed=99))
-    full_f1 = _f1(full.links, truth, sequence.months[-1])
+    full_quality = _quality(full.links, truth, sequence.months[-1])
+    full_f1 = full_quality.overall.f1
+    store_quality = _quality(links.rename(columns={"link_key": "cluster_id"}), truth,
+                             sequence.months[-1])
     stability = min((float(r["steady_kept"]) for r in rows if "steady_kept" in r),
                     default=1.0)
     result: dict[str, object] = {
         "people": people, "months": months, "f1_store": final["f1"],
         "f1_full_relink": round(full_f1, 4),
         "f1_gap": round(full_f1 - float(final["f1"]), 4),  # type: ignore[arg-type]
+        # precision, recall, F1 per pair of sources
+        "by_pair_store": _by_pair(store_quality),
+        "by_pair_full_relink": _by_pair(full_quality),
         "worst_steady_kept": stability,
         "refits": sum(r["kind"] == "refit" for r in rows),
         "records_in_two_clusters": sum(int(r["twice"]) for r in rows),  # type: ignore[call-overload]

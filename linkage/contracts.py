@@ -46,6 +46,16 @@ class Derivation(StrEnum):
     #: of a date: the year with the day and month as an unordered pair, so that a date and
     #: the same date with day and month swapped (2021-03-07, 2021-07-03) give one value
     UNORDERED = "unordered"
+    #: of a date: the two-day span it falls in (days since 1970-01-01, halved, rounded
+    #: down); with :attr:`TWO_DAYS_SHIFTED` (spans starting a day later), a date and the day
+    #: before or after it share exactly one of the two, for a day mistyped by one
+    TWO_DAYS = "two_days"
+    TWO_DAYS_SHIFTED = "two_days_shifted"
+
+
+#: The derivations that read a date (the schema refuses them on a field of another kind:
+#: they need its normalised ``YYYY-MM-DD`` value)
+DATE_DERIVATIONS = frozenset({Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED})
 
 
 @dataclass(frozen=True)

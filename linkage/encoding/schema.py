@@ -14,7 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from linkage.contracts import BlockingPart, Derivation, FieldKind, SaltFallback
+from linkage.contracts import (
+    DATE_DERIVATIONS,
+    BlockingPart,
+    Derivation,
+    FieldKind,
+    SaltFallback,
+)
 
 SCHEMA_VERSION = 1
 
@@ -84,7 +90,9 @@ class BlockingPass(_Frozen):
     parts: tuple[str, ...] = Field(min_length=1, max_length=3, description=(
         "Parts joined into the token: 'FIELD' (the whole normalised value), "
         "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2', "
-        "'FIELD.unordered' (a date's year with day and month in either order)."))
+        "'FIELD.unordered' (a date's year with day and month in either order), "
+        "'FIELD.two_days' and 'FIELD.two_days_shifted' (a date's two-day span, the second "
+        "starting a day later: a date and the day next to it share one of the two)."))
 
     @property
     def parsed_parts(self) -> tuple[BlockingPart, ...]:
@@ -130,6 +138,10 @@ class EncodingSchema(_Frozen):
                 if part.field not in names:
                     problems.append(f"blocking pass '{p.name}' uses unknown field "
                                     f"'{part.field}'")
+                elif part.derivation in DATE_DERIVATIONS and \
+                        self.field(part.field).kind is not FieldKind.DATE:
+                    problems.append(f"blocking pass '{p.name}': '{text}' takes a part of a "
+                                    f"date, but field '{part.field}' is not a date")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -176,7 +188,10 @@ class EncodingSchema(_Frozen):
           Besides it, one pass with ``date_of_birth.unordered`` (day and month in either
           order) qualifies: where the dates differ its tokens agree only on a day/month
           swap, which leaves the month (or the year) different, so it never agrees together
-          with the other.
+          with the other. The two-day spans (``date_of_birth.two_days`` and
+          ``.two_days_shifted``, for a day mistyped by one) qualify as a pair: where the
+          dates differ at most one of them agrees. A month or year pass can agree with
+          either span, so a name takes part in one or the other (:data:`_COARSE_SLOTS`).
 
         Passes with Soundex codes of the names and a coarse date (``[given_name.soundex,
         family_name.soundex, date_of_birth.year]``) do not qualify: measured on the hard
@@ -185,7 +200,7 @@ class EncodingSchema(_Frozen):
         """
         salted = self.salted_by()
         out: dict[str, SaltFallback] = {}
-        coarse: set[tuple[str, bool]] = set()  # (salted field, swap pass?) taken already
+        coarse: set[tuple[str, str]] = set()  # (salted field, slot) taken already
         for blocking_pass in self.blocking:
             parts = blocking_pass.parsed_parts
             named = [p for p in parts if p.field in salted]
@@ -198,11 +213,12 @@ class EncodingSchema(_Frozen):
                         and rest[0] == BlockingPart(salt):
                     out[blocking_pass.name] = SaltFallback(
                         blocking_pass.name, named[0].field, swapped_field=named[1].field)
-            elif named and all(not p.derivation for p in named) and len(rest) == 1 \
-                    and rest[0].field == salt and rest[0].derivation:
-                swap = rest[0].derivation is Derivation.UNORDERED
-                taken = {(p.field, swap) for p in named}
-                if coarse.isdisjoint(taken):  # each name in one such pass of each kind
+            elif named and len(rest) == 1 and rest[0].field == salt and rest[0].derivation \
+                    and (all(not p.derivation for p in named)
+                         or rest[0].derivation in _NEAR_DAY_DERIVATIONS):
+                taken = {(p.field, slot) for p in named
+                         for slot in _COARSE_SLOTS.get(rest[0].derivation, _NEAR_DAYS)}
+                if coarse.isdisjoint(taken):  # passes that could agree together: the first
                     coarse.update(taken)
                     out[blocking_pass.name] = SaltFallback(blocking_pass.name,
                                                            named[0].field)
@@ -222,6 +238,20 @@ class EncodingSchema(_Frozen):
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the schema: equal digests, comparable filters."""
         return canonical_digest(self.model_dump(mode="json"))
+
+
+#: Which coarse-date fallbacks of one name can agree together where the dates differ: each
+#: derivation takes its slots, and a later pass needing a slot already taken does not
+#: qualify. A day/month swap (``unordered``) never agrees together with another; the two
+#: two-day spans never agree together (a date and the next day share exactly one); a
+#: coarser part (the month, the year) can agree with either span, so it takes both.
+_NEAR_DAYS = ("two_days", "two_days_shifted")
+_NEAR_DAY_DERIVATIONS = (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED)
+_COARSE_SLOTS: dict[Derivation, tuple[str, ...]] = {
+    Derivation.UNORDERED: ("unordered",),
+    Derivation.TWO_DAYS: ("two_days",),
+    Derivation.TWO_DAYS_SHIFTED: ("two_days_shifted",),
+}
 
 
 def _salt_problem(spec: FieldSpec, names: list[str]) -> str | None:
@@ -290,6 +320,12 @@ def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING,
                                 "date_of_birth.month")),
             BlockingPass(name="names_swapped_dob",
                          parts=("given_name", "family_name", "date_of_birth.unordered")),
+            BlockingPass(name="names_two_days",
+                         parts=("given_name.soundex", "family_name.soundex",
+                                "date_of_birth.two_days")),
+            BlockingPass(name="names_two_days_shifted",
+                         parts=("given_name.soundex", "family_name.soundex",
+                                "date_of_birth.two_days_shifted")),
             BlockingPass(name="names_either_order_dob", either_order=True,
                          parts=("given_name.soundex", "family_name.soundex", "date_of_birth")),
             BlockingPass(name="postcode_dob", parts=("postcode", "date_of_birth")),

@@ -155,3 +155,25 @@ def duplicate_groups(n_records: int, left_rows: np.ndarray, right_rows: np.ndarr
     graph = coo_matrix((np.ones(len(left_rows)), (left_rows, right_rows)),
                        shape=(n_records, n_records))
     return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def matched_apart(left_rows: np.ndarray, right_rows: np.ndarray,
+                  matches: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Which within-source pairs ``(left_rows[k], right_rows[k])`` (K,) int64 each are two
+    children by their matches in other sources: (K,) bool.
+
+    ``matches``: per other source, ``(match, group)``: ``match`` (n,) int64, the row there
+    of each of this source's ``n`` records' match (-1: none), and ``group`` (n_other,)
+    int64, the duplicate group of each of that source's records (:func:`duplicate_groups`).
+    Two records matched to records of another source that deduplication keeps apart are
+    two children: each record has at most one match in another source, so one child would
+    have been matched to one record (or to two of one group). This is what separates
+    namesakes born a day apart at two addresses (a duplicate re-registered with a mistyped
+    date looks just the same to the pair's own comparison) once each has its own match.
+    """
+    apart = np.zeros(len(left_rows), dtype=bool)
+    for match, group in matches:
+        x, y = match[left_rows], match[right_rows]
+        both = (x >= 0) & (y >= 0)
+        apart[both] |= group[x[both]] != group[y[both]]
+    return apart

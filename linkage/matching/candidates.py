@@ -88,6 +88,14 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
     return out
 
 
+def token_fields(a: EncodedSource, comparisons: Sequence[FieldComparison]) -> tuple[int, ...]:
+    """The columns of ``comparisons`` that compare a blocking pass's tokens for equality
+    (the salt fallbacks of ``a``'s schema): every pair whose tokens are equal is a
+    candidate, so their agreement is counted among the candidates, not sampled."""
+    passes = {fb.blocking_pass for fb in a.hints.salt_fallbacks}
+    return tuple(f for f, comp in enumerate(comparisons) if comp.name in passes)
+
+
 def _gate_agrees(gate_level: np.ndarray, fb: SaltFallback, fallbacks: Iterable[SaltFallback],
                  tokens_agree: Mapping[str, np.ndarray]) -> np.ndarray:
     """Where gated fallback ``fb``'s gate field agrees: (P,) bool. Its filter at the top

@@ -23,8 +23,12 @@ from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
 from linkage.matching.backends import CandidateBackend, InProcessBackend, StrongPairs
 from linkage.matching.blocking import CandidatePairs, LshParameters, lsh_keys
-from linkage.matching.bridging import CrossLinks, bridged_pairs, duplicate_groups
-from linkage.matching.candidates import random_pair_levels, salt_agreeing_random_levels
+from linkage.matching.bridging import CrossLinks, bridged_pairs, duplicate_groups, matched_apart
+from linkage.matching.candidates import (
+    random_pair_levels,
+    salt_agreeing_random_levels,
+    token_fields,
+)
 from linkage.matching.clustering import (
     DedupGate,
     PairLinks,
@@ -81,6 +85,10 @@ class LinkerSettings:
         prior it uses); a source is bridged only through sources larger than it (a record of
         the larger source of a pair shares its probability among its candidates, so two
         of them never both reach a threshold of 0.5).
+    split_matched_apart : drop a deduplication link whose two records are matched to two
+        children of another source (records there that deduplication keeps apart;
+        :func:`~linkage.matching.bridging.matched_apart`): namesakes born a day apart.
+        Needs ``deduplicate``.
     """
 
     threshold: float = 0.5
@@ -93,6 +101,7 @@ class LinkerSettings:
     dedup_gate: DedupGate = field(default_factory=DedupGate)
     keep_candidates: bool = False
     bridge_duplicates: bool = True
+    split_matched_apart: bool = True
 
     def __post_init__(self) -> None:
         t = self.threshold
@@ -225,6 +234,8 @@ class Linker:
             bar.update()
         bar.close()
         if dedup:
+            if self.settings.split_matched_apart:
+                models = _without_matched_apart(models, {s.partner: len(s) for s in sources})
             models = self._with_duplicate_groups(sources, models)
         if not self.settings.keep_candidates:  # (the contenders were for the steps above)
             models = [replace(pm, cross_links=None) for pm in models]
@@ -353,7 +364,8 @@ class Linker:
                          max_matches=len(a) // 2 if same else min(len(a), len(b)),
                          fixed_m=fixed_m,
                          salt_samples=salt_agreeing_random_levels(a, b, comparisons, rng,
-                                                                  self_join=same))
+                                                                  self_join=same),
+                         complete_fields=() if same else token_fields(a, comparisons))
         one = None if same else _OneMatch.of(a, b)
         between = None if one is None else (one.n_other, model.prior_weight)
         floor = -np.inf if s.keep_candidates else link_floor(s.threshold, between)
@@ -385,6 +397,36 @@ class Linker:
                                             counts=counts),
                          ((patterns >= 0) * counts[:, None]).sum(axis=0).astype(np.int64),
                          coverage, cross)
+
+
+def _without_matched_apart(models: Sequence[PairModel], sizes: Mapping[str, int]
+                           ) -> list[PairModel]:
+    """The models, each deduplication's links without the pairs whose two records are
+    matched to two children of another source (:func:`~linkage.matching.bridging.
+    matched_apart`; the matches are the links between sources as first selected)."""
+    groups = _duplicate_groups(models, sizes)
+    out = []
+    for pm in models:
+        if pm.left != pm.right or not len(pm.links.left_rows):
+            out.append(pm)
+            continue
+        matches = []
+        for between in models:
+            if between.left == between.right or pm.left not in (between.left, between.right):
+                continue
+            mine, theirs, other = ((between.links.left_rows, between.links.right_rows,
+                                    between.right) if between.left == pm.left else
+                                   (between.links.right_rows, between.links.left_rows,
+                                    between.left))
+            match = np.full(sizes[pm.left], -1, dtype=np.int64)
+            match[mine] = theirs
+            matches.append((match, groups.get(other, np.arange(sizes[other]))))
+        keep = ~matched_apart(pm.links.left_rows, pm.links.right_rows, matches)
+        links = pm.links
+        out.append(replace(pm, links=PairLinks(links.left, links.right, links.left_rows[keep],
+                                               links.right_rows[keep], links.probability[keep],
+                                               links.weight[keep])))
+    return out
 
 
 def _duplicate_groups(models: Sequence[PairModel], sizes: Mapping[str, int]

@@ -54,6 +54,19 @@ def _level_probabilities(patterns: np.ndarray, weights: np.ndarray,
     return out
 
 
+def _complete_u(u: np.ndarray, levels: np.ndarray, non_match: np.ndarray,
+                non_match_pairs: float) -> np.ndarray:
+    """u of a complete field (see :meth:`FellegiSunter.fit`): level 0's share is the
+    candidates' expected non-matches there (``non_match`` (K,) weights of the patterns, whose
+    levels of the field are ``levels`` (K,)) over ``non_match_pairs``, the non-match pairs
+    of the whole pair space in which the field is compared; at least half a pair, at most
+    one half. The other levels share the rest in ``u``'s proportions."""
+    agree = float(non_match[levels == 0].sum())
+    top = min(max(agree, 0.5) / max(non_match_pairs, 1.0), 0.5)
+    rest = u[1:] / max(float(u[1:].sum()), _FLOOR)
+    return np.r_[top, rest * (1.0 - top)]
+
+
 class FellegiSunter:
     """Fellegi-Sunter model; ``fit`` learns ``m_``, ``u_`` and ``lambda_`` without labels.
 
@@ -71,6 +84,8 @@ class FellegiSunter:
         self.max_iter = max_iter
         self.tol = tol
         self.salt_rounds = salt_rounds
+        #: fields whose agreement EM counts among the candidates (see :meth:`fit`)
+        self.complete_fields: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         return f"FellegiSunter(n_levels={self.n_levels}, max_iter={self.max_iter})"
@@ -87,7 +102,8 @@ class FellegiSunter:
     def fit(self, levels: np.ndarray, random_levels: np.ndarray, *, total_pairs: int,
             max_matches: int | None = None,
             fixed_m: list[np.ndarray] | None = None,
-            salt_samples: Sequence[SaltSample] = ()) -> FellegiSunter:
+            salt_samples: Sequence[SaltSample] = (),
+            complete_fields: Sequence[int] = ()) -> FellegiSunter:
         """Learn ``m_``, ``u_`` and ``lambda_`` without labels.
 
         ``levels`` (P, F) int8: the candidate pairs from blocking. ``random_levels`` (Q, F):
@@ -114,15 +130,27 @@ class FellegiSunter:
         ``u``; after a first fit, ``salt_rounds`` times, the u of each salted field is taken
         from its sample with the matches in it separated by the model (:meth:`mixture_u`),
         and EM runs again with those u held fixed.
+
+        ``complete_fields``: fields whose top level (level 0) occurs only among the
+        candidates, such as the equality of a blocking pass's own tokens (every pair with
+        equal tokens is a candidate). Their agreement is far too rare among random pairs to
+        be counted there (200,000 random pairs put a floor of 5e-6 under ``u``, where the
+        truth is nearer 1e-8, and the field then weighed some 9 bits too little); so EM
+        estimates it over the whole pair space instead: the non-matches expected at level 0
+        among the candidates, over the non-match pairs in which the field is compared (the
+        random pairs give that share). The other levels keep the random pairs' proportions.
+        Blocks skipped for their size are not counted, which can only lower the estimate.
         """
         return self.fit_counts(PatternCounts.of(self._check(levels, "levels")), random_levels,
                                total_pairs=total_pairs, max_matches=max_matches,
-                               fixed_m=fixed_m, salt_samples=salt_samples)
+                               fixed_m=fixed_m, salt_samples=salt_samples,
+                               complete_fields=complete_fields)
 
     def fit_counts(self, counted: PatternCounts, random_levels: np.ndarray, *,
                    total_pairs: int, max_matches: int | None = None,
                    fixed_m: list[np.ndarray] | None = None,
-                   salt_samples: Sequence[SaltSample] = ()) -> FellegiSunter:
+                   salt_samples: Sequence[SaltSample] = (),
+                   complete_fields: Sequence[int] = ()) -> FellegiSunter:
         """:meth:`fit` on the candidates' comparison patterns and their counts instead of
         the pairs themselves (EM needs nothing else): what a cluster's workers send back.
 
@@ -136,6 +164,7 @@ class FellegiSunter:
         only where the birth dates agree, which siblings' do not, so a salted model is left
         as fitted (there a third class split off true matches with a mistyped date)."""
         self._check(counted.patterns, "patterns")
+        self.complete_fields = tuple(int(f) for f in complete_fields)
         self._em(counted, random_levels, total_pairs=total_pairs, max_matches=max_matches,
                  fixed_m=fixed_m)
         #: the third class when EM needed one (level probabilities, share of all pairs)
@@ -165,6 +194,9 @@ class FellegiSunter:
         u = _level_probabilities(rp, rc, self.n_levels, smoothing=1.0)
         for f, probabilities in (fixed_u or {}).items():
             u[f] = np.asarray(probabilities, dtype=np.float64)
+        # the share of (random, so non-match) pairs in which each complete field is compared
+        complete = {f: float(rc[rp[:, f] >= 0].sum()) / max(float(rc.sum()), 1.0)
+                    for f in self.complete_fields if f not in (fixed_u or {})}
         m = (self._starting_m() if fixed_m is None
              else [np.asarray(x, dtype=np.float64) for x in fixed_m])
         cap = 0.5 if max_matches is None else min(0.5, max(max_matches, 1) / total_pairs)
@@ -172,6 +204,16 @@ class FellegiSunter:
         self.n_iter_ = 0
         for iteration in range(1, self.max_iter + 1):
             g = self._posterior(patterns, m, u, lam)
+            for f, compared in complete.items():
+                # the posterior without the field itself: with it, pairs that agree on it
+                # and on little else (namesakes born a day apart) would count as matches
+                # because u is small, and keep u small (a fixed point far below the truth)
+                present = patterns[:, f] >= 0
+                own = np.zeros(len(patterns))
+                own[present] = (np.log(m[f]) - np.log(u[f]))[patterns[present, f]]
+                g_without = self._posterior(patterns, m, u, lam, offset=-own)
+                u[f] = _complete_u(u[f], patterns[:, f], counts * (1 - g_without),
+                                   (total_pairs - float((counts * g).sum())) * compared)
             new_m = (_level_probabilities(patterns, counts * g, self.n_levels, smoothing=1e-3)
                      if fixed_m is None else m)
             new_lam = float(np.clip((counts * g).sum() / total_pairs, 1e-12, cap))
@@ -260,8 +302,8 @@ class FellegiSunter:
         return {f: u[f] for f in fields}
 
     def _posterior(self, patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray],
-                   lam: float) -> np.ndarray:
-        log_ratio = np.log(lam / (1 - lam)) + self._log_bayes(patterns, m, u)
+                   lam: float, offset: np.ndarray | float = 0.0) -> np.ndarray:
+        log_ratio = np.log(lam / (1 - lam)) + self._log_bayes(patterns, m, u) + offset
         return 1.0 / (1.0 + np.exp(-np.clip(log_ratio, -700, 700)))
 
     @staticmethod

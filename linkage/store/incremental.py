@@ -53,7 +53,7 @@ from linkage.contracts import EncodedSource
 from linkage.linkfiles import random_link_keys
 from linkage.matching import kernels
 from linkage.matching.backends import CandidateBackend, InProcessBackend
-from linkage.matching.bridging import duplicate_groups
+from linkage.matching.bridging import duplicate_groups, matched_apart
 from linkage.matching.clustering import greedy_clusters
 from linkage.matching.comparison import FieldComparison
 from linkage.matching.linker import LinkerSettings, best_of_groups, one_match_pair_weights
@@ -532,9 +532,105 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
     dropped = [f for f in dropped_parts if len(f)]
     added = [f for f in new_parts if len(f)]
     empty = pd.DataFrame(columns=EDGE_COLUMNS)
-    return (pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else empty,
-            pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else empty,
-            drifted)
+    dropped_edges = pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else empty
+    added_edges = pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else empty
+    if settings.split_matched_apart and len(added_edges):
+        added_edges, apart = _without_matched_apart(
+            store, agreement_id, added_edges, gone | set(_edge_keys(dropped_edges)))
+        if len(apart):
+            dropped_edges = _concat_edges([dropped_edges, apart])
+    return dropped_edges, added_edges, drifted
+
+
+def _without_matched_apart(store: Store, agreement_id: str, added: pd.DataFrame,
+                           gone: set[tuple[str, str, str, str]]
+                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``added`` without the within-source edges whose two records are matched to two
+    children of another source, as a full run drops them
+    (:func:`~linkage.matching.bridging.matched_apart`), and the stored within-source edges
+    that this run's matches show the same of (to drop). Checked: the added within-source
+    edges, and the stored ones (not ``gone``) at a record with an added match. A record's
+    matches are its edges to other sources, stored (not ``gone``) or added; two records of
+    another source are one child where within-source edges join them
+    (:func:`_one_child_groups`)."""
+    same = (added.left_partner == added.right_partner).to_numpy()
+    cross_added = added[~same]
+    checked = [added[same]]
+    ends = pd.concat([
+        pd.DataFrame({"partner": cross_added.left_partner, "record": cross_added.left_record}),
+        pd.DataFrame({"partner": cross_added.right_partner,
+                      "record": cross_added.right_record})]).astype(str)
+    matched = {str(p): np.unique(g.record.to_numpy(str)).astype(object)
+               for p, g in ends.groupby("partner")}
+    if matched:
+        stored = _edges_touching(store, agreement_id, matched)
+        stored = stored[(stored.left_partner == stored.right_partner).to_numpy()]
+        if len(stored):
+            checked.append(stored[np.asarray([k not in gone for k in _edge_keys(stored)],
+                                             bool)])
+    within = _concat_edges(checked)
+    is_added = np.r_[np.ones(int(same.sum()), bool), np.zeros(len(within) - int(same.sum()),
+                                                              bool)]
+    if not len(within):
+        return added, added.iloc[:0]
+    apart = np.zeros(len(within), dtype=bool)
+    for partner in np.unique(within.left_partner.to_numpy(str)).tolist():
+        at = np.flatnonzero((within.left_partner == partner).to_numpy())
+        lefts = within.left_record.to_numpy(str)[at]
+        rights = within.right_record.to_numpy(str)[at]
+        ids = np.unique(np.r_[lefts, rights]).astype(object)
+        stored = _edges_touching(store, agreement_id, {partner: ids})
+        stored = stored[(stored.left_partner != stored.right_partner).to_numpy()]
+        if len(stored):
+            stored = stored[np.asarray([k not in gone for k in _edge_keys(stored)], bool)]
+        edges = _concat_edges([stored, cross_added[(cross_added.left_partner == partner) |
+                                                   (cross_added.right_partner == partner)]])
+        mine = edges.left_partner == partner
+        record = np.where(mine, edges.left_record, edges.right_record).astype(str)
+        other_partner = np.where(mine, edges.right_partner, edges.left_partner).astype(str)
+        other_record = np.where(mine, edges.right_record, edges.left_record).astype(str)
+        index = pd.Index(ids.astype(str))
+        matches = []
+        for other in np.unique(other_partner):
+            on = other_partner == other
+            found = pd.Index(np.unique(other_record[on]))
+            match = np.full(len(index), -1, dtype=np.int64)
+            match[index.get_indexer(pd.Index(record[on]))] = \
+                found.get_indexer(pd.Index(other_record[on]))
+            matches.append((match, _one_child_groups(store, agreement_id, other, found,
+                                                     added, gone)))
+        apart[at] = matched_apart(index.get_indexer(pd.Index(lefts)),
+                                  index.get_indexer(pd.Index(rights)), matches)
+    drop_added = np.zeros(len(added), dtype=bool)
+    drop_added[np.flatnonzero(same)[apart[is_added]]] = True
+    stored_apart = within[~is_added & apart]
+    return (added[~drop_added].reset_index(drop=True),
+            stored_apart.drop_duplicates(EDGE_COLUMNS[:4], ignore_index=True))
+
+
+def _concat_edges(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Edge frames one after another (the empty ones left out; none: an empty frame)."""
+    kept = [f[EDGE_COLUMNS] for f in frames if len(f)]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=EDGE_COLUMNS)
+
+
+def _one_child_groups(store: Store, agreement_id: str, partner: str, records: pd.Index,
+                      added: pd.DataFrame, gone: set[tuple[str, str, str, str]]
+                      ) -> np.ndarray:
+    """Duplicate group of each of ``records`` (ids of ``partner``), as a full run's
+    deduplication groups: records joined by within-source edges, stored (not ``gone``)
+    or ``added`` (a chain through one record outside ``records`` included): (k,) int64."""
+    stored = _edges_touching(store, agreement_id, {partner: records.to_numpy(object)},
+                             other=partner)
+    if len(stored):
+        stored = stored[np.asarray([k not in gone for k in _edge_keys(stored)], bool)]
+    within = _concat_edges([stored, added[(added.left_partner == partner) &
+                                          (added.right_partner == partner)]])
+    left, right = within.left_record.to_numpy(str), within.right_record.to_numpy(str)
+    nodes = pd.Index(np.unique(np.r_[records.to_numpy(str), left, right]))
+    groups = duplicate_groups(len(nodes), nodes.get_indexer(pd.Index(left)),
+                              nodes.get_indexer(pd.Index(right)))
+    return groups[nodes.get_indexer(records)]
 
 
 def _with_duplicate_groups(store: Store, agreement_id: str, pair: PairSummary,

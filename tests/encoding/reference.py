@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from linkage.encoding import EncodingSchema, FieldSpec, ProjectKey
 
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
 TITLES = {"mr", "mrs", "miss", "ms", "mx", "dr", "master", "baby", "infant"}
 
 
@@ -155,6 +157,9 @@ def ref_blocking(normal: dict[str, str], schema: EncodingSchema, key: ProjectKey
                 v = v[:2]
             elif v and how == "unordered":  # year, then day and month in either order
                 v = "-".join([v[:4], *sorted([v[5:7], v[8:10]])])
+            elif v and how in ("two_days", "two_days_shifted"):  # days since 1970, halved
+                days = dt.date(int(v[:4]), int(v[5:7]), int(v[8:10])).toordinal() - _EPOCH
+                v = str((days + (how == "two_days_shifted")) // 2)
             parts.append(v)
         if all(parts):
             hashes = [ref_aes(key.derive("blocking-part:" + (spec.partition(".")[2] or "whole")),

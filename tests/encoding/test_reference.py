@@ -141,3 +141,23 @@ def test_a_swapped_date_gives_the_same_unordered_token() -> None:
     tokens = enc.blocking_keys[:, [p.name for p in schema.blocking].index("names_swapped_dob")]
     assert tokens[0] == tokens[1] != tokens[2] and tokens[2] != 0
     _check_agreement(frame, schema)
+
+
+def test_a_date_and_the_day_next_to_it_share_exactly_one_two_day_token() -> None:
+    schema = default_schema(hardening=HardeningSpec())
+    dates = ["2021-03-07", "2021-03-08", "2021-03-09", "2020-12-31", "2021-01-01",
+             "2020-02-28", "2020-02-29", "2020-03-01"]
+    frame = pd.DataFrame({"record_id": [f"r{i}" for i in range(len(dates))],
+                          "given_name": ["Ava"] * len(dates),
+                          "family_name": ["Khan"] * len(dates), "date_of_birth": dates,
+                          "sex": ["F"] * len(dates), "postcode": ["LS6 2AB"] * len(dates),
+                          "nhs_number": [""] * len(dates)})
+    enc = BloomFilterEncoder(schema, ProjectKey(bytes(32))).encode(frame, {"nhs_number": None})
+    names = [p.name for p in schema.blocking]
+    even = enc.blocking_keys[:, names.index("names_two_days")]
+    odd = enc.blocking_keys[:, names.index("names_two_days_shifted")]
+    assert (even != 0).all() and (odd != 0).all()
+    for x, y in [(0, 1), (1, 2), (3, 4), (5, 6), (6, 7)]:  # a day apart, across months/years
+        assert (even[x] == even[y]) + (odd[x] == odd[y]) == 1, (dates[x], dates[y])
+    assert even[0] != even[2] and odd[0] != odd[2]  # two days apart: neither
+    _check_agreement(frame, schema)

@@ -42,6 +42,8 @@ def test_passes_that_stand_in_for_salted_names() -> None:
     assert plain.salt_fallbacks() == ()
     assert _salted(plain).salt_fallbacks() == (
         SaltFallback("names_swapped_dob", "given_name"),  # not names_soundex_month or _year
+        SaltFallback("names_two_days", "given_name"),
+        SaltFallback("names_two_days_shifted", "given_name"),
         SaltFallback("names_either_order_dob", "given_name", swapped_field="family_name"),
         SaltFallback("given_soundex_postcode", "given_name", "postcode"),
         SaltFallback("family_soundex_postcode", "family_name", "postcode"))  # not *_dob
@@ -56,10 +58,11 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
                         {"name": "names_year", "either_order": False,
                         "parts": ("given_name", "family_name", "date_of_birth.year")}]
     fallbacks = EncodingSchema.model_validate(data).salt_fallbacks()
-    # the swap pass never agrees together with the month pass where the dates differ
+    # the swap pass never agrees together with another where the dates differ, nor do the
+    # two two-day spans; the month would agree with either span, so it does not qualify
     assert [fb.blocking_pass for fb in fallbacks if fb.salted_field == "given_name"
             and fb.gate_field is None and fb.swapped_field is None] == [
-        "names_swapped_dob", "names_month"]
+        "names_swapped_dob", "names_two_days", "names_two_days_shifted"]
 
     def coarse(*passes: tuple[str, ...]) -> list[str]:
         data["blocking"] = [{"name": f"p{k}", "either_order": False, "parts": parts}
@@ -73,6 +76,24 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
     assert coarse(("given_name", "date_of_birth.year"),
                   ("given_name", "family_name", "date_of_birth.month"),
                   ("family_name", "date_of_birth.month")) == ["p0", "p2"]
+    # two-day spans (Soundex codes allowed: namesakes a day apart are rare) pair up, and
+    # exclude a coarser date for the same name, whichever comes first
+    spans = (("given_name.soundex", "family_name.soundex", "date_of_birth.two_days"),
+             ("given_name.soundex", "family_name.soundex", "date_of_birth.two_days_shifted"))
+    month = ("given_name", "family_name", "date_of_birth.month")
+    assert coarse(*spans, month) == ["p0", "p1"]
+    assert coarse(month, *spans) == ["p0"]
+    assert coarse(spans[0], spans[0]) == ["p0"]
+    # Soundex codes with a coarser date still do not qualify
+    assert coarse(("given_name.soundex", "family_name.soundex", "date_of_birth.year")) == []
+
+
+def test_a_two_day_span_of_a_field_that_is_not_a_date_is_refused() -> None:
+    data = default_schema(hardening=HardeningSpec()).model_dump()
+    data["blocking"] = [{"name": "bad", "either_order": False,
+                         "parts": ("given_name", "postcode.two_days")}]
+    with pytest.raises(ValueError, match=r"'postcode\.two_days' takes a part of a date"):
+        EncodingSchema.model_validate(data)
 
 
 def test_coarse_date_fallback_is_compared_only_where_the_dates_differ() -> None:

@@ -244,3 +244,34 @@ def test_coverage_is_estimated_per_record_whatever_the_prior() -> None:
         assert c == pytest.approx(has_match.mean(), abs=0.01)
     assert estimate_coverage(np.zeros(0), np.zeros(0, np.int64), 10, n_other=5,
                              prior_weight=-3.0) == 0.0
+
+
+def test_em_counts_a_complete_fields_agreement_among_the_candidates() -> None:
+    """A blocking pass's token equality: every agreeing pair is a candidate, and random
+    pairs almost never agree (their u sits at the sampling floor, far too high). Counted
+    among the candidates with each pair's posterior *without* the field, u lies between
+    the truth and the share of all agreeing pairs: not at EM's fixed point far below the
+    truth, where the agreeing pairs count as matches because u is small."""
+    rng = np.random.default_rng(7)
+    total, matches = 4_000_000, 3_000
+    strong = [[0.97, 0.02, 0.01], [0.97, 0.02, 0.01], [0.95, 0.05], [0.97, 0.02, 0.01]]
+    token_m, token_u = [0.3, 0.7], [2e-6, 1 - 2e-6]
+    everything, labels = simulate(rng, matches, total - matches, [*strong, token_m],
+                                  [*U, token_u])
+    candidate = (everything[:, 0] <= 1) | (everything[:, 3] == 0) | (everything[:, 4] == 0)
+    levels = everything[candidate]
+    random_levels = everything[rng.integers(0, total, 100_000)]
+    agreeing = everything[:, 4] == 0
+    truth = max(int((agreeing & (labels == 0)).sum()), 1) / total
+
+    sampled = FellegiSunter((3, 3, 2, 3, 2)).fit(levels, random_levels, total_pairs=total)
+    counted = FellegiSunter((3, 3, 2, 3, 2)).fit(levels, random_levels, total_pairs=total,
+                                                 complete_fields=[4])
+    assert sampled.u_[4][0] >= 5e-6  # the floor of 100,000 random pairs
+    assert truth / 2 <= counted.u_[4][0] <= int(agreeing.sum()) / total
+    assert counted.u_[4][0] < sampled.u_[4][0] / 2
+    assert counted.u_[4].sum() == pytest.approx(1.0)
+    assert np.allclose(counted.m_[4], token_m, atol=0.03)
+    # the other fields' u still come from the random pairs
+    for f in range(4):
+        assert np.array_equal(counted.u_[f], sampled.u_[f])

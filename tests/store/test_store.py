@@ -677,3 +677,51 @@ def test_a_monthly_run_links_a_record_to_a_child_recorded_twice(small_cohort: Co
         assert links[("health", ids["health"])] == links[("health", "H-twice")]
         assert links[("education", ids["education"])] == links[("health", ids["health"])]
         break
+
+
+def test_a_monthly_run_keeps_records_matched_to_two_children_apart(small_cohort: Cohort,
+                                                                   tmp_path: Path) -> None:
+    """A within-source edge, added or stored, goes where its two records are matched to two
+    children of another source (records there that no within-source edge joins), as a full
+    run drops it; not where they are matched to one record."""
+    from linkage.store.incremental import EDGE_COLUMNS, _read_edges, _without_matched_apart
+
+    with open_store(tmp_path / "unit.sqlite") as store:
+        link_into_store(store, AGREEMENT, encode(small_cohort.extracts, noise_seed=1))
+        edges = _read_edges(store, AGREEMENT)
+        within = edges[(edges.left_partner == "education") &
+                       (edges.right_partner == "education")]
+        assert len(within), "the small cohort has education duplicates"
+        x, y = within.left_record.iloc[0], within.right_record.iloc[0]
+        joined = edges[(edges.left_partner == "health") & (edges.right_partner == "health")]
+        held = set(joined.left_record) | set(joined.right_record)
+        health = [r for r in small_cohort.extracts["health"].record_id if r not in held][:2]
+
+        def edge(a: tuple[str, str], b: tuple[str, str]) -> dict[str, object]:
+            return {"left_partner": a[0], "left_record": a[1], "right_partner": b[0],
+                    "right_record": b[1], "weight": 30.0, "probability": 1.0, "run_id": 9}
+
+        def run(*rows: dict[str, object]) -> tuple[pd.DataFrame, pd.DataFrame]:
+            return _without_matched_apart(store, AGREEMENT,
+                                          pd.DataFrame(list(rows), columns=EDGE_COLUMNS), set())
+
+        # matched to two health records no edge joins: the stored edge goes
+        kept, apart = run(edge(("health", health[0]), ("education", x)),
+                          edge(("health", health[1]), ("education", y)))
+        assert len(kept) == 2
+        assert {(a, b) for a, b in zip(apart.left_record, apart.right_record,
+                                       strict=True)} == {(x, y)}
+        # matched to one health record: it stays
+        kept, apart = run(edge(("health", health[0]), ("education", x)),
+                          edge(("health", health[0]), ("education", y)))
+        assert len(kept) == 2 and not len(apart)
+        # an added within-source edge between records matched apart is not added; one
+        # joining the two health records keeps both
+        kept, apart = run(edge(("health", health[0]), ("education", x)),
+                          edge(("health", health[1]), ("education", y)),
+                          edge(("education", x), ("education", y)))
+        assert len(kept) == 2 and len(apart) == 1
+        kept, apart = run(edge(("health", health[0]), ("education", x)),
+                          edge(("health", health[1]), ("education", y)),
+                          edge(("health", health[0]), ("health", health[1])))
+        assert len(kept) == 3 and not len(apart)
