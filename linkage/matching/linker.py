@@ -365,7 +365,7 @@ class Linker:
                          fixed_m=fixed_m,
                          salt_samples=salt_agreeing_random_levels(a, b, comparisons, rng,
                                                                   self_join=same),
-                         complete_fields=() if same else token_fields(a, comparisons))
+                         complete_fields=token_fields(a, comparisons))
         one = None if same else _OneMatch.of(a, b)
         between = None if one is None else (one.n_other, model.prior_weight)
         floor = -np.inf if s.keep_candidates else link_floor(s.threshold, between)
