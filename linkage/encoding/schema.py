@@ -192,6 +192,9 @@ class EncodingSchema(_Frozen):
           ``.two_days_shifted``, for a day mistyped by one) qualify as a pair: where the
           dates differ at most one of them agrees. A month or year pass can agree with
           either span, so a name takes part in one or the other (:data:`_COARSE_SLOTS`).
+          With a span or the swapped date the names may be Soundex codes (a typo as well
+          as the date error): namesakes born within a day, or on the swapped date, are as
+          rare as on the date itself.
 
         Passes with Soundex codes of the names and a coarse date (``[given_name.soundex,
         family_name.soundex, date_of_birth.year]``) do not qualify: measured on the hard
@@ -246,7 +249,7 @@ class EncodingSchema(_Frozen):
 #: two-day spans never agree together (a date and the next day share exactly one); a
 #: coarser part (the month, the year) can agree with either span, so it takes both.
 _NEAR_DAYS = ("two_days", "two_days_shifted")
-_NEAR_DAY_DERIVATIONS = (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED)
+_NEAR_DAY_DERIVATIONS = (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED, Derivation.UNORDERED)
 _COARSE_SLOTS: dict[Derivation, tuple[str, ...]] = {
     Derivation.UNORDERED: ("unordered",),
     Derivation.TWO_DAYS: ("two_days",),
@@ -319,7 +322,8 @@ def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING,
                          parts=("given_name.soundex", "family_name.soundex",
                                 "date_of_birth.month")),
             BlockingPass(name="names_swapped_dob",
-                         parts=("given_name", "family_name", "date_of_birth.unordered")),
+                         parts=("given_name.soundex", "family_name.soundex",
+                                "date_of_birth.unordered")),
             BlockingPass(name="names_two_days",
                          parts=("given_name.soundex", "family_name.soundex",
                                 "date_of_birth.two_days")),
