@@ -272,7 +272,12 @@ def _derive_part(value: str, how: Derivation) -> str:
         month, day = value[5:7], value[8:10]
         return f"{value[:4]}-{min(month, day)}-{max(month, day)}"
     if how in (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED):
-        days = (datetime.date.fromisoformat(value) - _EPOCH).days
+        try:  # normalised dates are YYYY-MM-DD; the value stays out of the message
+            days = (datetime.date.fromisoformat(value) - _EPOCH).days
+        except ValueError:
+            raise InputDataError(f"A two-day part needs a date field's normalised "
+                                 f"YYYY-MM-DD value; got one of {len(value)} characters "
+                                 f"that is not.") from None
         return str((days + (how is Derivation.TWO_DAYS_SHIFTED)) // 2)
     raise ValueError(f"no rule for the part '.{how.value}'")  # Derivation and this agree
 

@@ -218,7 +218,8 @@ class EncodingSchema(_Frozen):
                         blocking_pass.name, named[0].field, swapped_field=named[1].field)
             elif named and len(rest) == 1 and rest[0].field == salt and rest[0].derivation \
                     and (all(not p.derivation for p in named)
-                         or rest[0].derivation in _NEAR_DAY_DERIVATIONS):
+                         or (rest[0].derivation in _NEAR_DAY_DERIVATIONS and
+                             all(p.derivation is Derivation.SOUNDEX for p in named))):
                 taken = {(p.field, slot) for p in named
                          for slot in _COARSE_SLOTS.get(rest[0].derivation, _NEAR_DAYS)}
                 if coarse.isdisjoint(taken):  # passes that could agree together: the first

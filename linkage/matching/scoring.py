@@ -204,7 +204,7 @@ class FellegiSunter:
         self.n_iter_ = 0
         for iteration in range(1, self.max_iter + 1):
             g = self._posterior(patterns, m, u, lam)
-            for f, compared in complete.items():
+            for f, compared in complete.items():  # (in field order, with this round's u)
                 # the posterior without the field itself: with it, pairs that agree on it
                 # and on little else (namesakes born a day apart) would count as matches
                 # because u is small, and keep u small (a fixed point far below the truth)

@@ -591,12 +591,14 @@ def _without_matched_apart(store: Store, agreement_id: str, added: pd.DataFrame,
         other_record = np.where(mine, edges.right_record, edges.left_record).astype(str)
         index = pd.Index(ids.astype(str))
         matches = []
+        at_record = index.get_indexer(pd.Index(record))
         for other in np.unique(other_partner):
-            on = other_partner == other
+            on = (other_partner == other) & (at_record >= 0)  # (edges at other records too)
+            if not on.any():
+                continue
             found = pd.Index(np.unique(other_record[on]))
             match = np.full(len(index), -1, dtype=np.int64)
-            match[index.get_indexer(pd.Index(record[on]))] = \
-                found.get_indexer(pd.Index(other_record[on]))
+            match[at_record[on]] = found.get_indexer(pd.Index(other_record[on]))
             matches.append((match, _one_child_groups(store, agreement_id, other, found,
                                                      added, gone)))
         apart[at] = matched_apart(index.get_indexer(pd.Index(lefts)),
@@ -618,14 +620,23 @@ def _one_child_groups(store: Store, agreement_id: str, partner: str, records: pd
                       added: pd.DataFrame, gone: set[tuple[str, str, str, str]]
                       ) -> np.ndarray:
     """Duplicate group of each of ``records`` (ids of ``partner``), as a full run's
-    deduplication groups: records joined by within-source edges, stored (not ``gone``)
-    or ``added`` (a chain through one record outside ``records`` included): (k,) int64."""
-    stored = _edges_touching(store, agreement_id, {partner: records.to_numpy(object)},
-                             other=partner)
-    if len(stored):
-        stored = stored[np.asarray([k not in gone for k in _edge_keys(stored)], bool)]
-    within = _concat_edges([stored, added[(added.left_partner == partner) &
-                                          (added.right_partner == partner)]])
+    deduplication groups: records joined by chains of within-source edges, stored (not
+    ``gone``) or ``added``: (k,) int64. The stored edges are read outwards from ``records``
+    until no new record is reached."""
+    found = [added[(added.left_partner == partner) & (added.right_partner == partner)]]
+    reached: set[str] = set()
+    frontier = set(records.to_numpy(str).tolist())
+    while frontier:
+        reached |= frontier
+        stored = _edges_touching(store, agreement_id,
+                                 {partner: np.asarray(sorted(frontier), dtype=object)},
+                                 other=partner)
+        if len(stored):
+            stored = stored[np.asarray([k not in gone for k in _edge_keys(stored)], bool)]
+        found.append(stored)
+        frontier = set(np.r_[stored.left_record.to_numpy(str),
+                             stored.right_record.to_numpy(str)].tolist()) - reached
+    within = _concat_edges(found)
     left, right = within.left_record.to_numpy(str), within.right_record.to_numpy(str)
     nodes = pd.Index(np.unique(np.r_[records.to_numpy(str), left, right]))
     groups = duplicate_groups(len(nodes), nodes.get_indexer(pd.Index(left)),

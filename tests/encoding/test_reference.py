@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,3 +162,13 @@ def test_a_date_and_the_day_next_to_it_share_exactly_one_two_day_token() -> None
         assert (even[x] == even[y]) + (odd[x] == odd[y]) == 1, (dates[x], dates[y])
     assert even[0] != even[2] and odd[0] != odd[2]  # two days apart: neither
     _check_agreement(frame, schema)
+
+
+def test_a_two_day_part_of_a_value_that_is_not_a_date_names_no_value() -> None:
+    from linkage.contracts import Derivation
+    from linkage.encoding.encoder import _derive_part
+    from linkage.errors import InputDataError
+
+    with pytest.raises(InputDataError) as caught:
+        _derive_part("2021-13-45", Derivation.TWO_DAYS)
+    assert "2021" not in str(caught.value) and "45" not in str(caught.value)

@@ -84,6 +84,8 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
     assert coarse(*spans, month) == ["p0", "p1"]
     assert coarse(month, *spans) == ["p0"]
     assert coarse(spans[0], spans[0]) == ["p0"]
+    # other derived names do not
+    assert coarse(("given_name.first2", "family_name.first2", "date_of_birth.two_days")) == []
     # so may a swapped date's; Soundex codes with a coarser date still do not qualify
     assert coarse(("given_name.soundex", "family_name.soundex", "date_of_birth.unordered"),
                   *spans) == ["p0", "p1", "p2"]

@@ -725,3 +725,36 @@ def test_a_monthly_run_keeps_records_matched_to_two_children_apart(small_cohort:
                           edge(("health", health[1]), ("education", y)),
                           edge(("health", health[0]), ("health", health[1])))
         assert len(kept) == 3 and not len(apart)
+
+
+def test_matched_apart_reads_only_the_checked_records_matches_and_whole_chains(
+        tmp_path: Path) -> None:
+    """A match at a third record says nothing of the checked pair (an index of -1 once
+    gave it to the last checked record); duplicates chained through records that no match
+    touches are one child, as a full run's connected pieces."""
+    from linkage.store.incremental import EDGE_COLUMNS, _without_matched_apart
+
+    def edge(a: tuple[str, str], b: tuple[str, str]) -> dict[str, object]:
+        return {"left_partner": a[0], "left_record": a[1], "right_partner": b[0],
+                "right_record": b[1], "weight": 30.0, "probability": 1.0, "run_id": 2}
+
+    def within(*rows: dict[str, object]) -> set[tuple[object, object]]:
+        with open_store(tmp_path / "unit.sqlite") as store:
+            kept, _ = _without_matched_apart(
+                store, "agreement", pd.DataFrame(list(rows), columns=EDGE_COLUMNS), set())
+        same = kept[kept.left_partner == kept.right_partner]
+        return set(zip(same.left_record, same.right_record, strict=True))
+
+    with open_store(tmp_path / "unit.sqlite") as store:  # one child in health four times
+        for a, b in [("H1", "X"), ("X", "Y"), ("Y", "H3")]:
+            store.execute("INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          ("agreement", "health", a, "health", b, 30.0, 1.0, 1))
+    assert within(edge(("education", "E1"), ("education", "E2")),
+                  edge(("health", "H1"), ("education", "E1")),
+                  edge(("health", "H9"), ("education", "E0"))) == {("E1", "E2")}
+    assert within(edge(("education", "E1"), ("education", "E2")),
+                  edge(("health", "H1"), ("education", "E1")),
+                  edge(("health", "H3"), ("education", "E2"))) == {("E1", "E2")}
+    assert within(edge(("education", "E1"), ("education", "E2")),
+                  edge(("health", "H1"), ("education", "E1")),
+                  edge(("health", "H9"), ("education", "E2"))) == set()
