@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from linkage.contracts import FieldKind
+from linkage.contracts import BlockingPart, Derivation, FieldKind
 from linkage.encoding.hardening import blip_flip_probability, field_flip_probability
 from linkage.encoding.schema import EncodingSchema, FieldSpec
 from linkage.protocols.loading import LoadedAgreement
@@ -42,6 +42,22 @@ _THREAT_MODEL = "docs/threat-model.md"
 
 def _words(name: str) -> str:
     return name.replace("_", " ").replace("nhs", "NHS")
+
+
+#: What each derived blocking part is, in words (the whole value needs none)
+_DERIVED_WORDS = {
+    Derivation.SOUNDEX: "Soundex code", Derivation.YEAR: "year",
+    Derivation.MONTH: "month, of any year",
+    Derivation.OUTWARD: "outward code", Derivation.FIRST2: "first two characters",
+    Derivation.UNORDERED: "year, with day and month in either order",
+    Derivation.TWO_DAYS: "two-day span", Derivation.TWO_DAYS_SHIFTED:
+    "two-day span starting a day later"}
+
+
+def _part_words(part: BlockingPart) -> str:
+    """A blocking part as a reader knows it: ``date of birth (two-day span)``."""
+    how = _DERIVED_WORDS.get(part.derivation, part.derivation.value)
+    return _words(part.field) + (f" ({how})" if part.derivation else "")
 
 
 def _join(items: list[str], word: str = "and") -> str:
@@ -174,7 +190,9 @@ def _inference_lines(a: Agreement) -> tuple[list[str], list[str]]:
                      f"encodings table in {_THREAT_MODEL}, and measure this schema on a "
                      f"provider's own data with `linkage privacy-check`.")
     if schema.blocking:
-        passes = "; ".join(" + ".join(p.parts) for p in schema.blocking)
+        passes = "; ".join(("the first two in either order: " if p.either_order else "")
+                           + " + ".join(_part_words(part) for part in p.parsed_parts)
+                           for p in schema.blocking)
         lines.append(f"- Keyed blocking tokens are equal exactly when their parts are, so it "
                      f"sees which records share the parts of each pass, and how many share "
                      f"them: {passes}.")

@@ -96,7 +96,7 @@ EDGE_COLUMNS = ["left_partner", "left_record", "right_partner", "right_record", 
 COUNTS = ("new", "changed", "unchanged", "removed", "created", "joined", "merged", "split",
           "retired")
 #: A run advises a refit once the population has grown by this share since the fit: 12
-#: months of a 100,000-child cohort (+30%) on month 1's model link within 0.001 F1 of a
+#: months of a 100,000-child cohort (+30%) on month 1's model link within 0.0016 F1 of a
 #: full re-link, while a refit re-decides borderline links (1% of records changed key in
 #: one measured at month 12), so not routinely.
 REFIT_GROWTH = 1.0

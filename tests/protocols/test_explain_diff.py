@@ -44,6 +44,15 @@ def test_explain_treats_date_of_birth_and_sex_as_visible_to_the_linkage_unit() -
     assert "never readable identifiers" not in text  # the old, overclaiming sentence
 
 
+def test_explain_names_the_parts_of_each_blocking_pass_in_words() -> None:
+    text = explain_agreement(load_agreement(EXAMPLE / "agreement.yaml"))
+    assert "given name (Soundex code) + family name (Soundex code) + date of birth " \
+           "(two-day span starting a day later)" in text
+    assert "date of birth (year, with day and month in either order)" in text
+    assert "the first two in either order: given name (Soundex code)" in text
+    assert "date_of_birth.two_days" not in text and "given_name.soundex" not in text
+
+
 def test_explain_derives_what_is_visible_from_the_encoding(tmp_path: Path) -> None:
     def change(data: dict[str, Any]) -> None:
         data["encoding"]["hardening"]["blip_fields"] = ["family_name", "postcode", "sex"]
