@@ -365,6 +365,8 @@ class Linker:
                          fixed_m=fixed_m,
                          salt_samples=salt_agreeing_random_levels(a, b, comparisons, rng,
                                                                   self_join=same),
+                         # a fallback is a blocking pass's token equality: every pair with
+                         # equal tokens is a candidate, so its u is counted there
                          complete_fields=token_fields(a, comparisons))
         one = None if same else _OneMatch.of(a, b)
         between = None if one is None else (one.n_other, model.prior_weight)
