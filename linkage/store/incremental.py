@@ -190,15 +190,22 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     found = store.query("SELECT layout FROM agreements WHERE agreement_id = ?",
                         (agreement_id,))
     first = not found
-    layout = Layout.of(sources[0]) if first else Layout.from_json(found[0][0])
+    stored_layout = None if first else Layout.from_json(found[0][0])
+    layout = Layout.of(sources[0]) if first else stored_layout
+    assert layout is not None
+    if stored_layout is not None and Layout.of(sources[0]) != stored_layout and refit:
+        layout = _new_layout(store, agreement_id, sources, full_extract=full_extract)
     for s in sources:
         layout.check(s, agreement_id)
     if first:
         store.execute("INSERT INTO agreements (agreement_id, layout, created_run) "
                       "VALUES (?, ?, ?)", (agreement_id, layout.to_json(), run_id))
-    found_populations = None if first else read_populations(store, agreement_id, layout,
-                                                            last_run)
+    found_populations = None if stored_layout is None else read_populations(
+        store, agreement_id, stored_layout, last_run)
     stored = {} if found_populations is None else found_populations.partners
+    if stored_layout is not None and layout != stored_layout:  # every record re-encoded:
+        for population in stored.values():  # compared as changed, whatever its content
+            population.fingerprint[:] = 0
     given = {s.partner: s for s in sources}
     seq = next_seq(stored)
     deltas: dict[str, PartnerDelta] = {}
@@ -270,6 +277,28 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
                            columns=["link_key", "event", "other_key", "records"])
     return StoreRun(run_id, kind, summary, changes, model, drifted, tuple(messages),
                     advised, populations)
+
+
+def _new_layout(store: Store, agreement_id: str, sources: Sequence[EncodedSource], *,
+                full_extract: bool) -> Layout:
+    """The layout of ``sources``, taken as the store's new one: a refit across a schema
+    change (e.g. a new agreement version with other blocking passes). Every partner the
+    store holds must send its whole extract under the new schema, since its stored
+    encodings cannot be compared with the new ones; the refit then relinks everyone and
+    keeps the link keys by the usual rules."""
+    layout = Layout.of(sources[0])
+    held = {str(p) for (p,) in store.query(
+        "SELECT DISTINCT partner FROM records WHERE agreement_id = ?", (agreement_id,))}
+    missing = sorted(held - {s.partner for s in sources})
+    if not full_extract or missing:
+        raise StoreError(
+            f"The sources are encoded with another schema than the store of agreement "
+            f"'{agreement_id}': a refit can move the store to it only with every partner's "
+            f"whole extract under the new schema"
+            + (f" (missing: {', '.join(missing)})." if missing else " (full_extract)."))
+    store.execute("UPDATE agreements SET layout = ? WHERE agreement_id = ?",
+                  (layout.to_json(), agreement_id))
+    return layout
 
 
 def _now() -> str:
