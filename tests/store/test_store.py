@@ -761,7 +761,7 @@ def test_matched_apart_reads_only_the_checked_records_matches_and_whole_chains(
 
 
 def test_a_refit_moves_the_store_to_a_new_schema_and_keeps_the_keys(small_cohort: Cohort,
-                                                                    tmp_path: Path) -> None:
+                                                                    store_url: str) -> None:
     """A new agreement version with other blocking passes (1.2 -> 1.3): a monthly run
     refuses the new encodings; a refit with every partner's whole extract takes them and
     keeps each child's link key by the usual rules."""
@@ -777,7 +777,7 @@ def test_a_refit_moves_the_store_to_a_new_schema_and_keeps_the_keys(small_cohort
     def sources(schema: Any) -> list[EncodedSource]:
         return encode_extracts(extracts, loaded, keys=KEY, schema=schema, noise_seed=1)
 
-    with open_store(tmp_path / "unit.sqlite") as store:
+    with open_store(store_url) as store:
         before = link_into_store(store, AGREEMENT, sources(old)).links
         with pytest.raises(StoreError, match="other fields, filter lengths, blocking passes"):
             link_into_store(store, AGREEMENT, sources(new))
