@@ -67,6 +67,11 @@ def _complete_u(u: np.ndarray, levels: np.ndarray, non_match: np.ndarray,
     return np.r_[top, rest * (1.0 - top)]
 
 
+def _logistic(log_odds: np.ndarray) -> np.ndarray:
+    """Natural log odds -> probability (clipped: no overflow)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+
+
 class FellegiSunter:
     """Fellegi-Sunter model; ``fit`` learns ``m_``, ``u_`` and ``lambda_`` without labels.
 
@@ -203,17 +208,18 @@ class FellegiSunter:
         lam = min(cap / 2, pairs / total_pairs / 10)
         self.n_iter_ = 0
         for iteration in range(1, self.max_iter + 1):
-            g = self._posterior(patterns, m, u, lam)
+            log_ratio = self._log_odds(patterns, m, u, lam)
+            g = _logistic(log_ratio)
             for f, compared in complete.items():  # (in field order, with this round's u)
                 # the posterior without the field itself: with it, pairs that agree on it
                 # and on little else (namesakes born a day apart) would count as matches
                 # because u is small, and keep u small (a fixed point far below the truth)
-                present = patterns[:, f] >= 0
-                own = np.zeros(len(patterns))
-                own[present] = (np.log(m[f]) - np.log(u[f]))[patterns[present, f]]
-                g_without = self._posterior(patterns, m, u, lam, offset=-own)
+                own = self._log_bayes(patterns[:, f:f + 1], m[f:f + 1], u[f:f + 1])
+                g_without = _logistic(log_ratio - own)
                 u[f] = _complete_u(u[f], patterns[:, f], counts * (1 - g_without),
                                    (total_pairs - float((counts * g).sum())) * compared)
+                log_ratio = log_ratio - own + self._log_bayes(patterns[:, f:f + 1],
+                                                              m[f:f + 1], u[f:f + 1])
             new_m = (_level_probabilities(patterns, counts * g, self.n_levels, smoothing=1e-3)
                      if fixed_m is None else m)
             new_lam = float(np.clip((counts * g).sum() / total_pairs, 1e-12, cap))
@@ -302,9 +308,13 @@ class FellegiSunter:
         return {f: u[f] for f in fields}
 
     def _posterior(self, patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray],
-                   lam: float, offset: np.ndarray | float = 0.0) -> np.ndarray:
-        log_ratio = np.log(lam / (1 - lam)) + self._log_bayes(patterns, m, u) + offset
-        return 1.0 / (1.0 + np.exp(-np.clip(log_ratio, -700, 700)))
+                   lam: float) -> np.ndarray:
+        return _logistic(self._log_odds(patterns, m, u, lam))
+
+    def _log_odds(self, patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray],
+                  lam: float) -> np.ndarray:
+        """Per pattern, the natural log odds of a match, prior included."""
+        return np.log(lam / (1 - lam)) + self._log_bayes(patterns, m, u)
 
     @staticmethod
     def _log_bayes(levels: np.ndarray, m: list[np.ndarray],
