@@ -218,7 +218,7 @@ class EncodingSchema(_Frozen):
                         blocking_pass.name, named[0].field, swapped_field=named[1].field)
             elif named and len(rest) == 1 and rest[0].field == salt and rest[0].derivation \
                     and (all(not p.derivation for p in named)
-                         or (rest[0].derivation in _NEAR_DAY_DERIVATIONS and
+                         or (rest[0].derivation in _COARSE_SLOTS and
                              all(p.derivation is Derivation.SOUNDEX for p in named))):
                 taken = {(p.field, slot) for p in named
                          for slot in _COARSE_SLOTS.get(rest[0].derivation, _NEAR_DAYS)}
@@ -248,9 +248,9 @@ class EncodingSchema(_Frozen):
 #: derivation takes its slots, and a later pass needing a slot already taken does not
 #: qualify. A day/month swap (``unordered``) never agrees together with another; the two
 #: two-day spans never agree together (a date and the next day share exactly one); a
-#: coarser part (the month, the year) can agree with either span, so it takes both.
+#: coarser part (the month, the year) can agree with either span, so it takes both. The
+#: derivations listed here are also the ones that take Soundex codes of the names.
 _NEAR_DAYS = ("two_days", "two_days_shifted")
-_NEAR_DAY_DERIVATIONS = (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED, Derivation.UNORDERED)
 _COARSE_SLOTS: dict[Derivation, tuple[str, ...]] = {
     Derivation.UNORDERED: ("unordered",),
     Derivation.TWO_DAYS: ("two_days",),

@@ -191,8 +191,7 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
                         (agreement_id,))
     first = not found
     stored_layout = None if first else Layout.from_json(found[0][0])
-    layout = Layout.of(sources[0]) if first else stored_layout
-    assert layout is not None
+    layout = Layout.of(sources[0]) if stored_layout is None else stored_layout
     if stored_layout is not None and Layout.of(sources[0]) != stored_layout and refit:
         layout = _new_layout(store, agreement_id, sources, full_extract=full_extract)
     for s in sources:
@@ -558,11 +557,7 @@ def _update_links(store: Store, agreement_id: str, deltas: dict[str, PartnerDelt
             "right_partner": pair.right, "right_record": pop_b.record_ids[right[chosen]],
             "weight": scored.weight[chosen], "probability": scored.probability[chosen],
             "run_id": run_id}))
-    dropped = [f for f in dropped_parts if len(f)]
-    added = [f for f in new_parts if len(f)]
-    empty = pd.DataFrame(columns=EDGE_COLUMNS)
-    dropped_edges = pd.concat(dropped, ignore_index=True)[EDGE_COLUMNS] if dropped else empty
-    added_edges = pd.concat(added, ignore_index=True)[EDGE_COLUMNS] if added else empty
+    dropped_edges, added_edges = _concat_edges(dropped_parts), _concat_edges(new_parts)
     if settings.split_matched_apart and len(added_edges):
         added_edges, apart = _without_matched_apart(
             store, agreement_id, added_edges, gone | set(_edge_keys(dropped_edges)))
@@ -593,10 +588,8 @@ def _without_matched_apart(store: Store, agreement_id: str, added: pd.DataFrame,
                for p, g in ends.groupby("partner")}
     if matched:
         stored = _edges_touching(store, agreement_id, matched)
-        stored = stored[(stored.left_partner == stored.right_partner).to_numpy()]
-        if len(stored):
-            checked.append(stored[np.asarray([k not in gone for k in _edge_keys(stored)],
-                                             bool)])
+        checked.append(_not_gone(
+            stored[(stored.left_partner == stored.right_partner).to_numpy()], gone))
     within = _concat_edges(checked)
     is_added = np.r_[np.ones(int(same.sum()), bool), np.zeros(len(within) - int(same.sum()),
                                                               bool)]
@@ -609,9 +602,8 @@ def _without_matched_apart(store: Store, agreement_id: str, added: pd.DataFrame,
         rights = within.right_record.to_numpy(str)[at]
         ids = np.unique(np.r_[lefts, rights]).astype(object)
         stored = _edges_touching(store, agreement_id, {partner: ids})
-        stored = stored[(stored.left_partner != stored.right_partner).to_numpy()]
-        if len(stored):
-            stored = stored[np.asarray([k not in gone for k in _edge_keys(stored)], bool)]
+        stored = _not_gone(stored[(stored.left_partner != stored.right_partner).to_numpy()],
+                           gone)
         edges = _concat_edges([stored, cross_added[(cross_added.left_partner == partner) |
                                                    (cross_added.right_partner == partner)]])
         mine = edges.left_partner == partner
@@ -657,11 +649,9 @@ def _one_child_groups(store: Store, agreement_id: str, partner: str, records: pd
     frontier = set(records.to_numpy(str).tolist())
     while frontier:
         reached |= frontier
-        stored = _edges_touching(store, agreement_id,
-                                 {partner: np.asarray(sorted(frontier), dtype=object)},
-                                 other=partner)
-        if len(stored):
-            stored = stored[np.asarray([k not in gone for k in _edge_keys(stored)], bool)]
+        stored = _not_gone(_edges_touching(
+            store, agreement_id, {partner: np.asarray(sorted(frontier), dtype=object)},
+            other=partner), gone)
         found.append(stored)
         frontier = set(np.r_[stored.left_record.to_numpy(str),
                              stored.right_record.to_numpy(str)].tolist()) - reached
@@ -695,9 +685,7 @@ def _with_duplicate_groups(store: Store, agreement_id: str, pair: PairSummary,
     ids = population.record_ids[lo.rows[np.unique(rows_other)]] if len(rows_other) else []
     stored = _edges_touching(store, agreement_id, {other: ids}, other=other) if len(ids) \
         else pd.DataFrame(columns=EDGE_COLUMNS)
-    if len(stored):
-        stays = np.asarray([k not in gone for k in _edge_keys(stored)], bool)
-        stored = stored[stays]
+    stored = _not_gone(stored, gone)
     loaded_at = np.full(len(population), -1, np.int64)  # population row -> loaded row
     loaded_at[lo.rows] = np.arange(len(lo.rows))
     def loaded_rows(record_ids: pd.Series) -> np.ndarray:
@@ -757,8 +745,14 @@ def _kept_edges(store: Store, agreement_id: str, left: str, right: str,
         return pd.DataFrame(columns=EDGE_COLUMNS)
     kept = pd.concat(frames, ignore_index=True).drop_duplicates(EDGE_COLUMNS[:4],
                                                                 ignore_index=True)
-    stays = np.asarray([k not in gone for k in _edge_keys(kept)], bool)
-    return kept[stays].reset_index(drop=True)
+    return _not_gone(kept, gone).reset_index(drop=True)
+
+
+def _not_gone(edges: pd.DataFrame, gone: set[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """``edges`` without those whose key (:func:`_edge_keys`) is in ``gone``."""
+    if not len(edges) or not gone:
+        return edges
+    return edges[np.asarray([k not in gone for k in _edge_keys(edges)], bool)]
 
 
 def _write_records(store: Store, agreement_id: str, layout: Layout, run_id: int,
