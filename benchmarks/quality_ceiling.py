@@ -62,12 +62,10 @@ def measure(profile: str, people: int, seed: int = 1, *,
     person = cohort.truth.set_index(["partner", "record_id"]).person_id
     gate = linker.settings.dedup_gate
     out: dict[str, object] = {}
-    for pm in result.pair_models:
-        if not pm.fitted:
-            continue
+    for scored in scored_candidates(linker, result, sources, person):
+        pm = scored.model
         a, b = by_name[pm.left], by_name[pm.right]
         left, right = pm.candidates.left, pm.candidates.right
-        scored = scored_candidates(linker, pm, by_name, person)
         is_match = scored.is_match
         true_pairs = _true_pairs(scored.people_a, scored.people_b, same=a is b)
         ours = select_links(a, b, left, right, scored.weights,

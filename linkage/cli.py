@@ -242,6 +242,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if evaluation.blocking is not None:
         print()
         print(evaluation.blocking.to_string(index=False, float_format="%.4f"))
+    if evaluation.calibration is not None:
+        print("\ncalibration: predicted against observed match rate per decile of the "
+              "candidate pairs between sources\n(observed_low/high: its 95% interval; a "
+              "predicted rate outside it is miscalibrated beyond sampling noise)")
+        print(evaluation.calibration.to_string(index=False, float_format="%.3f"))
     return 0
 
 

@@ -10,7 +10,8 @@
   records (the weakest link that joined them), for analysts; no record ids.
 - ``OUT/match-model.json``: the :class:`~linkage.matching.MatchModel` (no record ids).
 - ``OUT/candidates.npz`` (optional, the linkage unit's own): each pair of sources'
-  candidate pairs as record ids, for pairs completeness against a synthetic truth.
+  candidate pairs as record ids with their match probabilities, for pairs completeness
+  and calibration against a synthetic truth (``linkage evaluate``).
 
 Link keys are random 96-bit pseudonyms drawn afresh for every run: they reveal neither the
 order nor the size of a cluster. Readers validate what they read and raise one
@@ -31,6 +32,7 @@ import pandas as pd
 from linkage.contracts import EncodedSource
 from linkage.errors import InputDataError
 from linkage.matching import LinkageResult, MatchModel
+from linkage.matching.evaluation import SavedCandidates
 from linkage.tables import read_table
 
 PathLike = str | os.PathLike[str]
@@ -160,29 +162,41 @@ def read_model(out: PathLike) -> MatchModel:
 
 
 def write_candidates(result: LinkageResult, sources: Sequence[EncodedSource],
-                     handle: IO[bytes]) -> None:
-    """Each pair of sources' candidate pairs as record ids (``keep_candidates`` runs)."""
+                     probabilities: Sequence[np.ndarray], handle: IO[bytes]) -> None:
+    """Each pair of sources' candidate pairs as record ids (``keep_candidates`` runs),
+    with each pair's match probability (``probabilities``, one array per pair model, from
+    :meth:`~linkage.matching.Linker.candidate_probabilities`)."""
     ids = {s.partner: s.record_ids for s in sources}
     arrays: dict[str, Any] = {}
-    for k, pm in enumerate(result.pair_models):
+    for k, (pm, probability) in enumerate(zip(result.pair_models, probabilities,
+                                              strict=True)):
         arrays[f"pair{k}_names"] = np.asarray([pm.left, pm.right])
         arrays[f"pair{k}_left"] = ids[pm.left][pm.candidates.left].astype(str)
         arrays[f"pair{k}_right"] = ids[pm.right][pm.candidates.right].astype(str)
+        arrays[f"pair{k}_probability"] = np.asarray(probability, dtype=np.float64)
     np.savez(handle, **arrays)
 
 
-def read_candidates(path: PathLike) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """Saved candidate pairs: per pair of sources, (left partner, right partner, left
-    record ids, right record ids)."""
+def read_candidates(path: PathLike) -> list[SavedCandidates]:
+    """Saved candidate pairs, per pair of sources (a file from before probabilities were
+    saved reads with ``probability`` None)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             out = []
             k = 0
             while f"pair{k}_names" in archive.files:
                 left, right = (str(x) for x in archive[f"pair{k}_names"].tolist())
-                out.append((left, right, archive[f"pair{k}_left"], archive[f"pair{k}_right"]))
+                left_ids, right_ids = archive[f"pair{k}_left"], archive[f"pair{k}_right"]
+                probability = (archive[f"pair{k}_probability"].astype(np.float64)
+                               if f"pair{k}_probability" in archive.files else None)
+                if len(left_ids) != len(right_ids) or (
+                        probability is not None and (len(probability) != len(left_ids)
+                                                     or not np.all((probability >= 0)
+                                                                   & (probability <= 1)))):
+                    raise ValueError
+                out.append(SavedCandidates(left, right, left_ids, right_ids, probability))
                 k += 1
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, TypeError):
         raise InputDataError(f"{path}: not a candidates file.") from None
     return out
 

@@ -57,10 +57,16 @@ def test_whole_flow_links_well(encoded: Path, small_cohort: Cohort,
     assert evaluation.blocking is not None
     assert (evaluation.blocking.pairs_completeness > 0.97).all()
     assert (evaluation.blocking.reduction_ratio > 0.95).all()
+    calibration = evaluation.calibration  # saved probabilities against the truth
+    assert calibration is not None and calibration.pairs.sum() > 0
+    ends = calibration[(calibration.low == 0.0) | (calibration.high == 1.0)]
+    assert (ends.gap.abs() < 0.05).all()  # the end bins hold nearly every pair
+    assert ((calibration.observed_low <= calibration.observed)
+            & (calibration.observed <= calibration.observed_high)).all()
     assert main(["evaluate", "--links", *(str(out / f"{p}.csv") for p in PARTNERS),
                  "--truth", str(ws / "cohort" / "truth.csv")]) == 0
     out = capsys.readouterr().out
-    assert "precision" in out and "pairs_completeness" in out
+    assert "precision" in out and "pairs_completeness" in out and "calibration" in out
     assert "no key" not in out
 
 

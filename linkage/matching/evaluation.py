@@ -7,7 +7,9 @@ partners (within-partner pairs, i.e. duplicates, count under ``(p, p)``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -107,18 +109,31 @@ def pairs_completeness(candidate_left: np.ndarray, candidate_right: np.ndarray,
     return float(np.isin(real, cand).mean())
 
 
-def blocking_quality(candidates: list[tuple[str, str, np.ndarray, np.ndarray]],
-                     truth: pd.DataFrame) -> pd.DataFrame:
+class SavedCandidates(NamedTuple):
+    """One pair of sources' candidate pairs as ``linkage match --save-candidates`` saves
+    them (:func:`~linkage.linkfiles.read_candidates`)."""
+
+    left: str                  #: partner of ``left_ids``
+    right: str                 #: partner of ``right_ids``
+    left_ids: np.ndarray       #: (P,) str record ids
+    right_ids: np.ndarray      #: (P,) str record ids
+    #: (P,) float64 match probability of each pair as the linker scored it; None in a
+    #: file written before probabilities were saved
+    probability: np.ndarray | None = None
+
+
+def blocking_quality(candidates: Sequence[SavedCandidates], truth: pd.DataFrame
+                     ) -> pd.DataFrame:
     """Per pair of sources: candidate count, pairs completeness and reduction ratio.
 
-    ``candidates``: per pair of sources (left partner, right partner, left record ids,
-    right record ids), as saved by ``linkage match --save-candidates``; ``truth``
+    ``candidates``: per pair of sources, as saved by ``linkage match
+    --save-candidates``; ``truth``
     (partner, record_id, person_id) as text.
     """
     rows = []
     sizes = truth.groupby("partner").size()
     person = truth.set_index(["partner", "record_id"]).person_id
-    for left_name, right_name, cand_left, cand_right in candidates:
+    for left_name, right_name, cand_left, cand_right, _ in candidates:
         a = person.loc[left_name] if left_name in sizes else person.iloc[:0]
         b = person.loc[right_name] if right_name in sizes else person.iloc[:0]
         pairs = a.rename("p").reset_index().merge(b.rename("p").reset_index(), on="p")
@@ -148,8 +163,11 @@ def calibration_table(predicted: np.ndarray, is_match: np.ndarray, *,
 
     ``predicted`` (P,) float in [0, 1], the model's match probability of each scored pair;
     ``is_match`` (P,) bool from the truth. One row per non-empty bin: ``low, high, pairs,
-    predicted`` (mean predicted probability), ``observed`` (share of true matches) and
-    ``gap`` (observed - predicted). A calibrated model has every gap near 0.
+    predicted`` (mean predicted probability), ``observed`` (share of true matches),
+    ``gap`` (observed - predicted), and ``observed_low, observed_high``: the 95% Wilson
+    interval of the observed share. A calibrated model has every gap near 0; where a bin
+    holds few pairs the interval is wide, and a gap inside it is sampling noise (20 pairs
+    at a share of one half: +-0.2), not miscalibration (:func:`calibration_excess`).
     """
     predicted = np.asarray(predicted, dtype=np.float64)
     is_match = np.asarray(is_match, dtype=bool)
@@ -160,7 +178,58 @@ def calibration_table(predicted: np.ndarray, is_match: np.ndarray, *,
     pairs = np.bincount(which, minlength=bins)
     mean = np.bincount(which, weights=predicted, minlength=bins) / np.maximum(pairs, 1)
     observed = np.bincount(which, weights=is_match, minlength=bins) / np.maximum(pairs, 1)
+    low, high = wilson_interval(observed, pairs)
     keep = pairs > 0
     return pd.DataFrame({"low": edges[:-1][keep], "high": edges[1:][keep],
                          "pairs": pairs[keep], "predicted": mean[keep],
-                         "observed": observed[keep], "gap": (observed - mean)[keep]})
+                         "observed": observed[keep], "gap": (observed - mean)[keep],
+                         "observed_low": low[keep], "observed_high": high[keep]})
+
+
+#: z for a two-sided 95% interval
+_Z95 = 1.959963984540054
+
+
+def wilson_interval(share: np.ndarray, n: np.ndarray, z: float = _Z95
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson score interval of observed shares ``share`` (K,) out of ``n`` (K,)
+    trials: (low, high), each (K,) float64; (0, 1) where ``n`` is 0."""
+    p = np.asarray(share, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    safe = np.maximum(n, 1.0)
+    centre = (p + z * z / (2 * safe)) / (1 + z * z / safe)
+    half = z * np.sqrt(p * (1 - p) / safe + z * z / (4 * safe * safe)) / (1 + z * z / safe)
+    empty = n == 0
+    return (np.where(empty, 0.0, np.clip(centre - half, 0.0, 1.0)),
+            np.where(empty, 1.0, np.clip(centre + half, 0.0, 1.0)))
+
+
+def calibration_excess(table: pd.DataFrame) -> pd.Series:
+    """Per bin of :func:`calibration_table`, how far the mean prediction lies outside the
+    observed share's 95% interval (0 inside it): miscalibration that sampling noise does
+    not explain."""
+    below = (table.observed_low - table.predicted).to_numpy()
+    above = (table.predicted - table.observed_high).to_numpy()
+    return pd.Series(np.maximum(np.maximum(below, above), 0.0), index=table.index)
+
+
+def candidate_calibration(candidates: Sequence[SavedCandidates], truth: pd.DataFrame, *,
+                          bins: int = 10) -> pd.DataFrame:
+    """:func:`calibration_table` over the saved candidate pairs *between* sources (those
+    saved with their probability), against ``truth`` (partner, record_id, person_id) as
+    text. Pairs whose records the truth lacks count as non-matches."""
+    by_partner = {name: frame.set_index("record_id").person_id
+                  for name, frame in truth.groupby("partner")}
+    nobody = pd.Series(dtype=object)
+    predicted, is_match = [], []
+    for saved in candidates:
+        if saved.left == saved.right or saved.probability is None:
+            continue
+        people_a = by_partner.get(saved.left, nobody).reindex(saved.left_ids).to_numpy()
+        people_b = by_partner.get(saved.right, nobody).reindex(saved.right_ids).to_numpy()
+        predicted.append(np.asarray(saved.probability, np.float64))
+        is_match.append(pd.notna(people_a) & (people_a == people_b))
+    if not predicted:
+        raise InputDataError("No candidate pairs between sources were saved with their "
+                             "probability (link with match --save-candidates).")
+    return calibration_table(np.concatenate(predicted), np.concatenate(is_match), bins=bins)

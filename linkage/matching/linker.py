@@ -25,6 +25,7 @@ from linkage.matching.backends import CandidateBackend, InProcessBackend, Strong
 from linkage.matching.blocking import CandidatePairs, LshParameters, lsh_keys
 from linkage.matching.bridging import CrossLinks, bridged_pairs, duplicate_groups, matched_apart
 from linkage.matching.candidates import (
+    compare_pairs,
     random_pair_levels,
     salt_agreeing_random_levels,
     token_fields,
@@ -250,6 +251,45 @@ class Linker:
             return source
         names = tuple(f"lsh_{b}" for b in range(lsh.bands))
         return source.with_blocking(lsh_keys(source.record_filters, lsh), names)
+
+    def score_candidates(self, result: LinkageResult, sources: Sequence[EncodedSource]
+                         ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The comparison levels and match weights of every kept candidate pair of
+        ``result`` (a run with ``keep_candidates``), as this linker scored them: per pair
+        model, in ``result.pair_models`` order and aligned with ``pm.candidates``, ``(levels,
+        weights)``: (P, F) int8 and (P,) float64 log2 odds. Between sources the pairs share
+        each record's one match (:func:`one_match_pair_weights`, duplicates joined by
+        deduplication counted once); within a source, the model's own weight. An unfitted
+        model (no candidates) gives empty arrays."""
+        by_name = {s.partner: s for s in sources}
+        groups = result.duplicate_groups()
+        out = []
+        for pm in result.pair_models:
+            left, right = pm.candidates.left, pm.candidates.right
+            if len(left) != len(pm.candidates):  # counted only
+                raise MatchingError("The result kept no candidate pairs: link with "
+                                    "keep_candidates=True (match --save-candidates).")
+            a, b = by_name[pm.left], by_name[pm.right]
+            comparisons = self.comparisons(a)
+            if not pm.fitted or len(left) == 0:
+                out.append((np.zeros((len(left), len(comparisons)), np.int8),
+                            np.full(len(left), -np.inf)))
+                continue
+            levels = compare_pairs(a, b, left, right, comparisons)
+            weights = pm.model.match_weights(levels)
+            if a is not b:
+                weights = one_match_pair_weights(a, b, left, right, weights,
+                                                 prior_weight=pm.model.prior_weight,
+                                                 coverage=pm.coverage or 0.0, groups=groups)
+            out.append((levels, weights))
+        return out
+
+    def candidate_probabilities(self, result: LinkageResult,
+                                sources: Sequence[EncodedSource]) -> list[np.ndarray]:
+        """The match probability of every kept candidate pair (:meth:`score_candidates`):
+        one (P,) float64 array per pair model."""
+        return [match_probability(weights)
+                for _, weights in self.score_candidates(result, sources)]
 
     def comparisons(self, source: EncodedSource) -> tuple[FieldComparison, ...]:
         """How each field of ``source`` (and each salt fallback) is cut into levels under

@@ -13,7 +13,7 @@ import pandas as pd
 from linkage.errors import InputDataError
 from linkage.linkfiles import CANDIDATES_FILE, read_candidates, read_links
 from linkage.matching import QualityReport, pairwise_quality
-from linkage.matching.evaluation import blocking_quality
+from linkage.matching.evaluation import blocking_quality, candidate_calibration
 from linkage.steps.layer import PathLike
 from linkage.tables import read_table
 
@@ -22,12 +22,16 @@ from linkage.tables import read_table
 class Evaluation:
     quality: QualityReport
     blocking: pd.DataFrame | None  #: per partner pair: candidates, pairs completeness, RR
+    #: predicted against observed match rate per decile over the candidate pairs between
+    #: sources (:func:`~linkage.matching.evaluation.calibration_table`), when saved
+    calibration: pd.DataFrame | None = None
 
 
 def evaluate_links(*, links: PathLike | Sequence[PathLike], truth: PathLike,
                    candidates: PathLike | None = None) -> Evaluation:
     """Pairwise quality of the providers' links files (or a match output folder), read
-    together, against ground truth; blocking quality too when the candidates were saved."""
+    together, against ground truth; blocking quality and the calibration of the match
+    probabilities too when the candidates were saved (``match --save-candidates``)."""
     paths = [links] if isinstance(links, str | os.PathLike) else list(links)
     link_frame = read_links(paths)
     truth_frame = read_table(truth, ["partner", "record_id", "person_id"], what="truth")
@@ -35,9 +39,12 @@ def evaluate_links(*, links: PathLike | Sequence[PathLike], truth: PathLike,
     _check_consistent(", ".join(map(str, paths)), link_frame, truth, truth_frame)
     quality = pairwise_quality(link_frame, truth_frame)
     path = Path(candidates) if candidates else _saved_candidates(paths)
-    blocking = (blocking_quality(read_candidates(path), truth_frame)
-                if path is not None and path.exists() else None)
-    return Evaluation(quality, blocking)
+    if path is None or not path.exists():
+        return Evaluation(quality, None)
+    saved = read_candidates(path)
+    with_probability = any(c.probability is not None and c.left != c.right for c in saved)
+    return Evaluation(quality, blocking_quality(saved, truth_frame),
+                      candidate_calibration(saved, truth_frame) if with_probability else None)
 
 
 def _saved_candidates(paths: Sequence[PathLike]) -> Path | None:

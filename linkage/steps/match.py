@@ -83,8 +83,10 @@ def match_encodings(*, agreement: PathLike, encodings: list[PathLike], output: P
         step.write("match model", outputs["match model"],
                    lambda handle: write_model(result.match_model(), handle))
         if save_candidates:
+            probabilities = linker.candidate_probabilities(result, sources)
             step.write("candidates", outputs["candidates"],
-                       lambda handle: write_candidates(result, sources, handle), binary=True)
+                       lambda handle: write_candidates(result, sources, probabilities, handle),
+                       binary=True)
         links = result.links
         step.counts = {"records": dict(result.sizes), "linked_records": len(links),
                        "clusters": int(links.cluster_id.nunique()) if len(links) else 0}

@@ -14,6 +14,7 @@ from linkage.matching import (
     pairwise_quality,
     select_links,
 )
+from linkage.matching.evaluation import calibration_excess, wilson_interval
 
 
 @settings(max_examples=80, deadline=None)
@@ -142,6 +143,29 @@ def test_calibration_table_bins_predictions() -> None:
     assert table.gap.round(4).tolist() == [-0.05, 0.45, -0.2]
     with pytest.raises(InputDataError):
         calibration_table(predicted, is_match[:-1])
+    # each observed share within its 95% interval; a bin of one pair is nearly 0..1 wide
+    assert ((table.observed_low <= table.observed) & (table.observed <= table.observed_high)).all()
+    assert table.observed_high[1] - table.observed_low[1] > 0.75
+
+
+def test_wilson_interval_matches_the_textbook_value() -> None:
+    low, high = wilson_interval(np.array([0.5, 0.0, 0.3]), np.array([10, 0, 1000]))
+    assert low[0] == pytest.approx(0.2366, abs=1e-4) and high[0] == pytest.approx(0.7634, abs=1e-4)
+    assert (low[1], high[1]) == (0.0, 1.0)  # no pairs: nothing known
+    assert high[2] - low[2] < 0.06  # many pairs: narrow
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=60))
+def test_calibration_excess_is_zero_inside_the_interval_and_positive_outside(
+        pairs: list[tuple[float, bool]]) -> None:
+    predicted = np.array([p for p, _ in pairs])
+    is_match = np.array([m for _, m in pairs])
+    table = calibration_table(predicted, is_match)
+    excess = calibration_excess(table)
+    inside = (table.observed_low <= table.predicted) & (table.predicted <= table.observed_high)
+    assert (excess[inside] == 0).all()
+    assert (excess[~inside] > 0).all()
+    assert (excess <= table.gap.abs() + 1e-12).all()
 
 
 def test_dedup_never_joins_records_with_different_nhs_numbers() -> None:
