@@ -21,7 +21,8 @@ from scipy.sparse.csgraph import connected_components
 
 from linkage.contracts import EncodedSource
 from linkage.errors import MatchingError
-from linkage.matching.similarity import dice_similarity
+from linkage.matching.comparison import NAME_CONTAINMENT
+from linkage.matching.similarity import dice_and_overlap, dice_similarity
 from linkage.matching.uniques import distinct_with_inverse
 
 
@@ -170,9 +171,13 @@ class DedupGate:
     Twins share a family name, date of birth, sex and postcode; only the given name tells
     them apart, and they are far more common than duplicate records, so a within-source
     link needs the given name to agree (Dice >= ``min_similarity``) - where the two records
-    share the ``twins_share`` field. Records born on different days cannot be twins, and
-    there the gate would only refuse duplicates with a mistyped date (whose salted names
-    cannot be compared at all); their match probability alone decides.
+    share the ``twins_share`` field and the ``home_field``. Records born on different days
+    cannot be twins, and there the gate would only refuse duplicates with a mistyped date
+    (whose salted names cannot be compared at all); their match probability alone decides.
+    So it does for records born the same day at different addresses: in one source they
+    are far more often a child registered again after a move (with a nickname, or a name
+    mistyped) than twins recorded apart. A given name wholly inside the other (a middle
+    name added: Harry and Harry Sebastian) agrees too: twins' names are not.
     """
 
     fields: tuple[str, ...] = ("given_name",)
@@ -186,12 +191,19 @@ class DedupGate:
     #: different names stay under about 0.45)
     noisy_min_similarity: float = 0.6
     twins_share: str | None = "date_of_birth"  #: None: gate every within-source pair
-    #: twins share it too: a pair found through a third record
-    #: (:mod:`~linkage.matching.bridging`) that shares it and the ``twins_share`` field must
-    #: have given names agreeing at ``min_similarity`` even under noise (twins are often
-    #: given alike names, and the bridge's evidence is the third record's, not the pair's
-    #: own); a missing home counts as shared
+    #: twins share it too: the given names are checked only where the two records share it
+    #: as well as ``twins_share`` (a missing home counts as shared; None: the date alone);
+    #: and a pair found through a third record (:mod:`~linkage.matching.bridging`) that
+    #: shares both must have given names agreeing at ``min_similarity`` even under noise
+    #: (twins are often given alike names, and the bridge's evidence is the third record's,
+    #: not the pair's own)
     home_field: str | None = "postcode"
+    #: a given name lying wholly inside the other agrees: the overlap coefficient of the two
+    #: filters ``|A & B| / min(|A|, |B|)`` (debiased under noise) at or above this (None:
+    #: Dice only). Measured on six hard cohorts (20,000 children) with the home above:
+    #: duplicates' median F1 0.940 / 0.992 / 0.947 -> 0.946 / 0.995 / 0.963 (education /
+    #: health / social care); docs/matching.md, "The twins gate"
+    contained_at: float | None = NAME_CONTAINMENT
 
 
 def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
@@ -223,16 +235,34 @@ def select_links(source: EncodedSource, other: EncodedSource, left: np.ndarray,
         picked = np.flatnonzero(gated)
         gated[picked] = same_value(source, other, gate.twins_share, left[picked],
                                     right[picked])
+        if gate.home_field is not None and gate.home_field in source.field_filters:
+            picked = np.flatnonzero(gated)
+            gated[picked] = home_shared(source, other, gate.home_field, left[picked],
+                                        right[picked])
     for name in gate.fields:  # only the pairs still chosen need scoring
         if name not in source.field_filters:
             continue
         picked = np.flatnonzero(gated & chosen)
         flip = source.hints.flip_probability.get(name, 0.0)
-        sim = dice_similarity(source.field_filters[name], other.field_filters[name],
-                              left[picked], right[picked], flip_probability=flip)
-        chosen[picked] = (sim >= (gate.noisy_min_similarity if flip else gate.min_similarity)) \
-            | names_swapped(source, name, left[picked], right[picked])
+        sim, overlap = dice_and_overlap(source.field_filters[name], other.field_filters[name],
+                                        left[picked], right[picked], flip_probability=flip)
+        agrees = sim >= (gate.noisy_min_similarity if flip else gate.min_similarity)
+        if gate.contained_at is not None:
+            agrees |= overlap >= gate.contained_at
+        chosen[picked] = agrees | names_swapped(source, name, left[picked], right[picked])
     return chosen
+
+
+def home_shared(source: EncodedSource, other: EncodedSource, name: str, left: np.ndarray,
+                right: np.ndarray) -> np.ndarray:
+    """Whether the pairs' records may share a home: field ``name`` the same, or missing in
+    either record: (P,) bool."""
+    k = source.field_names.index(name)
+    unknown = source.missing[left, k] | other.missing[right, k]
+    out = unknown.copy()
+    known = np.flatnonzero(~unknown)
+    out[known] = same_value(source, other, name, left[known], right[known])
+    return out
 
 
 def names_swapped(source: EncodedSource, name: str, left: np.ndarray, right: np.ndarray

@@ -34,8 +34,8 @@ from linkage.matching.clustering import (
     DedupGate,
     PairLinks,
     cluster_links,
+    home_shared,
     merge_links,
-    same_value,
     select_links,
 )
 from linkage.matching.comparison import FieldComparison, comparisons_for
@@ -317,10 +317,7 @@ class Linker:
             # twins share the home too: a bridge says nothing of how alike two records'
             # given names are, so there the given name must agree as without noise
             picked = np.flatnonzero(chosen)
-            k = source.field_names.index(home)
-            unknown = source.missing[left[picked], k] | source.missing[right[picked], k]
-            at_home = picked[unknown | same_value(source, source, home, left[picked],
-                                                  right[picked])]
+            at_home = picked[home_shared(source, source, home, left[picked], right[picked])]
             strict = replace(gate, noisy_min_similarity=gate.min_similarity)
             chosen[at_home] = select_links(source, source, left[at_home], right[at_home],
                                            weight[at_home], probability[at_home],

@@ -123,7 +123,7 @@ def _one_source(given: list[int], dob: list[int], flip: float = 0.0) -> EncodedS
 def test_dedup_gate_stops_twins_but_not_duplicates_with_a_mistyped_date() -> None:
     # 0~1 twins (same date, other given name); 0~2 a duplicate whose date was mistyped
     # (its salted name cannot be compared); 0~3 a duplicate with the same name and date
-    source = _one_source([0b1111, 0b1111 << 8, 0b1, 0b1111], [0b111, 0b111, 0b1000, 0b111])
+    source = _one_source([0b1111, 0b1111 << 8, 0b1 << 20, 0b1111], [0b111, 0b111, 0b1000, 0b111])
     left, right = np.zeros(3, np.int64), np.arange(1, 4)
     probability = np.full(3, 0.9)
     chosen = select_links(source, source, left, right, np.ones(3), probability,
@@ -132,6 +132,45 @@ def test_dedup_gate_stops_twins_but_not_duplicates_with_a_mistyped_date() -> Non
     strict = select_links(source, source, left, right, np.ones(3), probability,
                           threshold=0.5, gate=DedupGate(twins_share=None))
     assert strict.tolist() == [False, False, True]
+
+
+def _source_with_homes(given: list[int], dob: list[int], home: list[int]) -> EncodedSource:
+    n = len(given)
+    names = ("given_name", "date_of_birth", "postcode")
+    filters = {"given_name": np.array([[g] for g in given], np.uint64),
+               "date_of_birth": np.array([[d] for d in dob], np.uint64),
+               "postcode": np.array([[h] for h in home], np.uint64)}
+    missing = np.zeros((n, 3), bool)
+    missing[:, 2] = [h == 0 for h in home]
+    return EncodedSource("p", np.array([f"r{i}" for i in range(n)]),
+                         np.zeros((n, 1), np.uint64), filters, missing, names,
+                         {"given_name": FieldKind.NAME, "date_of_birth": FieldKind.DATE,
+                          "postcode": FieldKind.POSTCODE},
+                         np.zeros((n, 0), np.uint64), (), ComparisonHints())
+
+
+def test_dedup_gate_checks_given_names_only_where_date_and_home_are_shared() -> None:
+    # record 0 and: 1 twin at home (other name), 2 born the same day elsewhere with another
+    # given name (a re-registration after a move: the probability decides), 3 the same at
+    # an unknown home (could be a twin: refused), 4 at home with a middle name added
+    # (Harry / Harry Sebastian: the shorter name's bits all inside the longer's)
+    source = _source_with_homes(
+        given=[0b1111, 0b1111 << 8, 0b1111 << 16, 0b1111 << 24, 0b1111_1111],
+        dob=[0b111] * 5, home=[0b11, 0b11, 0b11 << 4, 0, 0b11])
+    left, right = np.zeros(4, np.int64), np.arange(1, 5)
+    probability = np.full(4, 0.9)
+    chosen = select_links(source, source, left, right, np.ones(4), probability,
+                          threshold=0.5, gate=DedupGate())
+    assert chosen.tolist() == [False, True, False, True]
+    dice_only = DedupGate(contained_at=None)
+    assert select_links(source, source, left, right, np.ones(4), probability, threshold=0.5,
+                        gate=dice_only).tolist() == [False, True, False, False]
+    date_only = DedupGate(home_field=None)
+    assert select_links(source, source, left, right, np.ones(4), probability, threshold=0.5,
+                        gate=date_only).tolist() == [False, False, False, True]
+    below = np.array([0.9, 0.4, 0.9, 0.9])  # at another home, the probability still decides
+    assert not select_links(source, source, left, right, np.ones(4), below,
+                            threshold=0.5, gate=DedupGate())[1]
 
 
 def test_calibration_table_bins_predictions() -> None:

@@ -256,7 +256,7 @@ def test_dedup_gate_takes_swapped_names_as_one_child() -> None:
     # two records born the same day whose given names differ would be twins, unless their
     # names are written the other way round (twins share the family name): the either-order
     # token's equality lets them through
-    filters = {"given": np.array([[1], [2], [3], [4]], np.uint64),
+    filters = {"given": np.array([[1], [2], [4], [8]], np.uint64),  # no bits in common
                "family": np.array([[2], [1], [2], [2]], np.uint64),
                "dob": np.array([[7], [7], [7], [7]], np.uint64)}
     # the token is the same in either order: 0 and 1 are swapped names, 0 and 3 twins whose
