@@ -115,9 +115,14 @@ class LinkerSettings:
                 raise _invalid(name, "a positive int", value)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise _invalid("seed", "a non-negative int", self.seed)
-        if not 0.0 <= self.dedup_gate.min_similarity <= 1.0:
-            raise _invalid("dedup_gate.min_similarity", "a float in [0, 1]",
-                           self.dedup_gate.min_similarity)
+        gate = self.dedup_gate
+        for name in ("min_similarity", "noisy_min_similarity", "contained_at"):
+            value = getattr(gate, name)
+            if name == "contained_at" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0.0 <= value <= 1.0:
+                raise _invalid(f"dedup_gate.{name}", "a float in [0, 1]", value)
 
 
 @dataclass(frozen=True)

@@ -226,3 +226,14 @@ def test_dedup_never_joins_records_with_different_nhs_numbers() -> None:
     assert chosen.tolist() == [True, False, True]  # same number, different, one missing
     assert select_links(source, source, left, right, np.ones(3), np.full(3, 0.99),
                         threshold=0.5, gate=DedupGate(different_if=())).tolist() == [True] * 3
+
+
+@pytest.mark.parametrize("gate", [DedupGate(contained_at=1.5), DedupGate(noisy_min_similarity=-0.1),
+                                  DedupGate(min_similarity=True)])  # type: ignore[arg-type]
+def test_linker_refuses_a_dedup_gate_out_of_range(gate: DedupGate) -> None:
+    from linkage.errors import MatchingError
+    from linkage.matching import Linker
+
+    with pytest.raises(MatchingError, match="dedup_gate"):
+        Linker(dedup_gate=gate)
+    Linker(dedup_gate=DedupGate(contained_at=None))  # Dice only: allowed
