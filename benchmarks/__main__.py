@@ -211,11 +211,9 @@ def main() -> int:
     schema = load_agreement(AGREEMENT).agreement.encoding
     risk = assess_schema(schema, people=args.people, graph_sample=5_000)
     bare = assess_schema(schema.without_hardening(), people=args.people, graph_sample=5_000)
-    from benchmarks.linkage_quality import measure
+    from benchmarks.linkage_quality import measure, measure_seeds
 
     hard = measure("hard", args.people)
-    from benchmarks.linkage_quality import measure_seeds
-
     other_seeds = measure_seeds("hard", args.people, list(HARD_SEEDS))
     from benchmarks import store_months
 

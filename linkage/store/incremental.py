@@ -191,9 +191,11 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
                         (agreement_id,))
     first = not found
     stored_layout = None if first else Layout.from_json(found[0][0])
-    layout = Layout.of(sources[0]) if stored_layout is None else stored_layout
-    if stored_layout is not None and Layout.of(sources[0]) != stored_layout and refit:
-        layout = _new_layout(store, agreement_id, sources, full_extract=full_extract)
+    given_layout = Layout.of(sources[0])
+    layout = given_layout if stored_layout is None else stored_layout
+    if stored_layout is not None and given_layout != stored_layout and refit:
+        layout = _new_layout(store, agreement_id, sources, given_layout,
+                             full_extract=full_extract)
     for s in sources:
         layout.check(s, agreement_id)
     if first:
@@ -278,14 +280,13 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
                     advised, populations)
 
 
-def _new_layout(store: Store, agreement_id: str, sources: Sequence[EncodedSource], *,
-                full_extract: bool) -> Layout:
-    """The layout of ``sources``, taken as the store's new one: a refit across a schema
+def _new_layout(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
+                layout: Layout, *, full_extract: bool) -> Layout:
+    """``layout`` (that of ``sources``), taken as the store's new one: a refit across a schema
     change (e.g. a new agreement version with other blocking passes). Every partner the
     store holds must send its whole extract under the new schema, since its stored
     encodings cannot be compared with the new ones; the refit then relinks everyone and
     keeps the link keys by the usual rules."""
-    layout = Layout.of(sources[0])
     held = {str(p) for (p,) in store.query(
         "SELECT DISTINCT partner FROM records WHERE agreement_id = ?", (agreement_id,))}
     missing = sorted(held - {s.partner for s in sources})
