@@ -51,11 +51,19 @@ class Derivation(StrEnum):
     #: before or after it share exactly one of the two, for a day mistyped by one
     TWO_DAYS = "two_days"
     TWO_DAYS_SHIFTED = "two_days_shifted"
+    #: of a date: its month and day with the two-year span its year falls in (the year
+    #: halved, rounded down); with :attr:`DAY_MONTH_TWO_YEARS_SHIFTED` (spans starting a year
+    #: later), a date and the same day a year before or after share exactly one of the two,
+    #: for a year mistyped by one
+    DAY_MONTH_TWO_YEARS = "day_month_two_years"
+    DAY_MONTH_TWO_YEARS_SHIFTED = "day_month_two_years_shifted"
 
 
 #: The derivations that read a date (the schema refuses them on a field of another kind:
 #: they need its normalised ``YYYY-MM-DD`` value)
-DATE_DERIVATIONS = frozenset({Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED})
+DATE_DERIVATIONS = frozenset({Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED,
+                              Derivation.DAY_MONTH_TWO_YEARS,
+                              Derivation.DAY_MONTH_TWO_YEARS_SHIFTED})
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def test_refuses_other_parameters(encoded: Path, tmp_path: Path) -> None:
     edit_yaml(agreement, lambda d: d["encoding"]["fields"][0].update(bits_per_token=11))
     # the encoding is part of the agreement's content: same version, other content
     _refuse(tmp_path, agreement, [encoded / "enc" / f"{p}.npz" for p in PARTNERS],
-            "other content of agreement 'first-1000-days' version 1.3")
+            "other content of agreement 'first-1000-days' version 1.4")
 
 
 def test_refuses_non_provider_and_duplicates(encoded: Path, tmp_path: Path) -> None:

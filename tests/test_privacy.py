@@ -209,6 +209,27 @@ def test_blocking_tokens_leak_low_entropy_passes_only() -> None:
     assert shipped.blocking_tokens < shipped.blocking_chance + 0.02
 
 
+def test_blocking_passes_are_attacked_one_by_one() -> None:
+    """Pass by pass: every shipped pass, the leakiest as :func:`assess_schema` names it,
+    and the Soundex codes with a date part (including the two-year spans) near chance."""
+    from linkage.encoding import BlockingPass, default_schema
+    from linkage.privacy import assess_blocking_passes, assess_schema
+
+    base = default_schema(hardening=HardeningSpec(), salt_names=False)
+    risks = {r.blocking_pass: r for r in assess_blocking_passes(base, people=1_500)}
+    assert list(risks) == [p.name for p in base.blocking]
+    worst = max(risks.values(), key=lambda r: r.rate - r.chance)
+    assert worst.blocking_pass == assess_schema(base, people=1_500,
+                                                graph_sample=50).blocking_pass
+    for name in ("names_two_years", "names_two_years_shifted", "names_two_days"):
+        assert risks[name].rate <= risks[name].chance + 0.01
+        assert 1 <= risks[name].mean_group <= risks[name].largest_group
+    weak = base.model_copy(update={"blocking": (
+        BlockingPass(name="family_soundex", parts=("family_name.soundex",)),)})
+    (leaky,) = assess_blocking_passes(weak, people=1_500)
+    assert leaky.rate > leaky.chance + 0.1 and leaky.largest_group > 20
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([0.6, 0.75, 0.9]))
 def test_canopy_groups_members_sit_near_their_centre(seed: int, threshold: float) -> None:

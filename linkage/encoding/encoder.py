@@ -268,6 +268,9 @@ def _derive_part(value: str, how: Derivation) -> str:
         return value[:-3]
     if how is Derivation.FIRST2:
         return value[:2]
+    if how in (Derivation.DAY_MONTH_TWO_YEARS, Derivation.DAY_MONTH_TWO_YEARS_SHIFTED):
+        shifted = how is Derivation.DAY_MONTH_TWO_YEARS_SHIFTED
+        return f"{value[5:10]}/{(int(value[:4]) + shifted) // 2}"
     if how is Derivation.UNORDERED:
         month, day = value[5:7], value[8:10]
         return f"{value[:4]}-{min(month, day)}-{max(month, day)}"

@@ -92,7 +92,10 @@ class BlockingPass(_Frozen):
         "'FIELD.soundex', 'FIELD.year', 'FIELD.month', 'FIELD.outward', 'FIELD.first2', "
         "'FIELD.unordered' (a date's year with day and month in either order), "
         "'FIELD.two_days' and 'FIELD.two_days_shifted' (a date's two-day span, the second "
-        "starting a day later: a date and the day next to it share one of the two)."))
+        "starting a day later: a date and the day next to it share one of the two), "
+        "'FIELD.day_month_two_years' and 'FIELD.day_month_two_years_shifted' (a date's day "
+        "and month with the two-year span of its year, the second starting a year later: a "
+        "date and the same day a year before or after share one of the two)."))
 
     @property
     def parsed_parts(self) -> tuple[BlockingPart, ...]:
@@ -190,11 +193,15 @@ class EncodingSchema(_Frozen):
           swap, which leaves the month (or the year) different, so it never agrees together
           with the other. The two-day spans (``date_of_birth.two_days`` and
           ``.two_days_shifted``, for a day mistyped by one) qualify as a pair: where the
-          dates differ at most one of them agrees. A month or year pass can agree with
-          either span, so a name takes part in one or the other (:data:`_COARSE_SLOTS`).
-          With a span or the swapped date the names may be Soundex codes (a typo as well
-          as the date error): namesakes born within a day, or on the swapped date, are as
-          rare as on the date itself.
+          dates differ at most one of them agrees. So do the day and month with a two-year
+          span of the year (``date_of_birth.day_month_two_years`` and
+          ``.day_month_two_years_shifted``, for a year mistyped by one); where the dates
+          differ they never agree together with a two-day span or the swap. A month or
+          year pass can agree with either kind of span, so a name takes part in one or the
+          others (:data:`_COARSE_SLOTS`). With a span or the swapped date the names may be
+          Soundex codes (a typo as well as the date error): namesakes born within a day, a
+          year apart on the same day, or on the swapped date, are nearly as rare as on the
+          date itself.
 
         Passes with Soundex codes of the names and a coarse date (``[given_name.soundex,
         family_name.soundex, date_of_birth.year]``) do not qualify: measured on the hard
@@ -221,7 +228,7 @@ class EncodingSchema(_Frozen):
                          or (rest[0].derivation in _COARSE_SLOTS and
                              all(p.derivation is Derivation.SOUNDEX for p in named))):
                 taken = {(p.field, slot) for p in named
-                         for slot in _COARSE_SLOTS.get(rest[0].derivation, _NEAR_DAYS)}
+                         for slot in _COARSE_SLOTS.get(rest[0].derivation, _NEAR_DATES)}
                 if coarse.isdisjoint(taken):  # passes that could agree together: the first
                     coarse.update(taken)
                     out[blocking_pass.name] = SaltFallback(blocking_pass.name,
@@ -247,14 +254,19 @@ class EncodingSchema(_Frozen):
 #: Which coarse-date fallbacks of one name can agree together where the dates differ: each
 #: derivation takes its slots, and a later pass needing a slot already taken does not
 #: qualify. A day/month swap (``unordered``) never agrees together with another; the two
-#: two-day spans never agree together (a date and the next day share exactly one); a
-#: coarser part (the month, the year) can agree with either span, so it takes both. The
-#: derivations listed here are also the ones that take Soundex codes of the names.
-_NEAR_DAYS = ("two_days", "two_days_shifted")
+#: two-day spans never agree together (a date and the next day share exactly one), nor do
+#: the two-year spans of the day and month (a date and the same day a year on share exactly
+#: one), nor a two-day span with a two-year one (the first needs the day to differ, the
+#: second the day to agree); a coarser part (the month, the year) can agree with any span,
+#: so it takes all four. The derivations listed here are also the ones that take Soundex
+#: codes of the names.
+_NEAR_DATES = ("two_days", "two_days_shifted", "two_years", "two_years_shifted")
 _COARSE_SLOTS: dict[Derivation, tuple[str, ...]] = {
     Derivation.UNORDERED: ("unordered",),
     Derivation.TWO_DAYS: ("two_days",),
     Derivation.TWO_DAYS_SHIFTED: ("two_days_shifted",),
+    Derivation.DAY_MONTH_TWO_YEARS: ("two_years",),
+    Derivation.DAY_MONTH_TWO_YEARS_SHIFTED: ("two_years_shifted",),
 }
 
 
@@ -331,6 +343,12 @@ def default_schema(*, hardening: HardeningSpec = DEFAULT_HARDENING,
             BlockingPass(name="names_two_days_shifted",
                          parts=("given_name.soundex", "family_name.soundex",
                                 "date_of_birth.two_days_shifted")),
+            BlockingPass(name="names_two_years",
+                         parts=("given_name.soundex", "family_name.soundex",
+                                "date_of_birth.day_month_two_years")),
+            BlockingPass(name="names_two_years_shifted",
+                         parts=("given_name.soundex", "family_name.soundex",
+                                "date_of_birth.day_month_two_years_shifted")),
             BlockingPass(name="names_either_order_dob", either_order=True,
                          parts=("given_name.soundex", "family_name.soundex", "date_of_birth")),
             BlockingPass(name="postcode_dob", parts=("postcode", "date_of_birth")),

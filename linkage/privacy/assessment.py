@@ -45,7 +45,7 @@ from linkage.privacy.frequency import (
 )
 from linkage.privacy.graph_matching import graph_matching_attack
 from linkage.privacy.pattern_mining import pattern_mining_guesses
-from linkage.synth import CohortConfig
+from linkage.synth import Cohort, CohortConfig
 from linkage.synth.extracts import draw_extracts
 from linkage.synth.population import Population, generate_population
 
@@ -127,11 +127,24 @@ def _pass_labels(frame: pd.DataFrame, schema: EncodingSchema,
     return np.where(missing, "", joined)
 
 
-def _blocking_attack(schema: EncodingSchema, enc: EncodedSource, truth: pd.DataFrame,
-                     public: pd.DataFrame) -> tuple[float, float, str]:
-    """Frequency alignment on each blocking pass's tokens: (rate, chance, pass) of the pass
-    whose rate is furthest above its chance level."""
-    best = (0.0, 0.0, "")
+@dataclass(frozen=True)
+class PassRisk:
+    """Frequency alignment on one blocking pass's keyed tokens."""
+
+    blocking_pass: str
+    rate: float     #: share of the records holding a token whose pass value it recovers
+    chance: float   #: the most frequent value's share (guessing it for everybody)
+    mean_group: float  #: records per distinct token, on average
+    largest_group: int
+
+
+def blocking_pass_risks(schema: EncodingSchema, enc: EncodedSource, truth: pd.DataFrame,
+                        public: pd.DataFrame) -> tuple[PassRisk, ...]:
+    """Frequency alignment on each blocking pass's tokens (``enc.blocking_keys`` (n, passes)
+    uint64, 0 = no token), scored against ``truth`` (the encoded records' identifiers, row
+    for row) with ``public``'s value frequencies; passes whose parts either lacks are
+    left out."""
+    out = []
     for j, blocking_pass in enumerate(schema.blocking):
         if any(p.field not in truth.columns or p.field not in public.columns
                for p in blocking_pass.parsed_parts):
@@ -143,10 +156,21 @@ def _blocking_attack(schema: EncodingSchema, enc: EncodedSource, truth: pd.DataF
         if not held.any() or known.empty:
             continue
         guesses = token_frequency_guesses(enc.blocking_keys[held, j], known)
-        rate = score_guesses("", guesses, labels[held]).record_rate
-        chance = float(np.mean(labels[held] == known.index[0]))
-        if rate - chance > best[0] - best[1]:
-            best = (rate, chance, blocking_pass.name)
+        groups = pd.Series(enc.blocking_keys[held, j]).value_counts()
+        out.append(PassRisk(blocking_pass.name,
+                            score_guesses("", guesses, labels[held]).record_rate,
+                            float(np.mean(labels[held] == known.index[0])),
+                            float(groups.mean()), int(groups.max())))
+    return tuple(out)
+
+
+def _blocking_attack(schema: EncodingSchema, enc: EncodedSource, truth: pd.DataFrame,
+                     public: pd.DataFrame) -> tuple[float, float, str]:
+    """(rate, chance, pass) of the pass whose rate is furthest above its chance level."""
+    best = (0.0, 0.0, "")
+    for risk in blocking_pass_risks(schema, enc, truth, public):
+        if risk.rate - risk.chance > best[0] - best[1]:
+            best = (risk.rate, risk.chance, risk.blocking_pass)
     return best
 
 
@@ -222,6 +246,32 @@ def _fixed_key(label: str) -> ProjectKey:
     return ProjectKey(hashlib.sha256(f"linkage privacy assessment: {label}".encode()).digest())
 
 
+def _reference_extract(schema: EncodingSchema, people: int, seed: int, noise_seed: int
+                       ) -> tuple[Population, Cohort, pd.DataFrame, EncodedSource]:
+    """The synthetic population, its cohort, the health extract's identifiers the schema
+    holds, and that extract encoded under the schema with the fixed provider key."""
+    config = CohortConfig(people=people, seed=seed)
+    rng = np.random.default_rng(config.seed)  # as generate_cohort does, keeping the population
+    population = generate_population(config, rng)
+    cohort = draw_extracts(population, config, rng)
+    assessed = [f.name for f in schema.fields if f.name in _POPULATION_COLUMNS]
+    present = cohort.extracts["health"][["record_id", *assessed]]
+    encoder = BloomFilterEncoder(schema, _fixed_key("provider"), noise_seed=noise_seed)
+    enc = encoder.encode(present, {f.name: (f.name if f.name in assessed else None)
+                                   for f in schema.fields})
+    return population, cohort, present, enc
+
+
+def assess_blocking_passes(schema: EncodingSchema, *, people: int = 5_000, seed: int = 1
+                           ) -> tuple[PassRisk, ...]:
+    """Frequency alignment on each of ``schema``'s blocking passes, pass by pass, on the
+    synthetic health extract :func:`assess_schema` attacks (the whole population's values
+    as public knowledge). :func:`assess_schema` reports only the leakiest pass."""
+    population, _, present, enc = _reference_extract(schema, people, seed, seed)
+    register = reference_register(population, schema, np.arange(len(population)))
+    return blocking_pass_risks(schema, enc, present, register)
+
+
 def assess_schema(schema: EncodingSchema, *, people: int = 5_000, seed: int = 1,
                   graph_sample: int = 2_000, noise_seed: int | None = None) -> SchemaRisk:
     """Attack a synthetic health extract encoded under ``schema``; see the module docstring.
@@ -230,17 +280,9 @@ def assess_schema(schema: EncodingSchema, *, people: int = 5_000, seed: int = 1,
     ``seed``). Fields the synthetic cohort does not hold are not assessed
     (``assessed_fields`` lists those that were).
     """
-    config = CohortConfig(people=people, seed=seed)
-    rng = np.random.default_rng(config.seed)  # as generate_cohort does, keeping the population
-    population = generate_population(config, rng)
-    cohort = draw_extracts(population, config, rng)
-    health = cohort.extracts["health"]
-    assessed = [f.name for f in schema.fields if f.name in _POPULATION_COLUMNS]
-    present = health[["record_id", *assessed]]
     noise_seed = seed if noise_seed is None else noise_seed
-    encoder = BloomFilterEncoder(schema, _fixed_key("provider"), noise_seed=noise_seed)
-    enc = encoder.encode(present, {f.name: (f.name if f.name in assessed else None)
-                                   for f in schema.fields})
+    population, cohort, present, enc = _reference_extract(schema, people, seed, noise_seed)
+    health = cohort.extracts["health"]
     sample = np.random.default_rng(seed).choice(len(health), min(graph_sample, len(health)),
                                                 replace=False)
     person = cohort.truth.set_index("record_id").person_id.reindex(health.record_id).to_numpy()

@@ -51,7 +51,10 @@ _DERIVED_WORDS = {
     Derivation.OUTWARD: "outward code", Derivation.FIRST2: "first two characters",
     Derivation.UNORDERED: "year, with day and month in either order",
     Derivation.TWO_DAYS: "two-day span", Derivation.TWO_DAYS_SHIFTED:
-    "two-day span starting a day later"}
+    "two-day span starting a day later",
+    Derivation.DAY_MONTH_TWO_YEARS: "day and month, with the two-year span of the year",
+    Derivation.DAY_MONTH_TWO_YEARS_SHIFTED:
+    "day and month, with the two-year span of the year starting a year later"}
 
 
 def _part_words(part: BlockingPart) -> str:

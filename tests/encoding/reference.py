@@ -160,6 +160,8 @@ def ref_blocking(normal: dict[str, str], schema: EncodingSchema, key: ProjectKey
             elif v and how in ("two_days", "two_days_shifted"):  # days since 1970, halved
                 days = dt.date(int(v[:4]), int(v[5:7]), int(v[8:10])).toordinal() - _EPOCH
                 v = str((days + (how == "two_days_shifted")) // 2)
+            elif v and how in ("day_month_two_years", "day_month_two_years_shifted"):
+                v = f"{v[5:10]}/{(int(v[:4]) + (how == 'day_month_two_years_shifted')) // 2}"
             parts.append(v)
         if all(parts):
             hashes = [ref_aes(key.derive("blocking-part:" + (spec.partition(".")[2] or "whole")),

@@ -164,6 +164,27 @@ def test_a_date_and_the_day_next_to_it_share_exactly_one_two_day_token() -> None
     _check_agreement(frame, schema)
 
 
+def test_a_date_and_the_same_day_a_year_on_share_exactly_one_two_year_token() -> None:
+    schema = default_schema(hardening=HardeningSpec())
+    dates = ["2020-03-07", "2021-03-07", "2022-03-07", "2023-03-07", "2021-03-08",
+             "2019-02-28", "2020-02-29", "2021-07-03"]
+    frame = pd.DataFrame({"record_id": [f"r{i}" for i in range(len(dates))],
+                          "given_name": ["Ava"] * len(dates),
+                          "family_name": ["Khan"] * len(dates), "date_of_birth": dates,
+                          "sex": ["F"] * len(dates), "postcode": ["LS6 2AB"] * len(dates),
+                          "nhs_number": [""] * len(dates)})
+    enc = BloomFilterEncoder(schema, ProjectKey(bytes(32))).encode(frame, {"nhs_number": None})
+    names = [p.name for p in schema.blocking]
+    even = enc.blocking_keys[:, names.index("names_two_years")]
+    odd = enc.blocking_keys[:, names.index("names_two_years_shifted")]
+    assert (even != 0).all() and (odd != 0).all()
+    for x, y in [(0, 1), (1, 2), (2, 3)]:  # the same day a year apart, either span's edge
+        assert (even[x] == even[y]) + (odd[x] == odd[y]) == 1, (dates[x], dates[y])
+    for x, y in [(0, 2), (1, 3), (1, 4), (5, 6), (1, 7)]:  # two years, a day, 29 February,
+        assert even[x] != even[y] and odd[x] != odd[y], (dates[x], dates[y])  # a swap: none
+    _check_agreement(frame, schema)
+
+
 def test_a_two_day_part_of_a_value_that_is_not_a_date_names_no_value() -> None:
     from linkage.contracts import Derivation
     from linkage.encoding.encoder import _derive_part

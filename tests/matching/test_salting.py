@@ -44,6 +44,8 @@ def test_passes_that_stand_in_for_salted_names() -> None:
         SaltFallback("names_swapped_dob", "given_name"),  # not names_soundex_month or _year
         SaltFallback("names_two_days", "given_name"),
         SaltFallback("names_two_days_shifted", "given_name"),
+        SaltFallback("names_two_years", "given_name"),
+        SaltFallback("names_two_years_shifted", "given_name"),
         SaltFallback("names_either_order_dob", "given_name", swapped_field="family_name"),
         SaltFallback("given_soundex_postcode", "given_name", "postcode"),
         SaltFallback("family_soundex_postcode", "family_name", "postcode"))  # not *_dob
@@ -62,7 +64,8 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
     # two two-day spans; the month would agree with either span, so it does not qualify
     assert [fb.blocking_pass for fb in fallbacks if fb.salted_field == "given_name"
             and fb.gate_field is None and fb.swapped_field is None] == [
-        "names_swapped_dob", "names_two_days", "names_two_days_shifted"]
+        "names_swapped_dob", "names_two_days", "names_two_days_shifted", "names_two_years",
+        "names_two_years_shifted"]
 
     def coarse(*passes: tuple[str, ...]) -> list[str]:
         data["blocking"] = [{"name": f"p{k}", "either_order": False, "parts": parts}
@@ -90,6 +93,16 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
     assert coarse(("given_name.soundex", "family_name.soundex", "date_of_birth.unordered"),
                   *spans) == ["p0", "p1", "p2"]
     assert coarse(("given_name.soundex", "family_name.soundex", "date_of_birth.year")) == []
+    # the two-year spans of the day and month pair up beside the two-day spans (where the
+    # dates differ, a day span needs the days to differ and a year span needs them equal),
+    # and a month, which agrees with either kind where the dates differ, excludes both
+    years = (("given_name.soundex", "family_name.soundex", "date_of_birth.day_month_two_years"),
+             ("given_name.soundex", "family_name.soundex",
+              "date_of_birth.day_month_two_years_shifted"))
+    assert coarse(*spans, *years) == ["p0", "p1", "p2", "p3"]
+    assert coarse(*years, years[1]) == ["p0", "p1"]
+    assert coarse(month, *years) == ["p0"]
+    assert coarse(*years, month) == ["p0", "p1"]
 
 
 def test_a_two_day_span_of_a_field_that_is_not_a_date_is_refused() -> None:

@@ -206,11 +206,11 @@ def test_diff_classifies_widenings_and_their_reverse_as_narrowings(
 def test_diff_decides_direction_by_value_not_by_clause(tmp_path: Path) -> None:
     example, edited = _edited(tmp_path, "agreement.yaml", lambda d: (
         d["disclosure_control"].update(minimum_cell_count=20, rounding_base=10),
-        d.update(version="1.4")))
+        d.update(version="1.5")))
     diff = diff_protocols(example, edited)
     assert diff.narrowings == ("disclosure control: minimum cell count raised from 10 to 20",
                                "disclosure control: rounding base raised from 5 to 10")
-    assert diff.widenings == () and diff.edits == ("version changed from '1.3' to '1.4'",)
+    assert diff.widenings == () and diff.edits == ("version changed from '1.4' to '1.5'",)
     assert not diff.version_unchanged and not diff.needs_reapproval
 
 
@@ -227,10 +227,10 @@ def test_diff_of_whole_agreement_with_a_new_party_that_shares_onward(tmp_path: P
     edit_yaml(agreement.parent / "police.yaml", lambda d: d.update(police))
     edit_yaml(agreement, lambda d: (d["parties"].append({"name": "police",
                                                          "protocol": "police.yaml"}),
-                                    d.update(version="1.4")))
+                                    d.update(version="1.5")))
     edit_yaml(agreement.parent / "social_care.yaml", lambda d: (
         d["releases"].append({"attributes": ["cin_category"], "recipient": "police",
-                              "purpose": "safeguarding"}), d.update(version="1.4")))
+                              "purpose": "safeguarding"}), d.update(version="1.5")))
     diff = diff_agreements(load_agreement(EXAMPLE / "agreement.yaml"), load_agreement(agreement))
     assert "new party 'police' (protocol police.yaml) (one more organisation takes part)" \
            in diff.widenings
@@ -258,7 +258,7 @@ def test_diff_flags_a_new_release_to_a_data_provider(tmp_path: Path) -> None:
 def test_diff_reviewer_name_change_is_an_edit(tmp_path: Path) -> None:
     example, edited = _edited(tmp_path, "health.yaml", lambda d: (
         d["contacts"].update(caldicott_guardian="Dr A. Reviewer (example)"),
-        d.update(version="1.4")))
+        d.update(version="1.5")))
     diff = diff_protocols(example, edited)
     assert diff.widenings == () and diff.narrowings == ()
     assert "contacts: caldicott guardian changed from 'Caldicott Guardian, Child Health " \
@@ -269,7 +269,7 @@ def test_diff_reviewer_name_change_is_an_edit(tmp_path: Path) -> None:
 def test_diff_says_when_the_version_did_not_change(tmp_path: Path) -> None:
     example, edited = _edited(tmp_path, "agreement.yaml", _set("title", value="Renamed"))
     diff = diff_protocols(example, edited)
-    note = ("version is unchanged (1.3) although the content changed: a changed agreement "
+    note = ("version is unchanged (1.4) although the content changed: a changed agreement "
             "must carry a new version and be re-approved")
     assert diff.version_unchanged and diff.version_notes == (note,)
     assert diff.widenings == () and diff.edits  # an edit alone, but the version was kept

@@ -146,13 +146,13 @@ def test_links_made_under_one_version_are_not_released_under_another(tmp_path: P
     result = match_encodings(agreement=agreement,
                              encodings=[ws / "enc" / f"{p}.npz" for p in PROVIDERS],
                              output=ws / "links")
-    edit_yaml(agreement, lambda d: d.update(version="1.4"))
-    with pytest.raises(ProtocolError, match=r"version 1\.3 of agreement"):
+    edit_yaml(agreement, lambda d: d.update(version="1.5"))
+    with pytest.raises(ProtocolError, match=r"version 1\.4 of agreement"):
         release_attributes(agreement=agreement, links=result.files["health"], partner="health",
                            input=ws / "cohort" / "health.csv", recipient="analysts",
                            output=ws / "out.csv")
     # and a content change under an unchanged version is named as such
-    edit_yaml(agreement, lambda d: d.update(version="1.3", title="Widened quietly"))
+    edit_yaml(agreement, lambda d: d.update(version="1.4", title="Widened quietly"))
     with pytest.raises(ProtocolError, match="changed without a new version"):
         match_encodings(agreement=agreement,
                         encodings=[ws / "enc" / f"{p}.npz" for p in PROVIDERS],
