@@ -20,7 +20,14 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from linkage.contracts import BlockingPart, ComparisonHints, Derivation, EncodedSource, FieldKind
+from linkage.contracts import (
+    DATE_DERIVATIONS,
+    BlockingPart,
+    ComparisonHints,
+    Derivation,
+    EncodedSource,
+    FieldKind,
+)
 from linkage.encoding.blocking_tokens import PassScratch, part_hashes, pass_tokens
 from linkage.encoding.bloom import (
     block_positions,
@@ -268,20 +275,20 @@ def _derive_part(value: str, how: Derivation) -> str:
         return value[:-3]
     if how is Derivation.FIRST2:
         return value[:2]
-    if how in (Derivation.DAY_MONTH_TWO_YEARS, Derivation.DAY_MONTH_TWO_YEARS_SHIFTED):
-        shifted = how is Derivation.DAY_MONTH_TWO_YEARS_SHIFTED
-        return f"{value[5:10]}/{(int(value[:4]) + shifted) // 2}"
     if how is Derivation.UNORDERED:
         month, day = value[5:7], value[8:10]
         return f"{value[:4]}-{min(month, day)}-{max(month, day)}"
-    if how in (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED):
+    if how in DATE_DERIVATIONS:
         try:  # normalised dates are YYYY-MM-DD; the value stays out of the message
-            days = (datetime.date.fromisoformat(value) - _EPOCH).days
+            date = datetime.date.fromisoformat(value)
         except ValueError:
-            raise InputDataError(f"A two-day part needs a date field's normalised "
+            raise InputDataError(f"A '.{how.value}' part needs a date field's normalised "
                                  f"YYYY-MM-DD value; got one of {len(value)} characters "
                                  f"that is not.") from None
-        return str((days + (how is Derivation.TWO_DAYS_SHIFTED)) // 2)
+        if how in (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED):
+            return str(((date - _EPOCH).days + (how is Derivation.TWO_DAYS_SHIFTED)) // 2)
+        shifted = how is Derivation.DAY_MONTH_TWO_YEARS_SHIFTED
+        return f"{value[5:10]}/{(date.year + shifted) // 2}"
     raise ValueError(f"no rule for the part '.{how.value}'")  # Derivation and this agree
 
 

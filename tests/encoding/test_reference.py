@@ -190,6 +190,9 @@ def test_a_two_day_part_of_a_value_that_is_not_a_date_names_no_value() -> None:
     from linkage.encoding.encoder import _derive_part
     from linkage.errors import InputDataError
 
-    with pytest.raises(InputDataError) as caught:
-        _derive_part("2021-13-45", Derivation.TWO_DAYS)
-    assert "2021" not in str(caught.value) and "45" not in str(caught.value)
+    for how in (Derivation.TWO_DAYS, Derivation.DAY_MONTH_TWO_YEARS_SHIFTED):
+        for value in ("2021-13-45", "abcd-03-07"):
+            with pytest.raises(InputDataError) as caught:
+                _derive_part(value, how)
+            message = str(caught.value)
+            assert how.value in message and value[:4] not in message and "45" not in message

@@ -105,11 +105,12 @@ def test_one_coarse_date_fallback_per_salted_field() -> None:
     assert coarse(*years, month) == ["p0", "p1"]
 
 
-def test_a_two_day_span_of_a_field_that_is_not_a_date_is_refused() -> None:
+@pytest.mark.parametrize("part", ["two_days", "day_month_two_years_shifted"])
+def test_a_span_of_a_field_that_is_not_a_date_is_refused(part: str) -> None:
     data = default_schema(hardening=HardeningSpec()).model_dump()
     data["blocking"] = [{"name": "bad", "either_order": False,
-                         "parts": ("given_name", "postcode.two_days")}]
-    with pytest.raises(ValueError, match=r"'postcode\.two_days' takes a part of a date"):
+                         "parts": ("given_name", f"postcode.{part}")}]
+    with pytest.raises(ValueError, match=rf"'postcode\.{part}' takes a part of a date"):
         EncodingSchema.model_validate(data)
 
 
