@@ -125,6 +125,10 @@ class ComparisonHints:
     #: field -> the field whose value salts it (compared only where that field agrees)
     salted_by: Mapping[str, str] = field(default_factory=dict)
     salt_fallbacks: tuple[SaltFallback, ...] = ()
+    #: salted field -> the blocking pass of its Soundex code with its whole salt
+    #: (``[given_name.soundex, date_of_birth]``): where that pass's tokens are equal, a noisy
+    #: filter near the top counts as the same name (the tokens carry no noise)
+    confirmed_by: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

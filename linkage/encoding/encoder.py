@@ -69,10 +69,12 @@ MAX_RECORD_ID_CHARS = 256
 
 
 def comparison_hints(schema: EncodingSchema) -> ComparisonHints:
-    """What the linkage unit needs from the schema to compare the encodings: noise, salts
-    and salt fallbacks (the encoder attaches them, and ``read_encodings`` from the header)."""
+    """What the linkage unit needs from the schema to compare the encodings: noise, salts,
+    salt fallbacks and confirmations (the encoder attaches them, and ``read_encodings`` from
+    the header)."""
     return ComparisonHints(flip_probability=field_flip_probabilities(schema),
-                           salted_by=schema.salted_by(), salt_fallbacks=schema.salt_fallbacks())
+                           salted_by=schema.salted_by(), salt_fallbacks=schema.salt_fallbacks(),
+                           confirmed_by=schema.salt_confirmations())
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,24 @@ class EncodingSchema(_Frozen):
                                                        gate_field=rest[0].field)
         return tuple(out.values())
 
+    def salt_confirmations(self) -> dict[str, str]:
+        """Salted field -> the first blocking pass of exactly its Soundex code and its whole
+        salt (``[given_name.soundex, date_of_birth]``, in either order). Where that pass's
+        tokens are equal, the names sound alike and the salt agrees, free of the filters'
+        BLIP noise; the matcher then takes a noisy filter near the top as the top level
+        (:func:`~linkage.matching.candidates.compare_pairs`)."""
+        out: dict[str, str] = {}
+        for spec in self.fields:
+            if (salt := spec.salt) is None:
+                continue
+            want = {BlockingPart(spec.name, Derivation.SOUNDEX), salt}
+            for blocking_pass in self.blocking:
+                parts = blocking_pass.parsed_parts
+                if not blocking_pass.either_order and len(parts) == 2 and set(parts) == want:
+                    out[spec.name] = blocking_pass.name
+                    break
+        return out
+
     def field(self, name: str) -> FieldSpec:
         """The spec of field ``name``."""
         for spec in self.fields:

@@ -40,7 +40,12 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
     tokens of a fallback gated on it, :func:`_gate_agrees`), or, for an either-order
     pass, where the salt agrees but both names disagree (neither
     :meth:`~linkage.matching.comparison.FieldComparison.agrees`: under BLIP noise one name
-    written the same way lands below the top level a quarter of the time).
+    written the same way lands below the top level a quarter of the time). Last, a noisy
+    salted name near the top whose confirming pass's tokens are equal
+    (``hints.confirmed_by``) is raised to the top level (:func:`_confirm`), after the
+    fallbacks have read the filters' own levels (raised before, the either-order pass fell
+    silent where it had spoken: hard cohort, six seeds, education~social care's median
+    0.9891 against 0.9898).
     """
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
     fallbacks = {fb.blocking_pass: fb for fb in a.hints.salt_fallbacks}
@@ -81,11 +86,32 @@ def compare_pairs(a: EncodedSource, b: EncodedSource, left: np.ndarray,
         if fb.swapped_field is not None:
             swaps.append((out[:, column[fb.blocking_pass]] == 0, column[fb.salted_field],
                           column[fb.swapped_field]))
+    _confirm(a, b, left, right, out, comparisons, column)
     for swap, given, family in swaps:  # names written the other way round: their own
         # comparisons' disagreement is what the swap explains, not more evidence
         out[swap, given] = -1
         out[swap, family] = -1
     return out
+
+
+def _confirm(a: EncodedSource, b: EncodedSource, left: np.ndarray, right: np.ndarray,
+             out: np.ndarray, comparisons: Sequence[FieldComparison],
+             column: Mapping[str, int]) -> None:
+    """Raise a noisy salted field to its top level where it is near the top (one of its
+    :attr:`~linkage.matching.comparison.FieldComparison.confirmable_levels`) and its
+    confirming pass's tokens are equal (``hints.confirmed_by``), in place in ``out`` (P, F).
+    The tokens (the name's Soundex code with the salt) carry no BLIP noise: a name written
+    the same way that noise sent to the second or third level is the same name."""
+    for salted, blocking_pass in a.hints.confirmed_by.items():
+        if salted not in column or blocking_pass not in a.blocking_names \
+                or a.hints.flip_probability.get(salted, 0.0) == 0.0:
+            continue
+        f = column[salted]
+        j = a.blocking_names.index(blocking_pass)
+        ka, kb = a.blocking_keys[left, j], b.blocking_keys[right, j]
+        level = out[:, f]
+        near = (level > 0) & (level < comparisons[f].confirmable_levels)
+        level[near & (ka == kb) & (ka != 0)] = 0
 
 
 def token_fields(a: EncodedSource, comparisons: Sequence[FieldComparison]) -> tuple[int, ...]:

@@ -193,18 +193,26 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     stored_layout = None if first else Layout.from_json(found[0][0])
     given_layout = Layout.of(sources[0])
     layout = given_layout if stored_layout is None else stored_layout
-    if stored_layout is not None and given_layout != stored_layout and refit:
-        layout = _new_layout(store, agreement_id, sources, given_layout,
-                             full_extract=full_extract)
+    if stored_layout is not None and refit:
+        if not given_layout.same_encodings(stored_layout):
+            layout = _new_layout(store, agreement_id, sources, given_layout,
+                                 full_extract=full_extract)
+        elif given_layout != stored_layout:  # the same encodings, read with confirmations
+            store.execute("UPDATE agreements SET layout = ? WHERE agreement_id = ?",
+                          (given_layout.to_json(), agreement_id))
+            layout = given_layout
     for s in sources:
         layout.check(s, agreement_id)
+    # every record is compared as the store's layout says, stored or given this run
+    sources = [dataclasses.replace(s, hints=layout.hints) for s in sources]
     if first:
         store.execute("INSERT INTO agreements (agreement_id, layout, created_run) "
                       "VALUES (?, ?, ?)", (agreement_id, layout.to_json(), run_id))
     found_populations = None if stored_layout is None else read_populations(
-        store, agreement_id, stored_layout, last_run)
+        store, agreement_id,
+        layout if layout.same_encodings(stored_layout) else stored_layout, last_run)
     stored = {} if found_populations is None else found_populations.partners
-    if stored_layout is not None and layout != stored_layout:  # every record re-encoded:
+    if stored_layout is not None and not layout.same_encodings(stored_layout):  # re-encoded:
         for population in stored.values():  # compared as changed, whatever its content
             population.fingerprint[:] = 0
     given = {s.partner: s for s in sources}

@@ -306,3 +306,57 @@ def test_fallbacks_do_not_depend_on_the_order_of_the_passes() -> None:
         got.append(compare_pairs(side, side, np.array([0]), np.array([1]),
                                  comparisons)[0].tolist())
     assert got[0] == got[1] == [-1, -1, 0, 0, 0, -1]
+
+
+def test_a_noisy_name_near_the_top_is_the_same_name_where_its_soundex_token_agrees() -> None:
+    from linkage.matching.candidates import _confirm
+    from linkage.matching.comparison import NOISY_THRESHOLDS
+
+    n = 7
+    a_keys = np.full((n, 1), 5, np.uint64)
+    b_keys = np.array([[5], [5], [5], [6], [0], [5], [5]], np.uint64)
+
+    def source(keys: np.ndarray, flip: float) -> EncodedSource:
+        hints = ComparisonHints(flip_probability={"name": flip} if flip else {},
+                                salted_by={"name": "dob"}, confirmed_by={"name": "pass"})
+        return EncodedSource("p", np.array([f"r{i}" for i in range(n)]),
+                             np.zeros((n, 1), np.uint64), {"name": np.zeros((n, 1), np.uint64)},
+                             np.zeros((n, 1), bool), ("name",), {"name": FieldKind.NAME}, keys,
+                             ("pass",), hints)
+
+    comparisons = (FieldComparison("name", NOISY_THRESHOLDS["name"], agreeing_levels=2),)
+    assert comparisons[0].confirmable_levels == 3  # 0.9, 0.8 and 0.7
+    rows = np.arange(n)
+    levels = np.array([[1], [2], [3], [1], [1], [0], [-1]], np.int8)
+    out = levels.copy()
+    _confirm(source(a_keys, 0.3), source(b_keys, 0.3), rows, rows, out, comparisons,
+             {"name": 0})
+    # near the top with equal tokens: raised; level 3, other or missing tokens, missing
+    # filters: as they were
+    assert out[:, 0].tolist() == [0, 0, 3, 1, 1, 0, -1]
+    exact = levels.copy()  # filters without noise say exactly what they see
+    _confirm(source(a_keys, 0.0), source(b_keys, 0.0), rows, rows, exact, comparisons,
+             {"name": 0})
+    assert exact.tolist() == levels.tolist()
+
+
+def test_the_pass_that_confirms_a_salted_name() -> None:
+    schema = default_schema()
+    assert schema.salt_confirmations() == {"given_name": "given_soundex_dob",
+                                           "family_name": "family_soundex_dob"}
+    assert default_schema(hardening=HardeningSpec(), salt_names=False) \
+        .salt_confirmations() == {}
+    data = schema.model_dump()
+
+    def confirmations(*passes: dict[str, object]) -> dict[str, str]:
+        data["blocking"] = list(passes)
+        return EncodingSchema.model_validate(data).salt_confirmations()
+
+    # either order of the parts; not an either-order pass, a coarser salt or a third part
+    assert confirmations({"name": "p", "parts": ("date_of_birth", "given_name.soundex")}) \
+        == {"given_name": "p"}
+    assert confirmations(
+        {"name": "p", "either_order": True, "parts": ("given_name.soundex", "date_of_birth")},
+        {"name": "q", "parts": ("given_name.soundex", "date_of_birth.year")},
+        {"name": "r", "parts": ("given_name.soundex", "family_name.soundex",
+                                "date_of_birth")}) == {}

@@ -760,6 +760,33 @@ def test_matched_apart_reads_only_the_checked_records_matches_and_whole_chains(
                   edge(("health", "H9"), ("education", "E2"))) == set()
 
 
+def test_a_store_made_before_confirmations_keeps_working_and_takes_them_at_a_refit(
+        small_cohort: Cohort, store_url: str) -> None:
+    """Confirmations (``hints.confirmed_by``) are how the matcher reads encodings, not part
+    of them: a store whose layout lacks them (made before they existed) takes monthly runs
+    of the same encodings and reads them without; a refit writes them into its layout."""
+    import dataclasses
+
+    from linkage.store.rows import Layout
+
+    def stored_layout(store: Any) -> Layout:
+        return Layout.from_json(store.query(
+            "SELECT layout FROM agreements WHERE agreement_id = ?", (AGREEMENT,))[0][0])
+
+    sources = encode(small_cohort.extracts, noise_seed=1)
+    assert sources[0].hints.confirmed_by  # the example agreement has the passes
+    old = [dataclasses.replace(s, hints=dataclasses.replace(s.hints, confirmed_by={}))
+           for s in sources]
+    with open_store(store_url) as store:
+        link_into_store(store, AGREEMENT, old)
+        assert stored_layout(store).hints.confirmed_by == {}
+        assert link_into_store(store, AGREEMENT, sources).kind == "update"
+        assert stored_layout(store).hints.confirmed_by == {}
+        assert link_into_store(store, AGREEMENT, sources, refit=True).kind == "refit"
+        assert stored_layout(store).hints.confirmed_by == sources[0].hints.confirmed_by
+        assert link_into_store(store, AGREEMENT, sources).kind == "update"
+
+
 def test_a_refit_moves_the_store_to_a_new_schema_and_keeps_the_keys(small_cohort: Cohort,
                                                                     store_url: str) -> None:
     """A new agreement version with other blocking passes (1.2 -> 1.3): a monthly run
