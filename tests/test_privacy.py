@@ -223,7 +223,7 @@ def test_blocking_passes_are_attacked_one_by_one() -> None:
                                                 graph_sample=50).blocking_pass
     for name in ("names_two_years", "names_two_years_shifted", "names_two_days"):
         assert risks[name].rate <= risks[name].chance + 0.01
-        assert 1 <= risks[name].mean_group <= risks[name].largest_group
+        assert risks[name].mean_group < 1.1 and risks[name].largest_group <= 3
     weak = base.model_copy(update={"blocking": (
         BlockingPass(name="family_soundex", parts=("family_name.soundex",)),)})
     (leaky,) = assess_blocking_passes(weak, people=1_500)

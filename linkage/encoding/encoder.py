@@ -290,7 +290,7 @@ def _derive_part(value: str, how: Derivation) -> str:
         if how in (Derivation.TWO_DAYS, Derivation.TWO_DAYS_SHIFTED):
             return str(((date - _EPOCH).days + (how is Derivation.TWO_DAYS_SHIFTED)) // 2)
         shifted = how is Derivation.DAY_MONTH_TWO_YEARS_SHIFTED
-        return f"{value[5:10]}/{(date.year + shifted) // 2}"
+        return f"{date.month:02d}-{date.day:02d}/{(date.year + shifted) // 2}"
     raise ValueError(f"no rule for the part '.{how.value}'")  # Derivation and this agree
 
 

@@ -190,18 +190,19 @@ class EncodingSchema(_Frozen):
           0.9864 / 0.9782 / 0.9842 with the month alone, 0.9691 / 0.9540 / 0.9702 with both).
           Besides it, one pass with ``date_of_birth.unordered`` (day and month in either
           order) qualifies: where the dates differ its tokens agree only on a day/month
-          swap, which leaves the month (or the year) different, so it never agrees together
-          with the other. The two-day spans (``date_of_birth.two_days`` and
+          swap, which leaves the month different (a month pass never agrees with it; a year
+          pass does). The two-day spans (``date_of_birth.two_days`` and
           ``.two_days_shifted``, for a day mistyped by one) qualify as a pair: where the
           dates differ at most one of them agrees. So do the day and month with a two-year
           span of the year (``date_of_birth.day_month_two_years`` and
           ``.day_month_two_years_shifted``, for a year mistyped by one); where the dates
-          differ they never agree together with a two-day span or the swap. A month or
-          year pass can agree with either kind of span, so a name takes part in one or the
-          others (:data:`_COARSE_SLOTS`). With a span or the swapped date the names may be
-          Soundex codes (a typo as well as the date error): namesakes born within a day, a
-          year apart on the same day, or on the swapped date, are nearly as rare as on the
-          date itself.
+          differ they never agree together with a two-day span or the swap. Which passes
+          can agree together where the dates differ is in :data:`_COARSE_SLOTS`: a month
+          pass with either kind of span, a year pass with a two-day span or the swap; a
+          name takes part in the first of those that could. With a span or the swapped
+          date the names may be Soundex codes (a typo as well as the date error): namesakes
+          born within a day, a year apart on the same day, or on the swapped date, are
+          nearly as rare as on the date itself (:data:`_SOUNDEX_DATES`).
 
         Passes with Soundex codes of the names and a coarse date (``[given_name.soundex,
         family_name.soundex, date_of_birth.year]``) do not qualify: measured on the hard
@@ -225,10 +226,10 @@ class EncodingSchema(_Frozen):
                         blocking_pass.name, named[0].field, swapped_field=named[1].field)
             elif named and len(rest) == 1 and rest[0].field == salt and rest[0].derivation \
                     and (all(not p.derivation for p in named)
-                         or (rest[0].derivation in _COARSE_SLOTS and
+                         or (rest[0].derivation in _SOUNDEX_DATES and
                              all(p.derivation is Derivation.SOUNDEX for p in named))):
                 taken = {(p.field, slot) for p in named
-                         for slot in _COARSE_SLOTS.get(rest[0].derivation, _NEAR_DATES)}
+                         for slot in _COARSE_SLOTS.get(rest[0].derivation, _ALL_SLOTS)}
                 if coarse.isdisjoint(taken):  # passes that could agree together: the first
                     coarse.update(taken)
                     out[blocking_pass.name] = SaltFallback(blocking_pass.name,
@@ -271,21 +272,30 @@ class EncodingSchema(_Frozen):
 
 #: Which coarse-date fallbacks of one name can agree together where the dates differ: each
 #: derivation takes its slots, and a later pass needing a slot already taken does not
-#: qualify. A day/month swap (``unordered``) never agrees together with another; the two
+#: qualify. A day/month swap (``unordered``) keeps the year and changes the month; the two
 #: two-day spans never agree together (a date and the next day share exactly one), nor do
 #: the two-year spans of the day and month (a date and the same day a year on share exactly
 #: one), nor a two-day span with a two-year one (the first needs the day to differ, the
-#: second the day to agree); a coarser part (the month, the year) can agree with any span,
-#: so it takes all four. The derivations listed here are also the ones that take Soundex
-#: codes of the names.
-_NEAR_DATES = ("two_days", "two_days_shifted", "two_years", "two_years_shifted")
+#: second the day and month equal). The month agrees through a day or a year mistyped, so
+#: it takes every span; the year through a day mistyped or a swap; the two share
+#: ``coarse`` (they agree together on a day mistyped within the month). Any other part of
+#: the date takes every slot.
+_SPANS = ("two_days", "two_days_shifted", "two_years", "two_years_shifted")
+_ALL_SLOTS = ("coarse", "unordered", *_SPANS)
 _COARSE_SLOTS: dict[Derivation, tuple[str, ...]] = {
     Derivation.UNORDERED: ("unordered",),
     Derivation.TWO_DAYS: ("two_days",),
     Derivation.TWO_DAYS_SHIFTED: ("two_days_shifted",),
     Derivation.DAY_MONTH_TWO_YEARS: ("two_years",),
     Derivation.DAY_MONTH_TWO_YEARS_SHIFTED: ("two_years_shifted",),
+    Derivation.MONTH: ("coarse", *_SPANS),
+    Derivation.YEAR: ("coarse", "two_days", "two_days_shifted", "unordered"),
 }
+#: The date parts with which a coarse-date fallback may take the names' Soundex codes
+#: instead of the whole names: a day or a year mistyped by one, or day and month swapped
+_SOUNDEX_DATES = frozenset({Derivation.UNORDERED, Derivation.TWO_DAYS,
+                            Derivation.TWO_DAYS_SHIFTED, Derivation.DAY_MONTH_TWO_YEARS,
+                            Derivation.DAY_MONTH_TWO_YEARS_SHIFTED})
 
 
 def _salt_problem(spec: FieldSpec, names: list[str]) -> str | None:

@@ -8,6 +8,7 @@ skipped, except in CI (``CI`` set), where they fail.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -785,6 +786,12 @@ def test_a_store_made_before_confirmations_keeps_working_and_takes_them_at_a_ref
         assert link_into_store(store, AGREEMENT, sources, refit=True).kind == "refit"
         assert stored_layout(store).hints.confirmed_by == sources[0].hints.confirmed_by
         assert link_into_store(store, AGREEMENT, sources).kind == "update"
+    # a layout written before the key existed reads as one without confirmations
+    text = Layout.of(sources[0]).to_json()
+    data = json.loads(text)
+    del data["confirmed_by"]
+    read = Layout.from_json(json.dumps(data))
+    assert read.hints.confirmed_by == {} and read.same_encodings(Layout.of(sources[0]))
 
 
 def test_a_refit_moves_the_store_to_a_new_schema_and_keeps_the_keys(small_cohort: Cohort,
