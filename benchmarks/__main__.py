@@ -41,17 +41,16 @@ F1_LOSS_BAR = 0.01
 ATTACK_BAR = 0.01
 FEBRL_BAR = 0.997
 #: the hard cohort (20,000 children, docs/synthetic-cohort.md), shipped default: regression
-#: guards below today's figures (0.9922-0.9948 per pair, duplicates 0.952-1.0, with
-#: agreement 1.4 and confirmed names; 0.9906-0.9941 and 0.947-1.0 before the twins gate's
-#: home check); the
+#: guards below today's figures (0.9914-0.9946 per pair, duplicates 0.957-1.0, with
+#: agreement 1.4 and names confirmed within a source; 0.9906-0.9941 and 0.947-1.0 before
+#: the twins gate's home check); the
 #: cost against no hardening is issue 16's own target, met since 2026-12-02 (at most 0.0004)
 HARD_BAR = 0.985
 HARD_COST_BAR = 0.003
 HARD_DEDUP_BAR = 0.93
 #: the same guard on two more hard cohorts (seeds 2 and 3), so that a change helping the
-#: cohort it was measured on and hurting others shows: measured 0.9887-0.9947 per pair,
-#: duplicates 0.941-0.995 with agreement 1.4 and confirmed names (benchmarks/README.md, "One
-#: cohort is one draw")
+#: cohort it was measured on and hurting others shows: measured 0.9883-0.9948 per pair,
+#: duplicates 0.946-0.995 (benchmarks/README.md, "One cohort is one draw")
 HARD_SEEDS = (2, 3)
 HARD_SEEDS_BAR = 0.983
 HARD_SEEDS_DEDUP_BAR = 0.92
