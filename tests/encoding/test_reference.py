@@ -144,10 +144,10 @@ def test_a_swapped_date_gives_the_same_unordered_token() -> None:
     _check_agreement(frame, schema)
 
 
-def test_a_date_and_the_day_next_to_it_share_exactly_one_two_day_token() -> None:
-    schema = default_schema(hardening=HardeningSpec())
-    dates = ["2021-03-07", "2021-03-08", "2021-03-09", "2020-12-31", "2021-01-01",
-             "2020-02-28", "2020-02-29", "2020-03-01"]
+def _span_tokens(schema: EncodingSchema, dates: list[str], span_pass: str
+                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """One child's names on each of ``dates``, and the tokens of ``span_pass`` and of its
+    ``_shifted`` twin (every record holds both)."""
     frame = pd.DataFrame({"record_id": [f"r{i}" for i in range(len(dates))],
                           "given_name": ["Ava"] * len(dates),
                           "family_name": ["Khan"] * len(dates), "date_of_birth": dates,
@@ -155,9 +155,17 @@ def test_a_date_and_the_day_next_to_it_share_exactly_one_two_day_token() -> None
                           "nhs_number": [""] * len(dates)})
     enc = BloomFilterEncoder(schema, ProjectKey(bytes(32))).encode(frame, {"nhs_number": None})
     names = [p.name for p in schema.blocking]
-    even = enc.blocking_keys[:, names.index("names_two_days")]
-    odd = enc.blocking_keys[:, names.index("names_two_days_shifted")]
+    even = enc.blocking_keys[:, names.index(span_pass)]
+    odd = enc.blocking_keys[:, names.index(f"{span_pass}_shifted")]
     assert (even != 0).all() and (odd != 0).all()
+    return frame, even, odd
+
+
+def test_a_date_and_the_day_next_to_it_share_exactly_one_two_day_token() -> None:
+    schema = default_schema(hardening=HardeningSpec())
+    dates = ["2021-03-07", "2021-03-08", "2021-03-09", "2020-12-31", "2021-01-01",
+             "2020-02-28", "2020-02-29", "2020-03-01"]
+    frame, even, odd = _span_tokens(schema, dates, "names_two_days")
     for x, y in [(0, 1), (1, 2), (3, 4), (5, 6), (6, 7)]:  # a day apart, across months/years
         assert (even[x] == even[y]) + (odd[x] == odd[y]) == 1, (dates[x], dates[y])
     assert even[0] != even[2] and odd[0] != odd[2]  # two days apart: neither
@@ -168,16 +176,7 @@ def test_a_date_and_the_same_day_a_year_on_share_exactly_one_two_year_token() ->
     schema = default_schema(hardening=HardeningSpec())
     dates = ["2020-03-07", "2021-03-07", "2022-03-07", "2023-03-07", "2021-03-08",
              "2019-02-28", "2020-02-29", "2021-07-03"]
-    frame = pd.DataFrame({"record_id": [f"r{i}" for i in range(len(dates))],
-                          "given_name": ["Ava"] * len(dates),
-                          "family_name": ["Khan"] * len(dates), "date_of_birth": dates,
-                          "sex": ["F"] * len(dates), "postcode": ["LS6 2AB"] * len(dates),
-                          "nhs_number": [""] * len(dates)})
-    enc = BloomFilterEncoder(schema, ProjectKey(bytes(32))).encode(frame, {"nhs_number": None})
-    names = [p.name for p in schema.blocking]
-    even = enc.blocking_keys[:, names.index("names_two_years")]
-    odd = enc.blocking_keys[:, names.index("names_two_years_shifted")]
-    assert (even != 0).all() and (odd != 0).all()
+    frame, even, odd = _span_tokens(schema, dates, "names_two_years")
     for x, y in [(0, 1), (1, 2), (2, 3)]:  # the same day a year apart, either span's edge
         assert (even[x] == even[y]) + (odd[x] == odd[y]) == 1, (dates[x], dates[y])
     for x, y in [(0, 2), (1, 3), (1, 4), (5, 6), (1, 7)]:  # two years, a day, 29 February,
