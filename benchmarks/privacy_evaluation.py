@@ -15,6 +15,7 @@ attacker's best setting); "chance" is what guessing the most frequent name gets 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -131,14 +132,22 @@ def main() -> None:
                         help="linkage quality only (for large cohorts: the attacks take long)")
     parser.add_argument("--by-pass", action="store_true",
                         help="only the blocking-token attack on the shipped agreement, pass "
-                             "by pass (the table reports the leakiest pass)")
+                             "by pass (the table reports the leakiest pass); with --people, "
+                             "--seed and --out only")
     args = parser.parse_args()
     if args.by_pass:
+        if args.only or args.no_attacks:
+            parser.error("--by-pass attacks the shipped agreement alone: leave out --only "
+                         "and --no-attacks")
         schema = load_agreement(AGREEMENT).agreement.encoding
-        for risk in assess_blocking_passes(schema, people=args.people, seed=args.seed):
+        risks = assess_blocking_passes(schema, people=args.people, seed=args.seed)
+        for risk in risks:
             print(f"{risk.blocking_pass:26s} recovered {risk.rate:.2%}  chance "
                   f"{risk.chance:.2%}  records per token {risk.mean_group:.2f} (largest "
                   f"{risk.largest_group})")
+        if args.out:
+            with atomic_output(args.out) as handle:
+                json.dump([dataclasses.asdict(r) for r in risks], handle, indent=2)
         return
     table = evaluate(args.people, args.seed, args.graph_sample, args.only,
                      attacks=not args.no_attacks)
