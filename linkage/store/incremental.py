@@ -198,9 +198,7 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
             layout = _new_layout(store, agreement_id, sources, given_layout,
                                  full_extract=full_extract)
         elif given_layout != stored_layout:  # the same encodings, read with confirmations
-            store.execute("UPDATE agreements SET layout = ? WHERE agreement_id = ?",
-                          (given_layout.to_json(), agreement_id))
-            layout = given_layout
+            layout = _save_layout(store, agreement_id, given_layout)
     for s in sources:
         layout.check(s, agreement_id)
     # every record is compared as the store's layout says, stored or given this run
@@ -208,11 +206,11 @@ def _run(store: Store, agreement_id: str, sources: Sequence[EncodedSource],
     if first:
         store.execute("INSERT INTO agreements (agreement_id, layout, created_run) "
                       "VALUES (?, ?, ?)", (agreement_id, layout.to_json(), run_id))
+    re_encoded = stored_layout is not None and not layout.same_encodings(stored_layout)
     found_populations = None if stored_layout is None else read_populations(
-        store, agreement_id,
-        layout if layout.same_encodings(stored_layout) else stored_layout, last_run)
+        store, agreement_id, stored_layout if re_encoded else layout, last_run)
     stored = {} if found_populations is None else found_populations.partners
-    if stored_layout is not None and not layout.same_encodings(stored_layout):  # re-encoded:
+    if re_encoded:  # every record re-encoded:
         for population in stored.values():  # compared as changed, whatever its content
             population.fingerprint[:] = 0
     given = {s.partner: s for s in sources}
@@ -304,6 +302,11 @@ def _new_layout(store: Store, agreement_id: str, sources: Sequence[EncodedSource
             f"'{agreement_id}': a refit can move the store to it only with every partner's "
             f"whole extract under the new schema"
             + (f" (missing: {', '.join(missing)})." if missing else " (full_extract)."))
+    return _save_layout(store, agreement_id, layout)
+
+
+def _save_layout(store: Store, agreement_id: str, layout: Layout) -> Layout:
+    """Write ``layout`` as the store's layout for ``agreement_id``; returns it."""
     store.execute("UPDATE agreements SET layout = ? WHERE agreement_id = ?",
                   (layout.to_json(), agreement_id))
     return layout
