@@ -129,10 +129,15 @@ def hard_target_status(hard: dict) -> list[str]:  # type: ignore[type-arg]
                                             HARD_TARGETS["calibration_gap"], False),
         "calibration, largest decile gap beyond the 95% interval": (
             default["calibration_max_excess"], HARD_TARGETS["calibration_gap"], False)}
-    return [f"issue 16 target, hard cohort: {name} {value:.4f} (target "
-            f"{'>=' if high else '<='} {target}): "
-            f"{'met' if (value >= target if high else value <= target) else 'not yet met'}"
-            for name, (value, target, high) in figures.items()]
+    lines = [f"issue 16 target, hard cohort: {name} {value:.4f} (target "
+             f"{'>=' if high else '<='} {target}): "
+             f"{'met' if (value >= target if high else value <= target) else 'not yet met'}"
+             for name, (value, target, high) in figures.items()]
+    chance = default.get("calibration_max_gap_if_calibrated")
+    if chance is not None:  # what the gap would be with no miscalibration at all
+        lines.append(f"  (a perfectly calibrated model, these predictions: largest decile gap "
+                     f"median {chance['median']:.4f}, 95th percentile {chance['p95']:.4f})")
+    return lines
 
 
 def _run_module(module: str, *options: str) -> dict[str, object]:
