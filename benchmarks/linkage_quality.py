@@ -69,15 +69,14 @@ def scored_candidates(linker: Linker, result: LinkageResult, sources: list[Encod
 
 
 def calibration(linker: Linker, result: LinkageResult, sources: list[EncodedSource],
-                truth: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+                truth: pd.DataFrame) -> pd.DataFrame:
     """Predicted against observed match rate per decile over every cross-source candidate
-    pair, with the probabilities the linker uses (the result must keep its candidates);
-    and those probabilities, (P,) float64."""
+    pair, with the probabilities the linker uses (the result must keep its candidates)."""
     person = truth.set_index(["partner", "record_id"]).person_id
     scored = [c for c in scored_candidates(linker, result, sources, person)
               if c.model.left != c.model.right]
-    predicted = np.concatenate([match_probability(c.weights) for c in scored])
-    return calibration_table(predicted, np.concatenate([c.is_match for c in scored])), predicted
+    return calibration_table(np.concatenate([match_probability(c.weights) for c in scored]),
+                             np.concatenate([c.is_match for c in scored]))
 
 
 def encoded_sources(cohort: Cohort, *, hardened: bool) -> list[EncodedSource]:
@@ -120,16 +119,16 @@ def link_quality(cohort: Cohort, *, hardened: bool, with_calibration: bool
         out["pairs_completeness"] = {
             pair: q["pairs_completeness"]
             for pair, q in blocking_quality(result, sources, cohort.truth).items()}
-        table, predicted = calibration(linker, result, sources, cohort.truth)
+        table = calibration(linker, result, sources, cohort.truth)
         out["calibration"] = [{k: (round(float(v), 4) if k != "pairs" else int(v))
                                for k, v in row.items()} for row in table.to_dict("records")]
         out["calibration_max_gap"] = round(float(table.gap.abs().max()), 4)
         # what sampling noise does not explain: the prediction's distance outside the
         # observed share's 95% interval (a bin of 20 pairs is +-0.2 wide)
         out["calibration_max_excess"] = round(float(calibration_excess(table).max()), 4)
-        # the largest gap a perfectly calibrated model would show with the same predictions
-        # (outcomes drawn from them): the gap is miscalibration only beyond this
-        median, high = calibrated_max_gap(predicted)
+        # the largest gap a perfectly calibrated model would show by chance in the same
+        # bins: the gap is miscalibration only beyond this
+        median, high = calibrated_max_gap(table)
         out["calibration_max_gap_if_calibrated"] = {"median": round(median, 4),
                                                     "p95": round(high, 4)}
     return out

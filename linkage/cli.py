@@ -247,6 +247,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
               "candidate pairs between sources\n(observed_low/high: its 95% interval; a "
               "predicted rate outside it is miscalibrated beyond sampling noise)")
         print(evaluation.calibration.to_string(index=False, float_format="%.3f"))
+        if evaluation.calibration_chance is not None:
+            median, high = evaluation.calibration_chance
+            largest = float(evaluation.calibration.gap.abs().max())
+            print(f"largest gap {largest:.3f}; a perfectly calibrated model would show "
+                  f"{median:.3f} by chance in these bins (95th percentile {high:.3f})")
     return 0
 
 

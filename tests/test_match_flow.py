@@ -63,10 +63,14 @@ def test_whole_flow_links_well(encoded: Path, small_cohort: Cohort,
     assert (ends.gap.abs() < 0.05).all()  # the end bins hold nearly every pair
     assert ((calibration.observed_low <= calibration.observed)
             & (calibration.observed <= calibration.observed_high)).all()
+    assert evaluation.calibration_chance is not None  # what chance alone would show
+    chance_median, chance_high = evaluation.calibration_chance
+    assert 0.0 < chance_median <= chance_high < 1.0
     assert main(["evaluate", "--links", *(str(out / f"{p}.csv") for p in PARTNERS),
                  "--truth", str(ws / "cohort" / "truth.csv")]) == 0
     out = capsys.readouterr().out
     assert "precision" in out and "pairs_completeness" in out and "calibration" in out
+    assert "a perfectly calibrated model would show" in out
     assert "no key" not in out
 
 

@@ -13,7 +13,11 @@ import pandas as pd
 from linkage.errors import InputDataError
 from linkage.linkfiles import CANDIDATES_FILE, read_candidates, read_links
 from linkage.matching import QualityReport, pairwise_quality
-from linkage.matching.evaluation import blocking_quality, candidate_calibration
+from linkage.matching.evaluation import (
+    blocking_quality,
+    calibrated_max_gap,
+    candidate_calibration,
+)
 from linkage.steps.layer import PathLike
 from linkage.tables import read_table
 
@@ -25,6 +29,9 @@ class Evaluation:
     #: predicted against observed match rate per decile over the candidate pairs between
     #: sources (:func:`~linkage.matching.evaluation.calibration_table`), when saved
     calibration: pd.DataFrame | None = None
+    #: the largest gap of ``calibration`` a perfectly calibrated model would show by chance
+    #: (median, 95th percentile; :func:`~linkage.matching.evaluation.calibrated_max_gap`)
+    calibration_chance: tuple[float, float] | None = None
 
 
 def evaluate_links(*, links: PathLike | Sequence[PathLike], truth: PathLike,
@@ -43,8 +50,11 @@ def evaluate_links(*, links: PathLike | Sequence[PathLike], truth: PathLike,
         return Evaluation(quality, None)
     saved = read_candidates(path)
     with_probability = any(c.probability is not None and c.left != c.right for c in saved)
-    return Evaluation(quality, blocking_quality(saved, truth_frame),
-                      candidate_calibration(saved, truth_frame) if with_probability else None)
+    if not with_probability:
+        return Evaluation(quality, blocking_quality(saved, truth_frame))
+    calibration = candidate_calibration(saved, truth_frame)
+    return Evaluation(quality, blocking_quality(saved, truth_frame), calibration,
+                      calibrated_max_gap(calibration))
 
 
 def _saved_candidates(paths: Sequence[PathLike]) -> Path | None:

@@ -212,20 +212,23 @@ def test_calibration_excess_is_zero_inside_the_interval_and_positive_outside(
 
 
 def test_calibrated_max_gap_is_sampling_noise_and_shrinks_with_the_pairs() -> None:
-    # a calibrated model's gap: about 1.96 * sqrt(p (1 - p) / n) at most in one bin
-    few = np.full(25, 0.45)
-    many = np.full(100_000, 0.45)
-    median_few, high_few = calibrated_max_gap(few, draws=400)
-    median_many, high_many = calibrated_max_gap(many, draws=50)
-    assert 0.03 < median_few < 0.2 and median_few <= high_few < 0.3
-    assert median_many < 0.005 and high_many < 0.01
-    # certain predictions leave nothing to chance; an empty input has no gap
-    assert calibrated_max_gap(np.r_[np.zeros(50), np.ones(50)]) == (0.0, 0.0)
-    assert calibrated_max_gap(np.zeros(0)) == (0.0, 0.0)
-    # the largest over bins: more small bins, a larger gap than one of them alone
+    def table(predicted: np.ndarray) -> pd.DataFrame:  # (the outcomes do not matter)
+        return calibration_table(predicted, np.zeros(len(predicted), dtype=bool))
+
+    # one bin of n pairs at p: the largest gap is |binomial(n, p) / n - p|, whose median is
+    # about 0.674 * sqrt(p (1 - p) / n)
+    median_few, high_few = calibrated_max_gap(table(np.full(25, 0.45)))
+    assert median_few == pytest.approx(0.674 * np.sqrt(0.45 * 0.55 / 25), abs=0.03)
+    assert median_few < high_few < 0.25
+    median_many, high_many = calibrated_max_gap(table(np.full(100_000, 0.45)))
+    assert median_many < 0.002 and high_many < 0.004
+    # certain predictions leave nothing to chance; an empty table has no gap
+    assert calibrated_max_gap(table(np.r_[np.zeros(50), np.ones(50)])) == (0.0, 0.0)
+    assert calibrated_max_gap(table(np.zeros(0))) == (0.0, 0.0)
+    # the largest over several small bins exceeds one bin's
     spread = np.repeat([0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85], 25)
-    assert calibrated_max_gap(spread, draws=400)[0] > median_few
-    assert calibrated_max_gap(few, seed=3) == calibrated_max_gap(few, seed=3)
+    assert calibrated_max_gap(table(spread))[0] > median_few
+    assert calibrated_max_gap(table(spread), seed=3) == calibrated_max_gap(table(spread), seed=3)
 
 
 def test_dedup_never_joins_records_with_different_nhs_numbers() -> None:
