@@ -135,8 +135,9 @@ def hard_target_status(hard: dict) -> list[str]:  # type: ignore[type-arg]
              for name, (value, target, high) in figures.items()]
     chance = default.get("calibration_max_gap_if_calibrated")
     if chance is not None:  # what the gap would be with no miscalibration at all
-        lines.append(f"  (a perfectly calibrated model, these predictions: largest decile gap "
-                     f"median {chance['median']:.4f}, 95th percentile {chance['p95']:.4f})")
+        lines.append(f"  (a perfectly calibrated model in the same bins, by chance: largest "
+                     f"gap median {chance['median']:.2f}, 95th percentile {chance['p95']:.2f};"
+                     f" a bar below the median cannot be judged at this size)")
     return lines
 
 

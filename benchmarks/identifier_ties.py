@@ -9,12 +9,12 @@ birth, sex, postcode; after case and spaces) agree on some set of fields. The pa
 on at least that set: going by exact agreement alone, nothing prefers the true record. Prints,
 as JSON per pair of sources, the true pairs and the share tied.
 
-This is no ceiling: near spellings, a third source (links made through another record) and
-each record's other candidates can break a tie, which is why the linker's recall exceeds
-``1 - tied`` at 20,000 children. But the share grows with the population while the
-identifiers stay the same, and the F1 lost between 20,000 and 1,000,000 children follows it
-(benchmarks/README.md, "Why quality falls with scale"): it is what a bar at a million
-children asks the encodings to carry beyond the identifiers the agreement shares.
+This is no ceiling: near spellings, a third source (links made through another record), the
+NHS number and each record's other candidates can break a tie, which is why the linker's
+recall exceeds ``1 - tied`` for the pairs with social care at 20,000 children. Nor a floor.
+But the share grows with the population while the identifiers stay the same, and the F1
+lost between 20,000 and 1,000,000 children grows alongside it (benchmarks/README.md, "Why
+quality falls with scale"). A pair where nothing agrees counts as tied.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def _lookup(counts: pd.Series, keys: pd.DataFrame) -> np.ndarray:
 def tied_share(small: pd.DataFrame, large: pd.DataFrame) -> tuple[int, float]:
     """True pairs between ``small`` and ``large`` (frames of :func:`_identifiers`) and the
     share of them tied (see the module docstring)."""
+    small, large = small.dropna(subset=["person"]), large.dropna(subset=["person"])
     pairs = small.merge(large, on="person", suffixes=("_s", "_l"))
     agree = np.stack([((pairs[f + "_s"] == pairs[f + "_l"]) & (pairs[f + "_s"] != ""))
                       .to_numpy() for f in FIELDS], axis=1)

@@ -31,3 +31,20 @@ def test_the_childs_own_duplicates_do_not_tie_and_nothing_agreeing_always_ties()
     pairs, share = tied_share(small, large)
     assert pairs == 3  # cat twice, eve once
     assert share == 1 / 3
+
+
+def test_a_field_missing_on_both_sides_is_no_agreement() -> None:
+    # the child's two records both lack a postcode; a namesake has one. Equal blanks must
+    # not count as agreeing, or the namesake (who "disagrees" on it) would not tie
+    small = _frame([("dan", "eck", "2022-06-06", "m", "", 7)])
+    large = _frame([("dan", "eck", "2022-06-06", "m", "", 7),
+                    ("dan", "eck", "2022-06-06", "m", "ls12ab", 8)])
+    assert tied_share(small, large) == (1, 1.0)
+
+
+def test_records_without_a_person_are_left_out() -> None:
+    small = _frame([("fay", "gee", "2022-07-07", "f", "ls1", 9)])
+    small.loc[1] = ["hal", "ivy", "2022-08-08", "m", "ls2", None]
+    large = _frame([("fay", "gee", "2022-07-07", "f", "ls1", 9)])
+    large.loc[1] = ["hal", "ivy", "2022-08-08", "m", "ls2", None]
+    assert tied_share(small, large) == (1, 0.0)

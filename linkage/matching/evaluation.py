@@ -212,12 +212,16 @@ def calibrated_max_gap(table: pd.DataFrame, *, draws: int = 1000,
     the largest absolute gap over the draws.
 
     A measured largest gap is miscalibration only as far as it exceeds these: on 20,000
-    children the middle deciles hold 10-80 pairs each, and a calibrated model's largest gap
+    children the middle deciles hold 8-73 pairs each, and a calibrated model's largest gap
     is itself about 0.2, so a bar of 0.05 cannot be read there; at 200,000 (a few hundred
     to 1,500 pairs a decile) it is about 0.03. Drawing a bin at its mean prediction slightly
-    overstates the spread of a bin whose predictions vary (the binomial's variance is the
-    largest for a given mean): the figures lean towards calling a gap chance.
+    overstates the spread of a bin whose predictions vary (for a given mean and number of
+    pairs the binomial's variance is the largest), so the figures lean towards calling a gap
+    chance, as far as pairs are independent: pairs sharing a record (one match each) and
+    a child's unjoined duplicates are not, and are not modelled. Small bins make the
+    largest gap move in steps: read the figures to two decimals.
     """
+    table = table[table.pairs > 0]
     if len(table) == 0:
         return 0.0, 0.0
     pairs = table.pairs.to_numpy(np.int64)
