@@ -75,8 +75,9 @@ def tied_share(small: pd.DataFrame, large: pd.DataFrame) -> tuple[int, float]:
 def measure(profile: str, people: int, seed: int = 1) -> dict[str, object]:
     cohort = generate_cohort(cohort_config(profile, people=people, seed=seed))
     out: dict[str, object] = {"profile": profile, "people": people, "seed": seed}
+    frames = {partner: _identifiers(cohort, partner) for pair in PAIRS for partner in pair}
     for small, large in PAIRS:
-        pairs, share = tied_share(_identifiers(cohort, small), _identifiers(cohort, large))
+        pairs, share = tied_share(frames[small], frames[large])
         out[f"{small}~{large}"] = {"true_pairs": pairs, "tied": round(share, 4)}
     return out
 

@@ -50,11 +50,11 @@ def evaluate_links(*, links: PathLike | Sequence[PathLike], truth: PathLike,
         return Evaluation(quality, None)
     saved = read_candidates(path)
     with_probability = any(c.probability is not None and c.left != c.right for c in saved)
+    blocking = blocking_quality(saved, truth_frame)
     if not with_probability:
-        return Evaluation(quality, blocking_quality(saved, truth_frame))
+        return Evaluation(quality, blocking)
     calibration = candidate_calibration(saved, truth_frame)
-    return Evaluation(quality, blocking_quality(saved, truth_frame), calibration,
-                      calibrated_max_gap(calibration))
+    return Evaluation(quality, blocking, calibration, calibrated_max_gap(calibration))
 
 
 def _saved_candidates(paths: Sequence[PathLike]) -> Path | None:
